@@ -1,0 +1,149 @@
+"""The streaming engine: every stage walks the video one frame at a time.
+
+Device memory holds a few frames at once whatever the video length. The stage functions
+(used by the ComfyUI nodes) read a whole ``[T,...]`` batch that already sits in host memory
+and write their result into a preallocated tensor; :class:`StreamingInpainter` (used by the
+CLI) runs all four stages on one frame at a time, so nothing grows with the video.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator, Optional
+
+import torch
+
+from .checks import check_same_video, check_video, hole_at, keep_known
+from .flow import FlowField, robust_flow_pair
+from .flow_blend import blend_flows
+from .refine import RecurrentState
+
+OnFrame = Optional[Callable[[int], None]]
+
+
+def _done(on_frame: OnFrame, t: int) -> None:
+    if on_frame is not None:
+        on_frame(t)
+
+
+def inpaint_frames(frames: torch.Tensor, hole: torch.Tensor, inpainter, device: torch.device | str = "cpu",
+                   on_frame: OnFrame = None) -> torch.Tensor:
+    """Stage 1 over a video: ``frames [T,3,H,W]``, ``hole [T|1,1,H,W]`` -> ``P [T,3,H,W]`` in [0,1].
+
+    The result is on the device of ``frames``; each frame visits ``device`` alone.
+    """
+    check_video(frames, hole)
+    out = torch.empty_like(frames)
+    for t in range(frames.shape[0]):
+        frame, mask = frames[t:t + 1].to(device), hole_at(hole, t).to(device)
+        out[t] = inpainter(frame, mask)[0].to(out.device)
+        _done(on_frame, t)
+    return out
+
+
+def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tensor, estimator, completer,
+                hole_dilation: int = 8, state: RecurrentState | None = None, device: torch.device | str = "cpu",
+                on_frame: OnFrame = None) -> tuple[FlowField, FlowField]:
+    """Stage 2 over a video -> ``(F^P, F^I)``, each a :class:`FlowField` ``[T,2,H,W]`` on ``device``.
+
+    ``flow[0]`` is zero with confidence 0, unless ``state`` (the previous chunk's last frame)
+    is given: then it is the flow from frame 0 to that frame, so chunks join without a seam.
+    """
+    check_video(frames, hole)
+    check_same_video(frames, inpainted, "inpainted")
+    t_len, _, h, w = frames.shape
+    fields = [FlowField(torch.zeros(t_len, 2, h, w, device=device), torch.zeros(t_len, 1, h, w, device=device))
+              for _ in range(2)]
+    prev = None
+    if state is not None:
+        state.check_size(h, w)
+        prev = (state.frame.to(device), state.hole.to(device), state.inpainted.to(device))
+    for t in range(t_len):
+        cur = (frames[t:t + 1].to(device), hole_at(hole, t).to(device), inpainted[t:t + 1].to(device))
+        if prev is not None:
+            pair = robust_flow_pair(cur[0], prev[0], cur[1], prev[1], cur[2], prev[2], estimator, completer,
+                                    hole_dilation)
+            for field, (flow, conf) in zip(fields, pair):
+                field.flow[t], field.confidence[t] = flow[0], conf[0]
+        prev = cur
+        _done(on_frame, t)
+    return fields[0], fields[1]
+
+
+def blend_flow_fields(flow_p: FlowField, flow_i: FlowField, blender, on_frame: OnFrame = None) -> FlowField:
+    """Stage 3 over a video: two :class:`FlowField` ``[T,2,H,W]`` -> one, on their device.
+
+    ``blender(flow_p, conf_p, flow_i, conf_i) -> (flow, conf)`` works on ``[1,...]`` tensors.
+    """
+    if flow_p.flow.shape != flow_i.flow.shape:
+        raise ValueError(f"Flow Blend: flow_p is {tuple(flow_p.flow.shape)} but flow_i is {tuple(flow_i.flow.shape)}; "
+                         "connect both outputs of the same Robust Flow node.")
+    out = FlowField(torch.empty_like(flow_p.flow), torch.empty_like(flow_p.confidence))
+    for t in range(len(flow_p)):
+        flow, conf = blender(*flow_p.at(t), *flow_i.at(t))
+        out.flow[t], out.confidence[t] = flow[0], conf[0]
+        _done(on_frame, t)
+    return out
+
+
+def refine_frames(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tensor, flow: FlowField, refiner,
+                  state: RecurrentState | None = None, device: torch.device | str = "cpu",
+                  on_frame: OnFrame = None) -> tuple[torch.Tensor, RecurrentState]:
+    """Stage 4 over a video, in order -> ``(output [T,3,H,W] in [0,1], state after the last frame)``.
+
+    Pixels outside the hole are the input pixels, bit-exact. Passing the returned state to the
+    next chunk (with the same state given to its Robust Flow) continues the video seamlessly.
+    """
+    check_video(frames, hole)
+    check_same_video(frames, inpainted, "inpainted")
+    if flow.flow.shape[0] != frames.shape[0] or flow.flow.shape[2:] != frames.shape[2:]:
+        raise ValueError(f"flow: {flow.flow.shape[0]} frames of {flow.flow.shape[3]}x{flow.flow.shape[2]}, but frames are "
+                         f"{frames.shape[0]} of {frames.shape[3]}x{frames.shape[2]}; connect the flow made from these frames.")
+    if state is not None:
+        state.check_size(*frames.shape[2:])
+    out = torch.empty_like(frames)
+    for t in range(frames.shape[0]):
+        frame, mask, filled = frames[t:t + 1].to(device), hole_at(hole, t).to(device), inpainted[t:t + 1].to(device)
+        f, c = flow.at(t)
+        result, memory = refiner(frame, mask, filled, f.to(device), c.to(device), state)
+        state = RecurrentState(frame, mask, filled, result, memory)
+        out[t] = result[0].to(out.device)
+        _done(on_frame, t)
+    return out, state
+
+
+class StreamingInpainter:
+    """All four stages, one frame at a time, carrying only the previous frame's state.
+
+    >>> engine = StreamingInpainter(inpainter, estimator, completer, blender, refiner)
+    >>> for frame, hole in video: out = engine.step(frame, hole)   # [1,3,H,W] each
+    """
+
+    def __init__(self, inpainter, estimator, completer, blender, refiner, hole_dilation: int = 8,
+                 device: torch.device | str = "cpu"):
+        self.inpainter, self.estimator, self.completer = inpainter, estimator, completer
+        self.blender, self.refiner = blender, refiner
+        self.hole_dilation, self.device = hole_dilation, device
+        self.state: RecurrentState | None = None
+
+    @torch.inference_mode()
+    def step(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """Inpaint the next frame ``[1,3,H,W]`` in [0,1] with hole ``[1,1,H,W]`` -> ``[1,3,H,W]``."""
+        check_video(frame, hole)
+        frame, mask = frame.to(self.device), hole_at(hole, 0).to(self.device)
+        filled = self.inpainter(frame, mask)
+        if self.state is None:
+            flow = torch.zeros(1, 2, *frame.shape[2:], device=self.device)
+            conf = torch.zeros(1, 1, *frame.shape[2:], device=self.device)
+        else:
+            self.state.check_size(*frame.shape[2:])
+            s = self.state
+            flow_p, flow_i = robust_flow_pair(frame, s.frame, mask, s.hole, filled, s.inpainted,
+                                              self.estimator, self.completer, self.hole_dilation)
+            flow, conf = self.blender(*flow_p, *flow_i)
+        result, memory = self.refiner(frame, mask, filled, flow, conf, self.state)
+        self.state = RecurrentState(frame, mask, filled, result, memory)
+        return keep_known(result, frame, mask)
+
+    def run(self, video: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Iterator[torch.Tensor]:
+        """Yield the output of each ``(frame, hole)`` pair in order."""
+        for frame, hole in video:
+            yield self.step(frame, hole)

@@ -1,0 +1,110 @@
+"""Stage 2, Robust Flow: F^P on the inpainted frames and F^I completed inside the hole."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+import torch
+
+from .harmonic import harmonic_fill
+from .masks import grow_hole
+from .warp import warp
+
+DIS_PRESETS = {
+    "dis_ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "dis_fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "dis_medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+
+
+@dataclass
+class FlowField:
+    """A video's backward flow with a per-pixel confidence.
+
+    Attributes:
+        flow: ``[T,2,H,W]`` float32 pixels, ``flow[t]`` maps frame t to frame t-1 (x, y).
+        confidence: ``[T,1,H,W]`` float32 in [0,1]; 0 where the flow is a guess, 1 where measured
+            and photometrically consistent. ``flow[0]`` has confidence 0 unless a previous
+            chunk was given.
+    """
+
+    flow: torch.Tensor
+    confidence: torch.Tensor
+
+    def __len__(self) -> int:
+        return self.flow.shape[0]
+
+    def at(self, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(flow [1,2,H,W], confidence [1,1,H,W])`` of frame ``t``."""
+        return self.flow[t:t + 1], self.confidence[t:t + 1]
+
+
+class DISFlowEstimator:
+    """OpenCV DIS optical flow (no weights), on grey uint8 images."""
+
+    def __init__(self, preset: str = "dis_medium"):
+        if preset not in DIS_PRESETS:
+            raise ValueError(f"Robust Flow: unknown estimator {preset!r}; choose one of {sorted(DIS_PRESETS)}.")
+        self.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+
+    def __call__(self, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        """Backward flow from ``target`` ``[1,3,H,W]`` to ``source`` ``[1,3,H,W]`` (both [0,1]) -> ``[1,2,H,W]``.
+
+        ``warp(source, flow)`` approximates ``target``.
+        """
+        grey = [cv2.cvtColor(_uint8(x), cv2.COLOR_RGB2GRAY) for x in (target, source)]
+        flow = self.dis.calc(grey[0], grey[1], None)
+        return torch.from_numpy(flow).permute(2, 0, 1)[None].to(target.device, torch.float32)
+
+
+def _uint8(frame: torch.Tensor) -> np.ndarray:
+    return (frame[0].detach().float().cpu().clamp(0, 1) * 255 + 0.5).to(torch.uint8).permute(1, 2, 0).contiguous().numpy()
+
+
+def photometric_confidence(target: torch.Tensor, source: torch.Tensor, flow: torch.Tensor,
+                           tolerance: float = 0.08) -> torch.Tensor:
+    """How well ``warp(source, flow)`` matches ``target`` (``[1,3,H,W]`` each) -> ``[1,1,H,W]`` in [0,1].
+
+    ``exp(-(error / tolerance)^2)`` with the mean absolute colour error; 0 outside the image.
+    """
+    warped, valid = warp(source, flow)
+    error = (warped - target).abs().mean(1, keepdim=True)
+    return torch.exp(-(error / tolerance) ** 2) * valid
+
+
+class LaplacianFlowCompleter:
+    """Complete flow inside a hole by harmonic interpolation of the flow on its border."""
+
+    def __call__(self, flow: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
+        """Fill ``flow`` ``[1,2,H,W]`` inside ``unknown`` ``[1,1,H,W]`` (0/1) -> ``[1,2,H,W]``."""
+        return harmonic_fill(flow, unknown > 0.5, iterations=20)
+
+
+def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.Tensor, prev_hole: torch.Tensor,
+                     inpainted: torch.Tensor, prev_inpainted: torch.Tensor, estimator, completer,
+                     hole_dilation: int = 8) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+    """Both flows of the paper for one pair of frames (t, t-1).
+
+    F^P is estimated on the inpainted frames P_t, P_{t-1}. F^I is the flow of the corrupted
+    frames: the same estimate is trusted only outside the union of both holes grown by
+    ``hole_dilation`` pixels (where it saw real pixels) and completed inside by ``completer``.
+    The corrupted frames are the inpainted ones outside their holes, so one flow estimate
+    serves both.
+
+    Args:
+        frame, prev_frame: ``[1,3,H,W]`` corrupted frames in [0,1] (used only for sizes and device).
+        hole, prev_hole: ``[1,1,H,W]`` binary holes of t and t-1.
+        inpainted, prev_inpainted: ``[1,3,H,W]`` P_t and P_{t-1}.
+        estimator: callable ``(target, source) -> flow [1,2,H,W]``.
+        completer: callable ``(flow, unknown) -> flow``.
+    Returns:
+        ``((F^P, confidence), (F^I, confidence))``, flows ``[1,2,H,W]``, confidences ``[1,1,H,W]``.
+    """
+    raw = estimator(inpainted, prev_inpainted)
+    measured = photometric_confidence(inpainted, prev_inpainted, raw)
+    unknown = grow_hole(torch.maximum(hole, prev_hole), hole_dilation)
+    flow_p_conf = measured * (1.0 - 0.5 * hole)  # inside the hole F^P follows the fill, not the scene
+    flow_i = completer(raw, unknown)
+    flow_i_conf = torch.where(unknown > 0.5, 0.5 * torch.ones_like(measured), measured)
+    return (raw, flow_p_conf), (flow_i, flow_i_conf)

@@ -1,0 +1,140 @@
+"""The four pipeline nodes of the paper: Frame Inpaint, Robust Flow, Flow Blend, ConvLSTM Refine.
+
+Class names and input names are a public API (saved workflows use them): never rename them.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..model import stages
+from ..model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
+from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_model
+from .types import CATEGORY, FLOW, STATE
+
+VIDEO_INPUTS = {
+    "frames": ("IMAGE", {"tooltip": "Video frames [T,H,W,3] in 0..1."}),
+    "hole": ("MASK", {"tooltip": "Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, "
+                                 "or a single mask for all frames."}),
+}
+
+
+class FrameInpaint:
+    """Fill each frame's hole on its own (P_t). Classical: OpenCV Telea or Navier-Stokes."""
+
+    DESCRIPTION = "Stage 1: fills the hole of every frame on its own. Pixels outside the hole are kept exactly."
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE",)
+    RETURN_NAMES = ("inpainted",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            **VIDEO_INPUTS,
+            "method": (list(stages.FRAME_METHODS), {"default": "telea",
+                                                    "tooltip": "telea / ns: OpenCV diffusion fills (no weights)."}),
+            "radius": ("INT", {"default": 5, "min": 1, "max": 64,
+                               "tooltip": "Neighbourhood (pixels) the classical fill looks at."}),
+        }}
+
+    def run(self, frames, hole, method, radius):
+        video, mask = image_to_model(frames), mask_to_model(hole)
+        with torch.inference_mode():
+            out = inpaint_frames(video, mask, stages.frame_inpainter(method, radius), compute_device(),
+                                 frame_progress(video.shape[0]))
+        return (image_to_comfy(out),)
+
+
+class RobustFlow:
+    """Two backward flows per frame: F^P on the inpainted frames, F^I completed inside the hole."""
+
+    DESCRIPTION = ("Stage 2: optical flow between neighbouring frames. flow_p is measured on the inpainted frames; "
+                   "flow_i is measured outside the (grown) hole and completed inside it. Connect the state of the "
+                   "previous chunk to continue a long video without a seam.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (FLOW, FLOW)
+    RETURN_NAMES = ("flow_p", "flow_i")
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                **VIDEO_INPUTS,
+                "inpainted": ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."}),
+                "estimator": (list(stages.ESTIMATORS), {"default": "dis_medium",
+                                                        "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
+                "completion": (list(stages.COMPLETIONS), {"default": "laplacian",
+                                                          "tooltip": "How flow_i is filled inside the hole."}),
+                "hole_dilation": ("INT", {"default": 8, "min": 0, "max": 128,
+                                          "tooltip": "Pixels around the hole whose flow is also re-filled for flow_i."}),
+            },
+            "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."})},
+        }
+
+    def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None):
+        video, mask = image_to_model(frames), mask_to_model(hole)
+        with torch.inference_mode():
+            flow_p, flow_i = robust_flow(video, mask, image_to_model(inpainted), stages.flow_estimator(estimator),
+                                         stages.flow_completer(completion), hole_dilation, state, compute_device(),
+                                         frame_progress(video.shape[0]))
+        return (flow_p, flow_i)
+
+
+class FlowBlend:
+    """Blend F^P and F^I into the flow F that the refiner follows."""
+
+    DESCRIPTION = ("Stage 3: one flow from flow_p and flow_i. average = the paper's mean; confidence = weighted by "
+                   "how well each flow explains the frames; flow_p / flow_i = one alone.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = (FLOW,)
+    RETURN_NAMES = ("flow",)
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "flow_p": (FLOW,),
+            "flow_i": (FLOW,),
+            "method": (list(stages.BLENDS), {"default": "confidence"}),
+        }}
+
+    def run(self, flow_p, flow_i, method):
+        with torch.inference_mode():
+            flow = blend_flow_fields(flow_p, flow_i, stages.flow_blender(method), frame_progress(len(flow_p)))
+        return (flow,)
+
+
+class ConvLSTMRefine:
+    """Walk the frames in order, carry the previous output along the flow, refine P_t; known pixels kept."""
+
+    DESCRIPTION = ("Stage 4: recurrent refinement in frame order. Outputs the final frames and a state; connect the "
+                   "state to the next chunk's Robust Flow and ConvLSTM Refine to process a long video in pieces.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE", STATE)
+    RETURN_NAMES = ("frames", "state")
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {
+            "required": {
+                **VIDEO_INPUTS,
+                "inpainted": ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."}),
+                "flow": (FLOW, {"tooltip": "Output of Flow Blend."}),
+                "method": (list(stages.REFINE_METHODS), {"default": "temporal_blend",
+                                                         "tooltip": "temporal_blend: flow-warped blend of the previous "
+                                                                    "output (no weights)."}),
+                "strength": ("FLOAT", {"default": 0.6, "min": 0.0, "max": 1.0, "step": 0.05,
+                                       "tooltip": "How much of the previous (warped) fill is kept: more = steadier."}),
+            },
+            "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."})},
+        }
+
+    def run(self, frames, hole, inpainted, flow, method, strength, state=None):
+        video, mask = image_to_model(frames), mask_to_model(hole)
+        with torch.inference_mode():
+            out, new_state = refine_frames(video, mask, image_to_model(inpainted), flow,
+                                           stages.refiner(method, strength), state, compute_device(),
+                                           frame_progress(video.shape[0]))
+        return (image_to_comfy(out), new_state)
