@@ -90,7 +90,9 @@ def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.
     frames: the same estimate is trusted only outside the union of both holes grown by
     ``hole_dilation`` pixels (where it saw real pixels) and completed inside by ``completer``.
     The corrupted frames are the inpainted ones outside their holes, so one flow estimate
-    serves both.
+    serves both. F^I inside the hole is as trusted as the measured flow on the border it was
+    interpolated from; F^P inside the hole gets half its photometric confidence, because flow
+    measured on a fill tends to follow the hole rather than the scene.
 
     Args:
         frame, prev_frame: ``[1,3,H,W]`` corrupted frames in [0,1] (used only for sizes and device).
@@ -106,5 +108,5 @@ def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.
     unknown = grow_hole(torch.maximum(hole, prev_hole), hole_dilation)
     flow_p_conf = measured * (1.0 - 0.5 * hole)  # inside the hole F^P follows the fill, not the scene
     flow_i = completer(raw, unknown)
-    flow_i_conf = torch.where(unknown > 0.5, 0.5 * torch.ones_like(measured), measured)
+    flow_i_conf = harmonic_fill(measured, unknown > 0.5, iterations=4)  # as trusted as the border it came from
     return (raw, flow_p_conf), (flow_i, flow_i_conf)

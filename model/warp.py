@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
-from kornia.utils import create_meshgrid
+from kornia.geometry import create_meshgrid
 
 
 def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> tuple[torch.Tensor, torch.Tensor]:
