@@ -13,6 +13,8 @@ Layouts inside ``model/`` (ComfyUI's ``[T,H,W,C]`` is converted in ``nodes/``):
 """
 from __future__ import annotations
 
+import math
+
 import torch
 
 HOLE_THRESHOLD = 0.5
@@ -35,9 +37,9 @@ def check_frames(frames: torch.Tensor, name: str = "frames") -> None:
         raise ValueError(f"{name}: frames of {w}x{h} are too small; need at least 2x2 pixels.")
     if not frames.is_floating_point():
         raise ValueError(f"{name}: expected float values in [0,1], got dtype {frames.dtype}.")
-    if not torch.isfinite(frames).all():
+    lo, hi = _value_range(frames)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name}: contains NaN or infinite values; fix the node that produced them.")
-    lo, hi = frames.min().item(), frames.max().item()
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"{name}: values must lie in [0,1], got [{lo:.3g}, {hi:.3g}]; "
                          "clamp or normalise the images first.")
@@ -59,12 +61,18 @@ def check_hole(hole: torch.Tensor, frames: torch.Tensor, name: str = "hole") -> 
                          "resize the mask to the frame size (e.g. with an upscale/resize node).")
     if not hole.is_floating_point():
         raise ValueError(f"{name}: expected float values in [0,1], got dtype {hole.dtype}.")
-    if not torch.isfinite(hole).all():
+    lo, hi = _value_range(hole)
+    if not (math.isfinite(lo) and math.isfinite(hi)):
         raise ValueError(f"{name}: contains NaN or infinite values.")
-    lo, hi = hole.min().item(), hole.max().item()
     if lo < 0.0 or hi > 1.0:
         raise ValueError(f"{name}: mask values must lie in [0,1] (1 = hole), got [{lo:.3g}, {hi:.3g}]; "
                          "normalise the mask (e.g. divide by 255) first.")
+
+
+def _value_range(values: torch.Tensor) -> tuple[float, float]:
+    """(min, max) of a tensor without a full-size temporary; NaN anywhere gives NaN, inf gives inf."""
+    lo, hi = torch.aminmax(values)
+    return lo.item(), hi.item()
 
 
 def check_video(frames: torch.Tensor, hole: torch.Tensor) -> None:

@@ -1,0 +1,33 @@
+"""The RAFT adapter: padding to multiples of 8, flow direction, crop back (with a stand-in network)."""
+from __future__ import annotations
+
+import torch
+
+from model.raft_flow import RaftFlowEstimator
+
+
+class ConstantShiftRaft(torch.nn.Module):
+    """Stand-in with RAFT's call signature: returns a constant flow and records the input sizes."""
+
+    def __init__(self, dx: float, dy: float):
+        super().__init__()
+        self.anchor = torch.nn.Parameter(torch.zeros(1))
+        self.shift = (dx, dy)
+        self.seen = []
+
+    def forward(self, image1, image2, num_flow_updates: int = 12):
+        assert image1.shape[-2] % 8 == 0 and image1.shape[-1] % 8 == 0
+        assert -1.0 <= image1.min() and image1.max() <= 1.0
+        self.seen.append((tuple(image1.shape), num_flow_updates))
+        flow = torch.empty(1, 2, *image1.shape[-2:])
+        flow[:, 0], flow[:, 1] = self.shift
+        return [flow * 0.5, flow]
+
+
+def test_raft_adapter_pads_to_multiples_of_8_and_crops_back():
+    raft = ConstantShiftRaft(1.5, -2.0)
+    estimator = RaftFlowEstimator(raft, iterations=4)
+    flow = estimator(torch.rand(1, 3, 37, 53), torch.rand(1, 3, 37, 53))
+    assert flow.shape == (1, 2, 37, 53) and flow.dtype == torch.float32
+    assert torch.all(flow[:, 0] == 1.5) and torch.all(flow[:, 1] == -2.0)
+    assert raft.seen == [((1, 3, 40, 56), 4)]
