@@ -251,17 +251,21 @@ class MaskSource:
 
 
 def paired(frames: FrameSource, masks: MaskSource, max_frames: int = 0) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(frame [1,3,H,W], hole [1,1,H,W])`` pairs; at most ``max_frames`` if > 0.
+    """Check the counts, then return an iterator of ``(frame [1,3,H,W], hole [1,1,H,W])`` pairs.
 
-    Raises ValueError before the first frame when both counts are known and differ (video
-    containers' counts are trusted only when they differ by more than 2), and while streaming
-    when one source runs out before the other.
+    At most ``max_frames`` pairs if > 0. Raises ValueError at once when both counts are known
+    and differ (video containers' counts are trusted only when they differ by more than 2),
+    and while streaming when one source runs out before the other.
     """
     n_frames, n_masks = frames.info.frame_count, masks.info.frame_count
     if not masks.single and n_frames and n_masks:
         exact = frames.kind != "video" and masks.kind != "video"
         if (n_frames != n_masks) if exact else abs(n_frames - n_masks) > 2:
             raise ValueError(_count_message(frames, masks, n_frames, n_masks))
+    return _pairs(frames, masks, max_frames)
+
+
+def _pairs(frames: FrameSource, masks: MaskSource, max_frames: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     hole_iter = masks.holes()
     count = 0
     for frame in frames:

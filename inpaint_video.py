@@ -1,0 +1,165 @@
+#!/usr/bin/env python3
+"""Remove objects from a video without ComfyUI, streaming one frame at a time.
+
+    python inpaint_video.py INPUT MASK -o OUTPUT [options]
+    python inpaint_video.py            # or --demo: the shipped clip -> demo_output/
+
+INPUT is a video file or a folder of frames; MASK is a mask video, a folder of masks or one
+mask image for every frame (white / >= 128 = hole; see model/video_io.py). OUTPUT is a video
+file (.mp4, .avi, .mkv, .mov) or a folder of PNG frames (lossless: pixels outside the hole are
+the input's, bit-exact). Memory stays constant whatever the video length.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+
+from tqdm import tqdm
+
+# Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a busy machine
+# (more runnable threads than cores) spinning made each frame 10-20x slower; set the variable
+# yourself to override.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+from model import stages  # noqa: E402
+from model.engine import StreamingInpainter  # noqa: E402
+from model.masks import grow_hole  # noqa: E402
+from model.video_io import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
+
+ROOT = Path(__file__).resolve().parent
+DEMO_CLIP = ROOT / "demo" / "dogs_jump"
+DEMO_OUTPUT = Path("demo_output")
+DEMO_GROW = 3  # the demo masks hug the outlines; a few pixels more removes the halo
+
+
+def classical(names) -> list[str]:
+    """The weight-free choices of a stage (the learned "network" path needs weights the CLI does not load yet)."""
+    return [name for name in names if name != "network"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        description="Frame-recurrent video inpainting (Ding et al. 2019), classical stages, no weights. "
+                    "With no arguments it runs the shipped demo clip.")
+    parser.add_argument("input", nargs="?", help="video file or folder of frames (jpg/png/webp/bmp/tif)")
+    parser.add_argument("mask", nargs="?", help="mask video, mask folder, or one mask image for all frames; "
+                                                "white (>= 128) = hole; RGBA: transparent = hole")
+    parser.add_argument("-o", "--output", help="output video (.mp4/.avi/.mkv/.mov) or folder for PNG frames")
+    parser.add_argument("--demo", action="store_true", help="run the shipped demo clip into demo_output/")
+    parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default="telea",
+                        help="per-frame fill (stage 1): OpenCV Telea or Navier-Stokes (default: telea)")
+    parser.add_argument("--radius", type=int, default=5, help="neighbourhood of the per-frame fill, pixels (default: 5)")
+    parser.add_argument("--estimator", choices=classical(stages.ESTIMATORS), default="dis_medium",
+                        help="optical flow (stage 2), OpenCV DIS preset (default: dis_medium)")
+    parser.add_argument("--blend", choices=classical(stages.BLENDS), default="confidence",
+                        help="how the two flows are combined (stage 3) (default: confidence)")
+    parser.add_argument("--strength", type=float, default=0.6,
+                        help="0..1, how much of the previous frame's fill is carried along the flow (default: 0.6)")
+    parser.add_argument("--grow", type=int, default=None,
+                        help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
+                             f"{DEMO_GROW})")
+    parser.add_argument("--invert-mask", action="store_true", help="the mask marks the pixels to keep, not the hole")
+    parser.add_argument("--side-by-side", metavar="PATH",
+                        help="also write input (hole tinted red) | result next to each other to PATH")
+    parser.add_argument("--fps", type=float, help="output frame rate (default: the input's; 24 for frame folders)")
+    parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (default: all)")
+    return parser
+
+
+def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Fill in the demo and reject impossible values (argparse exits with code 2)."""
+    if args.demo or (args.input is None and args.mask is None and args.output is None):
+        if args.input or args.mask:
+            parser.error("--demo takes no INPUT/MASK; drop them or drop --demo.")
+        args.demo = True
+        args.input, args.mask = str(DEMO_CLIP / "frames"), str(DEMO_CLIP / "masks")
+        args.output = args.output or str(DEMO_OUTPUT / "dogs_jump_inpainted.mp4")
+        args.side_by_side = args.side_by_side or str(DEMO_OUTPUT / "dogs_jump_side_by_side.mp4")
+        args.grow = DEMO_GROW if args.grow is None else args.grow
+    elif args.input is None or args.mask is None or args.output is None:
+        parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
+    args.grow = args.grow or 0
+    if not 0.0 <= args.strength <= 1.0:
+        parser.error(f"--strength must lie in 0..1, got {args.strength}.")
+    if args.radius < 1:
+        parser.error(f"--radius must be at least 1, got {args.radius}.")
+    if args.max_frames < 0:
+        parser.error(f"--max-frames must be 0 (all) or more, got {args.max_frames}.")
+    if args.fps is not None and args.fps <= 0:
+        parser.error(f"--fps must be positive, got {args.fps}.")
+    outputs = [Path(p).resolve() for p in (args.output, args.side_by_side) if p]
+    if any(out in (Path(args.input).resolve(), Path(args.mask).resolve()) for out in outputs) or \
+            len(set(outputs)) < len(outputs):
+        parser.error("the outputs must differ from INPUT, MASK and each other.")
+
+
+def inpaint(args: argparse.Namespace) -> dict:
+    """Stream INPUT/MASK through the four stages into the writers; returns counts and timings."""
+    frames = FrameSource(args.input)
+    info = frames.info
+    masks = MaskSource(args.mask, info.width, info.height, invert=args.invert_mask)
+    pairs = paired(frames, masks, args.max_frames)  # checks the counts before any output is created
+    fps = args.fps or info.fps
+    engine = StreamingInpainter(stages.frame_inpainter(args.frame_method, args.radius),
+                                stages.flow_estimator(args.estimator), stages.flow_completer("laplacian"),
+                                stages.flow_blender(args.blend), stages.refiner("temporal_blend", args.strength))
+    total = info.frame_count or None
+    if args.max_frames:
+        total = min(total or args.max_frames, args.max_frames)
+    gap = 4
+    timing = {"read": 0.0, "inpaint": 0.0, "write": 0.0}
+    with FrameWriter(args.output, info.width, info.height, fps, info.names) as writer, \
+            (FrameWriter(args.side_by_side, 2 * info.width + gap, info.height, fps, info.names)
+             if args.side_by_side else nullcontext()) as comparison, \
+            tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True) as bar:
+        while True:
+            start = time.perf_counter()
+            pair = next(pairs, None)
+            if pair is None:
+                break
+            frame, hole = pair
+            if args.grow:
+                hole = grow_hole(hole, args.grow)
+            middle = time.perf_counter()
+            result = engine.step(frame, hole)
+            end = time.perf_counter()
+            writer.write(result)
+            if comparison is not None:
+                comparison.write(side_by_side(tint_hole(frame, hole), result, gap))
+            timing["read"] += middle - start
+            timing["inpaint"] += end - middle
+            timing["write"] += time.perf_counter() - end
+            bar.update(1)
+    return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps, **timing}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    check_args(parser, args)
+    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
+    try:
+        report = inpaint(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print(f"interrupted; {args.output} holds the frames written so far.", file=sys.stderr)
+        return 130
+    n = max(report["frames"], 1)
+    print(f"wrote {report['frames']} frames of {report['width']}x{report['height']} at {report['fps']:g} fps "
+          f"to {Path(args.output).resolve()}")
+    if args.side_by_side:
+        print(f"side-by-side (input with the hole tinted | result): {Path(args.side_by_side).resolve()}")
+    print(f"time per frame: inpainting {1000 * report['inpaint'] / n:.1f} ms, reading {1000 * report['read'] / n:.1f} ms, "
+          f"writing {1000 * report['write'] / n:.1f} ms")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
