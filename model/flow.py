@@ -41,12 +41,16 @@ class FlowField:
 
 
 class DISFlowEstimator:
-    """OpenCV DIS optical flow (no weights), on grey uint8 images."""
+    """OpenCV DIS optical flow (no weights), on grey uint8 images.
+
+    A fresh DIS object serves every call: a reused one carries state between calls (the same
+    pair gave flows up to 3 px apart), which would make chunked runs differ from one run.
+    """
 
     def __init__(self, preset: str = "dis_medium"):
         if preset not in DIS_PRESETS:
             raise ValueError(f"Robust Flow: unknown estimator {preset!r}; choose one of {sorted(DIS_PRESETS)}.")
-        self.dis = cv2.DISOpticalFlow_create(DIS_PRESETS[preset])
+        self.preset = DIS_PRESETS[preset]
 
     def __call__(self, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         """Backward flow from ``target`` ``[1,3,H,W]`` to ``source`` ``[1,3,H,W]`` (both [0,1]) -> ``[1,2,H,W]``.
@@ -54,7 +58,7 @@ class DISFlowEstimator:
         ``warp(source, flow)`` approximates ``target``.
         """
         grey = [cv2.cvtColor(_uint8(x), cv2.COLOR_RGB2GRAY) for x in (target, source)]
-        flow = self.dis.calc(grey[0], grey[1], None)
+        flow = cv2.DISOpticalFlow_create(self.preset).calc(grey[0], grey[1], None)
         return torch.from_numpy(flow).permute(2, 0, 1)[None].to(target.device, torch.float32)
 
 

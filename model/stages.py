@@ -6,17 +6,24 @@ from functools import partial
 from .flow import DISFlowEstimator, LaplacianFlowCompleter
 from .flow_blend import CLASSICAL_BLENDS, blend_flows
 from .frame_inpaint import ClassicalFrameInpainter
+from .networks.runners import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
 from .refine import TemporalBlendRefiner
 
-FRAME_METHODS = ("telea", "ns")
+# "network" (the paper's learned stage) is last in every list, so the classical defaults stay first.
+FRAME_METHODS = ("telea", "ns", "network")
 ESTIMATORS = ("dis_medium", "dis_fast", "dis_ultrafast")
-COMPLETIONS = ("laplacian",)
-BLENDS = CLASSICAL_BLENDS
-REFINE_METHODS = ("temporal_blend",)
+COMPLETIONS = ("laplacian", "network")
+BLENDS = CLASSICAL_BLENDS + ("network",)
+REFINE_METHODS = ("temporal_blend", "network")
 
 
-def frame_inpainter(method: str = "telea", radius: int = 5):
-    """A per-frame inpainter: ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``."""
+def frame_inpainter(method: str = "telea", radius: int = 5, network=None):
+    """A per-frame inpainter: ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``.
+
+    ``method="network"`` needs ``network``, a loaded frame inpainting network (ValueError without one).
+    """
+    if method == "network":
+        return NetworkInpainter(network)
     return ClassicalFrameInpainter(method, radius)
 
 
@@ -25,22 +32,37 @@ def flow_estimator(name: str = "dis_medium"):
     return DISFlowEstimator(name)
 
 
-def flow_completer(name: str = "laplacian"):
-    """A flow completer: ``(flow [1,2,H,W], unknown [1,1,H,W]) -> flow``."""
+def flow_completer(name: str = "laplacian", network=None):
+    """A flow completer: ``(flow [1,2,H,W], unknown [1,1,H,W]) -> flow``.
+
+    ``name="network"`` needs ``network``, a loaded flow completion network (ValueError without one).
+    """
+    if name == "network":
+        return NetworkFlowCompleter(network)
     if name != "laplacian":
         raise ValueError(f"Robust Flow: unknown completion {name!r}; choose one of {list(COMPLETIONS)}.")
     return LaplacianFlowCompleter()
 
 
-def flow_blender(method: str = "confidence"):
-    """A blender: ``(flow_p, conf_p, flow_i, conf_i) -> (flow, conf)``, all ``[1,...]``."""
+def flow_blender(method: str = "confidence", network=None):
+    """A blender: ``(flow_p, conf_p, flow_i, conf_i) -> (flow, conf)``, all ``[1,...]``.
+
+    ``method="network"`` needs ``network``, a loaded H_f network (ValueError without one).
+    """
+    if method == "network":
+        return NetworkFlowBlender(network)
     if method not in BLENDS:
         raise ValueError(f"Flow Blend: unknown method {method!r}; choose one of {list(BLENDS)}.")
     return partial(blend_flows, method=method)
 
 
-def refiner(method: str = "temporal_blend", strength: float = 0.6):
-    """A recurrent refiner: ``(frame, hole, P, flow, conf, state) -> (output, memory)``."""
+def refiner(method: str = "temporal_blend", strength: float = 0.6, network=None):
+    """A recurrent refiner: ``(frame, hole, P, flow, conf, state) -> (output, memory)``.
+
+    ``method="network"`` needs ``network``, a loaded ConvLSTM refiner (ValueError without one).
+    """
+    if method == "network":
+        return NetworkRefiner(network)
     if method != "temporal_blend":
         raise ValueError(f"ConvLSTM Refine: unknown method {method!r}; choose one of {list(REFINE_METHODS)}.")
     return TemporalBlendRefiner(strength=strength)

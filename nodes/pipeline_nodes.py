@@ -9,7 +9,7 @@ import torch
 from ..model import stages
 from ..model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
 from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_model
-from .types import CATEGORY, FLOW, STATE
+from .types import CATEGORY, FLOW, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET, STATE
 
 VIDEO_INPUTS = {
     "frames": ("IMAGE", {"tooltip": "Video frames [T,H,W,3] in 0..1."}),
@@ -35,12 +35,15 @@ class FrameInpaint:
                                                     "tooltip": "telea / ns: OpenCV diffusion fills (no weights)."}),
             "radius": ("INT", {"default": 5, "min": 1, "max": 64,
                                "tooltip": "Neighbourhood (pixels) the classical fill looks at."}),
+        }, "optional": {
+            "model": (FRAME_NET, {"tooltip": "Frame inpainting network (Load Frame Inpaint Network), used when "
+                                             "method is network."}),
         }}
 
-    def run(self, frames, hole, method, radius):
+    def run(self, frames, hole, method, radius, model=None):
         video, mask = image_to_model(frames), mask_to_model(hole)
         with torch.inference_mode():
-            out = inpaint_frames(video, mask, stages.frame_inpainter(method, radius), compute_device(),
+            out = inpaint_frames(video, mask, stages.frame_inpainter(method, radius, model), compute_device(),
                                  frame_progress(video.shape[0]))
         return (image_to_comfy(out),)
 
@@ -69,14 +72,18 @@ class RobustFlow:
                 "hole_dilation": ("INT", {"default": 8, "min": 0, "max": 128,
                                           "tooltip": "Pixels around the hole whose flow is also re-filled for flow_i."}),
             },
-            "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."})},
+            "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."}),
+                         "completion_model": (FLOW_COMPLETE_NET, {
+                             "tooltip": "Flow completion network (Load Flow Completion Network), used when "
+                                        "completion is network."})},
         }
 
-    def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None):
+    def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None, completion_model=None):
         video, mask = image_to_model(frames), mask_to_model(hole)
         with torch.inference_mode():
+            completer = stages.flow_completer(completion, completion_model)
             flow_p, flow_i = robust_flow(video, mask, image_to_model(inpainted), stages.flow_estimator(estimator),
-                                         stages.flow_completer(completion), hole_dilation, state, compute_device(),
+                                         completer, hole_dilation, state, compute_device(),
                                          frame_progress(video.shape[0]))
         return (flow_p, flow_i)
 
@@ -97,11 +104,15 @@ class FlowBlend:
             "flow_p": (FLOW,),
             "flow_i": (FLOW,),
             "method": (list(stages.BLENDS), {"default": "confidence"}),
+        }, "optional": {
+            "model": (FLOW_BLEND_NET, {"tooltip": "Flow blending network H_f (Load Flow Blend Network), used when "
+                                                  "method is network."}),
         }}
 
-    def run(self, flow_p, flow_i, method):
+    def run(self, flow_p, flow_i, method, model=None):
         with torch.inference_mode():
-            flow = blend_flow_fields(flow_p, flow_i, stages.flow_blender(method), frame_progress(len(flow_p)))
+            flow = blend_flow_fields(flow_p, flow_i, stages.flow_blender(method, model),
+                                     frame_progress(len(flow_p)))
         return (flow,)
 
 
@@ -128,13 +139,15 @@ class ConvLSTMRefine:
                 "strength": ("FLOAT", {"default": 0.6, "min": 0.0, "max": 1.0, "step": 0.05,
                                        "tooltip": "How much of the previous (warped) fill is kept: more = steadier."}),
             },
-            "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."})},
+            "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."}),
+                         "model": (REFINE_NET, {"tooltip": "ConvLSTM refiner (Load ConvLSTM Refine Network), used "
+                                                           "when method is network."})},
         }
 
-    def run(self, frames, hole, inpainted, flow, method, strength, state=None):
+    def run(self, frames, hole, inpainted, flow, method, strength, state=None, model=None):
         video, mask = image_to_model(frames), mask_to_model(hole)
         with torch.inference_mode():
             out, new_state = refine_frames(video, mask, image_to_model(inpainted), flow,
-                                           stages.refiner(method, strength), state, compute_device(),
+                                           stages.refiner(method, strength, model), state, compute_device(),
                                            frame_progress(video.shape[0]))
         return (image_to_comfy(out), new_state)

@@ -1,0 +1,49 @@
+"""What every network of the pack declares, so weight files can name and rebuild it."""
+from __future__ import annotations
+
+from typing import ClassVar
+
+import torch
+import torch.nn as nn
+
+from .config import NetworkConfig
+
+# The four learned stages of the paper, by the names the weight files and loader nodes use.
+KINDS = ("frame_inpaint", "flow_complete", "flow_blend", "convlstm_refine")
+
+
+class Network(nn.Module):
+    """An ``nn.Module`` with a name, a version and a dataclass config (all stored in weight files).
+
+    Subclasses set ``ARCHITECTURE`` (unique name), ``VERSION`` (bumped when the layout of the
+    weights changes), ``KIND`` (one of :data:`KINDS`) and ``Config`` (a :class:`NetworkConfig`).
+    """
+
+    ARCHITECTURE: ClassVar[str]
+    VERSION: ClassVar[int]
+    KIND: ClassVar[str]
+    Config: ClassVar[type[NetworkConfig]]
+
+    def __init__(self, config: NetworkConfig | None = None):
+        super().__init__()
+        config = self.Config() if config is None else config
+        if not isinstance(config, self.Config):
+            raise ValueError(f"{type(self).__name__}: expected a {self.Config.__name__}, got {type(config).__name__}.")
+        self.config = config
+
+    def parameter_count(self) -> int:
+        """Number of trainable parameters."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+
+def memory_format_of(module: nn.Module) -> torch.memory_format:
+    """``torch.channels_last`` if the first 4-D weight of ``module`` is stored channels-last, else contiguous.
+
+    Networks convert their input to this format so every layer runs in one layout (oneDNN's
+    fast path on CPU is channels-last; set with ``module.to(memory_format=torch.channels_last)``).
+    """
+    for parameter in module.parameters():
+        if parameter.ndim == 4:
+            channels_last = parameter.is_contiguous(memory_format=torch.channels_last) and not parameter.is_contiguous()
+            return torch.channels_last if channels_last else torch.contiguous_format
+    return torch.contiguous_format

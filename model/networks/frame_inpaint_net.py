@@ -1,0 +1,64 @@
+"""The frame inpainting network: a partial-convolution U-Net that fills one frame's hole (P_t)."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from ..checks import keep_known
+from .base import Network
+from .config import NetworkConfig, check_widths, check_working_size
+from .partial_conv import PConvUNet
+from .resample import resize_image, shrink_known, working_size
+
+
+@dataclass(frozen=True)
+class FrameInpaintConfig(NetworkConfig):
+    """Hyper-parameters of :class:`FrameInpaintNet`.
+
+    Attributes:
+        widths: encoder widths per level (stride 2 each); the input is padded to ``2 ** len``.
+        first_kernel: window of the first partial conv.
+        scale: working size as a fraction of the frame size (<= 1).
+        max_side: cap on the working size's long side in pixels (0 = no cap); larger frames are
+            filled at this size and the fill is upsampled (known pixels stay exact).
+    """
+
+    widths: tuple[int, ...] = (16, 32, 64, 128, 256)
+    first_kernel: int = 5
+    scale: float = 0.5
+    max_side: int = 256
+
+    def __post_init__(self):
+        check_widths(self.widths)
+        check_working_size(self.scale, self.max_side)
+        if self.first_kernel % 2 != 1 or self.first_kernel < 1:
+            raise ValueError(f"first_kernel must be a positive odd integer, got {self.first_kernel!r}.")
+
+
+class FrameInpaintNet(Network):
+    """Fill a frame's hole with a :class:`PConvUNet` at the working size.
+
+    The U-Net sees the known colours (centred on 0: ``(frame - 0.5) * known``) and the known
+    mask; its prediction plus 0.5 fills the hole, upsampled to the frame size if the working
+    size is smaller, and every known pixel is returned bit-exact.
+    """
+
+    ARCHITECTURE = "frvi.frame_inpaint.pconv_unet"
+    VERSION = 1
+    KIND = "frame_inpaint"
+    Config = FrameInpaintConfig
+
+    def __init__(self, config: FrameInpaintConfig | None = None):
+        super().__init__(config)
+        self.unet = PConvUNet(3, 3, self.config.widths, self.config.first_kernel)
+
+    def forward(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """``frame`` ``[B,3,H,W]`` in [0,1], ``hole`` ``[B,1,H,W]`` binary (1 = missing) -> ``[B,3,H,W]`` in [0,1].
+
+        Outside the hole the output equals ``frame`` bit-exact.
+        """
+        size = working_size(*frame.shape[-2:], self.config.scale, self.config.max_side)
+        small, small_hole = shrink_known(frame, hole, size)
+        fill = self.unet(small - 0.5, 1.0 - small_hole) + 0.5  # the U-Net ignores hole pixels (masked)
+        return keep_known(resize_image(fill, tuple(frame.shape[-2:])), frame, hole)

@@ -1,0 +1,114 @@
+"""Loader nodes: one per learned stage, reading safetensors weights from the ``frvi`` model folder.
+
+Files are listed from ComfyUI's ``models/frvi/`` (registered with ``folder_paths`` under the
+name ``frvi``; extra_model_paths.yaml can add more) and from the pack's own ``weights/``.
+Without ComfyUI (tests, scripts) only the pack's ``weights/`` is listed.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..model.weights_io import load_network
+from .types import CATEGORY, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET
+
+try:  # inside ComfyUI
+    import folder_paths
+except ImportError:  # plain Python (tests, scripts)
+    folder_paths = None
+
+MODEL_FOLDER = "frvi"
+PACK_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
+NO_WEIGHTS = "(no .safetensors in models/frvi or the pack's weights/)"
+
+
+def register_model_folder() -> None:
+    """Register ``models/frvi`` and the pack's ``weights/`` as ComfyUI's ``frvi`` model folder.
+
+    A no-op outside ComfyUI.
+    """
+    if folder_paths is None:
+        return
+    folder_paths.add_model_folder_path(MODEL_FOLDER, os.path.join(folder_paths.models_dir, MODEL_FOLDER))
+    folder_paths.add_model_folder_path(MODEL_FOLDER, str(PACK_WEIGHTS))
+
+
+register_model_folder()
+
+
+def weight_files() -> list[str]:
+    """Names (relative paths) of the weights files the loaders offer, sorted; ``[NO_WEIGHTS]`` if none."""
+    if folder_paths is not None:
+        names = folder_paths.get_filename_list(MODEL_FOLDER)
+    elif PACK_WEIGHTS.is_dir():
+        names = [p.relative_to(PACK_WEIGHTS).as_posix() for p in PACK_WEIGHTS.rglob("*") if p.is_file()]
+    else:
+        names = []
+    names = sorted(n for n in names if n.lower().endswith(".safetensors"))
+    return names or [NO_WEIGHTS]
+
+
+def weight_path(name: str) -> Path:
+    """Full path of a listed weights file; ValueError if it is not there."""
+    if name == NO_WEIGHTS:
+        raise ValueError("No weights file to load: put a .safetensors file made for this pack into ComfyUI's "
+                         "models/frvi/ folder (or the pack's weights/), refresh, and pick it.")
+    if folder_paths is not None:
+        full = folder_paths.get_full_path(MODEL_FOLDER, name)
+    else:
+        candidate = (PACK_WEIGHTS / name).resolve()
+        full = candidate if candidate.is_file() and PACK_WEIGHTS.resolve() in candidate.parents else None
+    if full is None:
+        raise ValueError(f"weights file {name!r} not found in the frvi model folders; refresh the list and pick again.")
+    return Path(full)
+
+
+class _LoadNetwork:
+    """Shared body of the loader nodes: pick a file, load it strictly, return the network (on the CPU)."""
+
+    KIND = ""
+    CATEGORY = CATEGORY + "/loaders"
+    RETURN_NAMES = ("model",)
+    FUNCTION = "load"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {"weights": (weight_files(), {
+            "tooltip": "A .safetensors file from models/frvi/ (or the pack's weights/) made for this stage."})}}
+
+    def load(self, weights):
+        return (load_network(weight_path(weights), kind=self.KIND),)
+
+
+class LoadFrameInpaintNetwork(_LoadNetwork):
+    """Load the frame inpainting network (partial-conv U-Net) for Frame Inpaint's method=network."""
+
+    DESCRIPTION = "Loads frame inpainting weights; connect to Frame Inpaint's model input and set method to network."
+    KIND = "frame_inpaint"
+    RETURN_TYPES = (FRAME_NET,)
+
+
+class LoadFlowCompletionNetwork(_LoadNetwork):
+    """Load the flow completion network (partial-conv U-Net on flow) for Robust Flow's completion=network."""
+
+    DESCRIPTION = ("Loads flow completion weights; connect to Robust Flow's completion_model input and set "
+                   "completion to network.")
+    KIND = "flow_complete"
+    RETURN_TYPES = (FLOW_COMPLETE_NET,)
+
+
+class LoadFlowBlendNetwork(_LoadNetwork):
+    """Load the flow blending network H_f for Flow Blend's method=network."""
+
+    DESCRIPTION = "Loads flow blending (H_f) weights; connect to Flow Blend's model input and set method to network."
+    KIND = "flow_blend"
+    RETURN_TYPES = (FLOW_BLEND_NET,)
+
+
+class LoadConvLSTMRefineNetwork(_LoadNetwork):
+    """Load the ConvLSTM refiner for ConvLSTM Refine's method=network."""
+
+    DESCRIPTION = ("Loads ConvLSTM refiner weights; connect to ConvLSTM Refine's model input and set method to "
+                   "network.")
+    KIND = "convlstm_refine"
+    RETURN_TYPES = (REFINE_NET,)
