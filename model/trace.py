@@ -1,0 +1,234 @@
+"""Trace hole pixels through time along flow, carrying source coordinates; sample colour once.
+
+One recurrent pass over a video (used twice by :mod:`model.propagate`: from the past and from
+the future). Each frame leaves a *source map* for the next: for every pixel, the point it shows
+in its source frame (x, y, full-resolution pixels), how many frames away that source is (age)
+and whether it has one. Known pixels are their own source (age 0). A hole pixel follows its
+flow into the neighbour frame and, where the forward-backward check passes, inherits the
+neighbour's source map at the point it lands on: bilinearly where the four pixels there share
+one source frame (so sub-pixel positions survive a chain of steps), from the nearest pixel
+otherwise. Colour is then sampled once from the source frame, never re-sampled step by step.
+
+All work is done on the bounding box of each frame's hole: sampling goes through
+:func:`model.warp.warp` on a window of the frame just large enough to hold the sample points,
+so the cost follows the hole's size, not the frame's.
+"""
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import torch
+import torch.nn.functional as F
+from kornia.utils import create_meshgrid
+
+from .checks import hole_at
+from .poisson import neighbour
+from .warp import warp
+
+RELATIVE_TOLERANCE = 0.01  # the squared forward-backward error may also reach 1 % of the squared flow lengths
+OFFSETS = ((0, 1), (1, 0), (0, -1), (-1, 0))  # (dy, dx) of the neighbours whose differences guide seam blending
+CHANNELS = 4 + 4 * len(OFFSETS)  # colour (3), age (1), a difference per offset (3 each), its validity (1 each)
+MARGIN = 2  # pixels around the sample points that a window keeps (bilinear footprint + differences)
+
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (end exclusive)
+WindowImage = Callable[[int, int, int, int], torch.Tensor]  # (y0, y1, x0, x1) -> [1,C,y1-y0,x1-x0]
+
+
+def box_of(mask: torch.Tensor) -> Box:
+    """Bounding box ``(y0, y1, x0, x1)`` of the True pixels of a ``[H,W]`` bool mask (not empty)."""
+    rows, cols = torch.nonzero(mask.any(1)), torch.nonzero(mask.any(0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def pixel_grid(box: Box, device: torch.device | str) -> torch.Tensor:
+    """Absolute pixel coordinates ``[1,2,h,w]`` (x, y) of a box."""
+    y0, y1, x0, x1 = box
+    grid = create_meshgrid(y1 - y0, x1 - x0, normalized_coordinates=False, device=device).permute(0, 3, 1, 2)
+    return grid + torch.tensor([x0, y0], device=device, dtype=grid.dtype).view(1, 2, 1, 1)
+
+
+def sample_window(window_image: WindowImage, positions: torch.Tensor, where: torch.Tensor,
+                  size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Bilinear samples of a frame-sized image at absolute ``positions``, through :func:`warp` on a window.
+
+    Args:
+        window_image: builds the image's window ``[1,C,y1-y0,x1-x0]`` for a box of the frame, so
+            only the part that is sampled is ever computed or moved.
+        positions: ``[B,2,h,w]`` absolute (x, y) points in the frame.
+        where: ``[1,1,h,w]`` bool, the points that matter (the window is chosen to hold them).
+        size: ``(H, W)`` of the frame.
+    Returns:
+        ``(samples [B,C,h,w], inside [B,1,h,w] bool)``: for the points of ``where``, ``inside``
+        is True when the point lies in the frame, exactly as a full-frame warp would say.
+    """
+    height, width = size
+    b, _, h, w = positions.shape
+    chosen = where[:, 0].expand(b, h, w)
+    xs, ys = positions[:, 0][chosen], positions[:, 1][chosen]
+    if xs.numel() == 0:
+        xs = ys = torch.zeros(1, device=positions.device)
+    y0 = min(max(int(torch.floor(ys.min())) - MARGIN, 0), height - 1)
+    y1 = max(min(int(torch.ceil(ys.max())) + 1 + MARGIN, height), y0 + 1)
+    x0 = min(max(int(torch.floor(xs.min())) - MARGIN, 0), width - 1)
+    x1 = max(min(int(torch.ceil(xs.max())) + 1 + MARGIN, width), x0 + 1)
+    wh, ww = max(h, y1 - y0), max(w, x1 - x0)  # warp wants the image and the flow the same size
+    y0, x0 = max(0, min(y0, height - wh)), max(0, min(x0, width - ww))
+    image = window_image(y0, y0 + wh, x0, x0 + ww)
+    flow = F.pad(positions, (0, ww - w, 0, wh - h)) - pixel_grid((y0, y0 + wh, x0, x0 + ww), positions.device)
+    samples, inside = warp(image.expand(b, -1, -1, -1), flow)
+    return samples[..., :h, :w], inside[..., :h, :w] > 0.5
+
+
+def own_sources(grid: torch.Tensor) -> torch.Tensor:
+    """Source map of known pixels ``[1,5,h,w]``: (x, y, age, age², has) = (own position, 0, 0, 1)."""
+    zero = torch.zeros_like(grid[:, :1])
+    return torch.cat((grid, zero, zero, torch.ones_like(zero)), 1)
+
+
+class SourceMap:
+    """A frame's source map, stored on the box of its hole; pixels outside the box are known.
+
+    Args:
+        device: where the map lives.
+        values: ``[1,5,h,w]`` (x, y, age, age², has) on ``box``, or None when the frame has no hole.
+        box: ``(y0, y1, x0, x1)`` of ``values`` in the frame.
+    """
+
+    def __init__(self, device: torch.device | str, values: torch.Tensor | None = None, box: Box | None = None):
+        self.device, self.values, self.box = device, values, box
+
+    def window(self, y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+        """The map on a box of the frame ``[1,5,y1-y0,x1-x0]``."""
+        out = own_sources(pixel_grid((y0, y1, x0, x1), self.device))
+        if self.values is not None:
+            by0, by1, bx0, bx1 = self.box
+            oy0, oy1, ox0, ox1 = max(y0, by0), min(y1, by1), max(x0, bx0), min(x1, bx1)
+            if oy0 < oy1 and ox0 < ox1:
+                out[..., oy0 - y0:oy1 - y0, ox0 - x0:ox1 - x0] = \
+                    self.values[..., oy0 - by0:oy1 - by0, ox0 - bx0:ox1 - bx0]
+        return out
+
+
+def follow(neighbour_map: SourceMap, flow: torch.Tensor, back_flow: torch.Tensor, grid: torch.Tensor,
+           where: torch.Tensor, tolerance: float,
+           size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One step along the flow: the sources the pixels of a box see through the neighbour frame.
+
+    Args:
+        neighbour_map: source map of the neighbour frame.
+        flow: ``[1,2,h,w]`` this frame -> neighbour, on the box; back_flow: ``[1,2,H,W]``
+            neighbour -> this frame, whole frame.
+        grid: ``[1,2,h,w]`` absolute coordinates of the box; where: ``[1,1,h,w]`` bool pixels to trace.
+        tolerance: forward-backward tolerance in pixels (plus :data:`RELATIVE_TOLERANCE`).
+        size: ``(H, W)`` of the frame.
+    Returns:
+        ``(positions [1,2,h,w], age [1,1,h,w], ok [1,1,h,w] bool)``: the source point, the
+        source frame's distance, and where the step is inside the frame, consistent, and lands
+        on pixels that have a source.
+    """
+    landing = grid + flow
+    points = torch.cat((landing, torch.round(landing)))  # bilinear, nearest
+
+    def window(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+        return torch.cat((neighbour_map.window(y0, y1, x0, x1), back_flow[..., y0:y1, x0:x1]), 1)
+
+    samples, inside = sample_window(window, points, where, size)
+    bilinear, nearest = samples[:1], samples[1:, :5]
+    back = bilinear[:, 5:7]
+    error = (flow + back).square().sum(1, keepdim=True)
+    length = flow.square().sum(1, keepdim=True) + back.square().sum(1, keepdim=True)
+    consistent = error <= tolerance ** 2 + RELATIVE_TOLERANCE * length
+    age, age_sq, has = bilinear[:, 2:3], bilinear[:, 3:4], bilinear[:, 4:5]
+    # bilinear only where all four pixels have a source in one frame (their ages agree)
+    coherent = (has > 1 - 1e-4) & (age_sq - age * age < 1e-3 + 1e-6 * age_sq)
+    chosen = torch.where(coherent, bilinear[:, :5], nearest)
+    lands = torch.where(coherent, inside[:1], inside[1:] & (nearest[:, 4:5] > 0.5))
+    return chosen[:, :2], chosen[:, 2:3].round() + 1, consistent & lands
+
+
+def source_stack(frame: torch.Tensor, hole: torch.Tensor, gradients: bool) -> torch.Tensor:
+    """What a source frame offers, ``[1,4(+16),h,w]``: colour, hole, then per offset of :data:`OFFSETS`
+    the colour difference to that neighbour (3) and a flag (1) that is 1 if either pixel is missing.
+
+    Bilinear sampling is linear, so sampling a difference image at a point gives exactly the
+    difference of two bilinear samples one pixel apart: one warp serves all five samples.
+    """
+    parts = [frame, hole]
+    if gradients:
+        for dy, dx in OFFSETS:
+            parts += [neighbour(frame, dy, dx) - frame, torch.maximum(hole, neighbour(hole, dy, dx, outside=1.0))]
+    return torch.cat(parts, 1)
+
+
+def gather(frames: torch.Tensor, hole: torch.Tensor, t: int, step: int, positions: torch.Tensor,
+           age: torch.Tensor, wanted: torch.Tensor, gradients: bool) -> torch.Tensor:
+    """Sample each ``wanted`` pixel of frame t once, from frame ``t + step * age`` at ``positions``.
+
+    Args:
+        frames: ``[T,3,H,W]`` the video (any device); hole: ``[T|1,1,H,W]``.
+        positions: ``[1,2,h,w]``, age: ``[1,1,h,w]``, wanted: ``[1,1,h,w]`` bool, on a box of frame t.
+    Returns:
+        ``[1,CHANNELS,h,w]``: colour (3), age (1, 0 = no source), then with ``gradients``, for
+        each of :data:`OFFSETS`, the source's difference ``S(position + offset) - S(position)``
+        (3 each) and where it is valid (1 each). A sample whose bilinear footprint touches a
+        hole pixel of its source frame is refused (age 0).
+    """
+    device = positions.device
+    result = torch.zeros(1, CHANNELS, *positions.shape[-2:], device=device)
+    for a in torch.unique(age[wanted]).tolist():
+        s = t + step * int(a)
+        of_age = wanted & (age == a)
+
+        def window(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+            return source_stack(frames[s:s + 1, :, y0:y1, x0:x1].to(device),
+                                hole_at(hole, s)[..., y0:y1, x0:x1].to(device), gradients)
+
+        sampled, inside = sample_window(window, positions, of_age, tuple(frames.shape[-2:]))
+        use = of_age & inside & (sampled[:, 3:4] <= 1e-3)
+        if not use.any():
+            continue
+        parts = [sampled[:, :3], torch.full_like(age, float(a))]
+        if gradients:
+            clean = [sampled[:, 7 + 4 * k:8 + 4 * k] <= 1e-3 for k in range(len(OFFSETS))]
+            parts += [sampled[:, 4 + 4 * k:7 + 4 * k] * c for k, c in enumerate(clean)]
+            parts += [c.float() for c in clean]
+        values = torch.cat(parts, 1)
+        result[:, :values.shape[1]] = torch.where(use, values, result[:, :values.shape[1]])
+    return result
+
+
+def trace(frames: torch.Tensor, hole: torch.Tensor, flows_to_neighbour, times: range, step: int, limit: int,
+          tolerance: float, gradients: bool,
+          device: torch.device | str) -> Iterator[tuple[int, Box | None, torch.Tensor, torch.Tensor]]:
+    """One recurrent pass; yields ``(t, box, samples [1,CHANNELS,h,w], area [1,1,h,w] bool)`` per frame.
+
+    ``area`` is the hole of frame t on its bounding box ``box`` and, with ``gradients``, a
+    one-pixel ring of known pixels around it (their source differences guide seam blending);
+    ``samples`` are :func:`gather`'s channels there. Frames without a hole yield ``box = None``.
+    ``step`` is -1 (sources in the past, ``times`` ascending) or +1 (future, descending);
+    ``flows_to_neighbour(t)`` gives ``(flow t -> t+step, flow t+step -> t)``, ``[1,2,H,W]``.
+    """
+    size = tuple(frames.shape[-2:])
+    neighbour_map, previous = SourceMap(device), None
+    for t in times:
+        hole_t = hole_at(hole, t).to(device) > 0.5
+        if not hole_t.any():
+            neighbour_map, previous = SourceMap(device), t
+            empty = torch.zeros(1, CHANNELS, 0, 0, device=device)
+            yield t, None, empty, empty[:, :1] > 0
+            continue
+        area = F.max_pool2d(hole_t.float(), 3, 1, 1) > 0.5 if gradients else hole_t
+        box = box_of(area[0, 0])
+        y0, y1, x0, x1 = box
+        area, hole_box = area[..., y0:y1, x0:x1], hole_t[..., y0:y1, x0:x1]
+        grid = pixel_grid(box, device)
+        samples = torch.zeros(1, CHANNELS, y1 - y0, x1 - x0, device=device)
+        positions, age = grid, torch.zeros_like(grid[:, :1])
+        if previous is not None:
+            flow, back_flow = flows_to_neighbour(t)
+            positions, age, ok = follow(neighbour_map, flow[..., y0:y1, x0:x1], back_flow, grid, area, tolerance, size)
+            samples = gather(frames, hole, t, step, positions, age, area & ok & (age <= limit), gradients)
+        has = (samples[:, 3:4] > 0).float()
+        traced = torch.cat((positions, samples[:, 3:4], samples[:, 3:4] ** 2, has), 1)
+        neighbour_map, previous = SourceMap(device, torch.where(hole_box, traced, own_sources(grid)), box), t
+        yield t, box, samples, area

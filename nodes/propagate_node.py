@@ -1,0 +1,58 @@
+"""Flow Propagate node: copy what other frames saw into the hole before Frame Inpaint.
+
+Class name and input names are a public API (saved workflows use them): never rename them.
+"""
+from __future__ import annotations
+
+import torch
+
+from ..model import stages
+from ..model.propagate import SEAM_METHODS, PropagateConfig, flow_propagate
+from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_comfy, mask_to_model
+from .types import CATEGORY
+
+
+class FlowPropagate:
+    """Bidirectional flow-guided pixel propagation (no weights); outputs the frames and the hole no frame saw."""
+
+    DESCRIPTION = ("Optional first stage: follows completed optical flow forwards and backwards through the clip and "
+                   "copies into each hole the background that a nearby frame saw, at full resolution. Pixels outside "
+                   "the hole are kept exactly. Connect its frames and remaining_hole to Frame Inpaint (and the later "
+                   "stages) in place of the original ones: they only fill what no frame saw.")
+    CATEGORY = CATEGORY
+    RETURN_TYPES = ("IMAGE", "MASK")
+    RETURN_NAMES = ("frames", "remaining_hole")
+    FUNCTION = "run"
+
+    @classmethod
+    def INPUT_TYPES(cls):
+        return {"required": {
+            "frames": ("IMAGE", {"tooltip": "Video frames [T,H,W,3] in 0..1."}),
+            "hole": ("MASK", {"tooltip": "Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, "
+                                         "or a single mask for all frames."}),
+            "estimator": (list(stages.ESTIMATORS), {"default": "dis_medium",
+                                                    "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
+            "hole_dilation": ("INT", {"default": 8, "min": 0, "max": 128,
+                                      "tooltip": "Pixels around the hole whose flow is completed instead of "
+                                                 "measured."}),
+            "max_distance": ("INT", {"default": 12, "min": 0, "max": 10000,
+                                     "tooltip": "Frames to look forwards and backwards; 0 = the whole clip."}),
+            "consistency": ("FLOAT", {"default": 1.0, "min": 0.05, "max": 50.0, "step": 0.05,
+                                      "tooltip": "Forward-backward flow tolerance (pixels at the flow resolution): "
+                                                 "smaller copies less but refuses more occlusions."}),
+            "seam": (list(SEAM_METHODS), {"default": "poisson",
+                                          "tooltip": "poisson: gradient-domain blending of pixels copied from "
+                                                     "different frames with their surroundings; none: raw copies."}),
+            "flow_max_side": ("INT", {"default": 640, "min": 16, "max": 8192,
+                                      "tooltip": "Longest side for flow estimation; colour is always copied at the "
+                                                 "source resolution."}),
+        }}
+
+    def run(self, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side):
+        video, mask = image_to_model(frames), mask_to_model(hole)
+        config = PropagateConfig(max_distance, consistency, hole_dilation, flow_max_side, seam)
+        with torch.inference_mode():
+            out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator),
+                                            stages.flow_completer("laplacian"), config, compute_device(),
+                                            frame_progress(2 * video.shape[0]))
+        return (image_to_comfy(out), mask_to_comfy(remaining))

@@ -1,0 +1,249 @@
+"""Flow Propagate: pixels other frames saw are copied in exactly; what nobody saw stays in the hole."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model import stages
+from model.poisson import poisson_blend
+from model.propagate import PropagateConfig, flow_propagate, propagate_video
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors on a busy 2-core machine run many times faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def panning_video(t: int = 6, h: int = 40, w: int = 56, shift: int = 2, seed: int = 0) -> torch.Tensor:
+    """Smooth random texture seen by a camera panning right ``shift`` px per frame -> ``[T,3,H,W]``.
+
+    A scene point at x in frame t is at x - shift in frame t+1.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    width = w + shift * t
+    texture = torch.rand(1, 3, h // 4 + 1, width // 4 + 1, generator=gen)
+    texture = F.interpolate(texture, size=(h, width), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+    return torch.stack([texture[:, :, shift * i:shift * i + w] for i in range(t)]).contiguous()
+
+
+def translation_flows(h: int, w: int, shift: float):
+    """Exact flows of :func:`panning_video`: ``i -> (forward i -> i+1, backward i+1 -> i)``."""
+    def pair_flows(_i: int):
+        forward, backward = torch.zeros(1, 2, h, w), torch.zeros(1, 2, h, w)
+        forward[:, 0], backward[:, 0] = -shift, shift
+        return forward, backward
+    return pair_flows
+
+
+def box_hole(t: int, h: int, w: int, y: slice, x0: int, width: int, speed: int = 0) -> torch.Tensor:
+    """A rectangular hole ``[T,1,H,W]`` moving ``speed`` px per frame to the right."""
+    hole = torch.zeros(t, 1, h, w)
+    for i in range(t):
+        hole[i, :, y, x0 + speed * i:x0 + speed * i + width] = 1.0
+    return hole
+
+
+def known_unchanged(out: torch.Tensor, frames: torch.Tensor, hole: torch.Tensor) -> bool:
+    known = (hole < 0.5).expand_as(frames)
+    return torch.equal(out[known], frames[known])
+
+
+@pytest.mark.parametrize("seam", ["none", "poisson"])
+@pytest.mark.parametrize("speed", [0, 1])
+def test_pure_translation_restores_the_hole_exactly(seam, speed):
+    frames = panning_video()
+    t, _, h, w = frames.shape
+    hole = box_hole(t, h, w, slice(12, 28), 18, 10, speed)
+    out, remaining = propagate_video(frames, hole, translation_flows(h, w, 2.0), seam=seam)
+    assert (remaining == 0).all()  # every hole pixel was visible in another frame
+    assert (out - frames).abs().max() < 1e-4
+    assert known_unchanged(out, frames, hole)
+
+
+def test_translation_with_estimated_flow_restores_the_hole_within_interpolation_error():
+    frames = panning_video(t=8, h=48, w=64)
+    t, _, h, w = frames.shape
+    hole = box_hole(t, h, w, slice(16, 32), 24, 12, speed=1)
+    out, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
+                                    stages.flow_completer("laplacian"), PropagateConfig(seam="none"))
+    inside = hole > 0.5
+    filled = inside & (remaining < 0.5)
+    assert filled.sum() >= 0.9 * inside.sum()
+    error = (out - frames).abs()[filled.expand_as(frames)]
+    telea = stages.frame_inpainter("telea")
+    baseline = torch.cat([telea(frames[i:i + 1] * (1 - hole[i:i + 1]), hole[i:i + 1]) for i in range(t)])
+    assert error.mean() < 0.02  # sub-pixel flow error on a sharp texture; Telea is ~0.18
+    assert error.mean() < 0.25 * (baseline - frames).abs()[filled.expand_as(frames)].mean()
+    assert known_unchanged(out, frames, hole)
+
+
+def test_pixels_no_frame_saw_stay_in_the_remaining_hole():
+    frames = panning_video()
+    t, _, h, w = frames.shape
+    # left box: static on screen, so the panning background shows what is behind it in other frames;
+    # right box: moves with the scene (2 px/frame), so the same scene points are hidden in every frame
+    seen = box_hole(t, h, w, slice(10, 20), 6, 8)
+    unseen = torch.zeros_like(seen)
+    for i in range(t):
+        unseen[i, :, 24:34, 44 - 2 * i:52 - 2 * i] = 1.0
+    hole = torch.maximum(seen, unseen)
+    out, remaining = propagate_video(frames, hole, translation_flows(h, w, 2.0), max_distance=0)
+    assert torch.equal(remaining, unseen)
+    assert torch.equal(out[(unseen > 0.5).expand_as(out)], frames[(unseen > 0.5).expand_as(out)])
+    assert (out - frames).abs()[(seen > 0.5).expand_as(out)].max() < 1e-4
+
+
+def test_static_camera_and_static_hole_leave_everything_to_frame_inpaint():
+    frames = panning_video(shift=0)
+    t, _, h, w = frames.shape
+    hole = box_hole(1, h, w, slice(10, 30), 20, 12)
+    out, remaining = propagate_video(frames, hole, translation_flows(h, w, 0.0))
+    assert torch.equal(remaining, hole.expand(t, -1, -1, -1))
+    assert torch.equal(out, frames)
+
+
+def test_occluded_pixels_fail_the_consistency_check_and_are_not_copied():
+    frames = panning_video(t=2)
+    _, _, h, w = frames.shape
+    hole = torch.zeros(2, 1, h, w)
+    hole[1, :, 10:30, 20:36] = 1.0  # frame 1 only: its hole must come from frame 0
+
+    def pair_flows(_i):
+        forward, backward = translation_flows(h, w, 2.0)(0)
+        forward[:, :, 10:30, 22:30] = 0.0  # in frame 0 these points disagree with the backward flow
+        return forward, backward
+
+    out, remaining = propagate_video(frames, hole, pair_flows, consistency=0.5, seam="none")
+    occluded = torch.zeros_like(hole, dtype=torch.bool)
+    occluded[1, :, 10:30, 20:28] = True  # frame-1 pixels that land in the disagreeing patch (x + 2)
+    assert torch.equal(remaining > 0.5, occluded)
+    assert torch.equal(out[occluded.expand_as(out)], frames[occluded.expand_as(out)])  # left untouched
+    copied = (hole > 0.5) & ~occluded
+    assert (out - frames).abs()[copied.expand_as(out)].max() < 1e-4
+
+
+def test_both_directions_are_weighted_by_temporal_distance():
+    # a static camera whose brightness changes: frame t is flat grey 0.1 * (t + 1)
+    t, h, w = 4, 12, 16
+    frames = torch.stack([torch.full((3, h, w), 0.1 * (i + 1)) for i in range(t)])
+    hole = torch.zeros(t, 1, h, w)
+    hole[1:3, :, 4:8, 4:10] = 1.0  # frames 1 and 2: sources are frame 0 and frame 3
+    out, remaining = propagate_video(frames, hole, translation_flows(h, w, 0.0), seam="none")
+    assert (remaining == 0).all()
+    # frame 1: frame 0 is 1 away, frame 3 is 2 away -> weights 2/3 and 1/3
+    assert torch.allclose(out[1, :, 5, 5], torch.full((3,), (2 * 0.1 + 1 * 0.4) / 3), atol=1e-6)
+    assert torch.allclose(out[2, :, 5, 5], torch.full((3,), (1 * 0.1 + 2 * 0.4) / 3), atol=1e-6)
+
+
+def test_max_distance_limits_how_far_a_source_may_be():
+    frames = panning_video(t=8, shift=1)
+    t, _, h, w = frames.shape
+    hole = box_hole(1, h, w, slice(10, 30), 20, 12)  # 12 px wide, camera moves 1 px/frame
+    _, near = propagate_video(frames, hole, translation_flows(h, w, 1.0), max_distance=2)
+    _, far = propagate_video(frames, hole, translation_flows(h, w, 1.0), max_distance=0)
+    assert near.sum() > far.sum()
+    assert torch.equal(far > 0.5, (far > 0.5) & (near > 0.5))  # what a far look misses, a near one misses too
+
+
+def test_remaining_hole_keeps_soft_mask_values_where_nothing_was_copied():
+    frames = panning_video(shift=0)
+    t, _, h, w = frames.shape
+    hole = torch.zeros(t, 1, h, w)
+    hole[:, :, 10:20, 10:20] = 0.7
+    hole[:, :, 0:4, 0:4] = 0.3  # below the threshold: known, returned unchanged
+    out, remaining = propagate_video(frames, hole, translation_flows(h, w, 0.0))
+    assert torch.equal(remaining, hole)
+    assert torch.equal(out, frames)
+
+
+def test_poisson_blend_removes_a_colour_step_but_keeps_the_texture():
+    frames = panning_video(t=1)
+    _, _, h, w = frames.shape
+    frame = frames[:1]
+    region = torch.zeros(1, 1, h, w, dtype=torch.bool)
+    region[..., 10:30, 15:40] = True
+    guide_x = F.pad(frame[..., :, 1:] - frame[..., :, :-1], (0, 1))
+    guide_y = F.pad(frame[..., 1:, :] - frame[..., :-1, :], (0, 0, 0, 1))
+    fill = frame + 0.2 * region  # right texture, wrong exposure
+    out = poisson_blend(fill, guide_x, guide_y, frame, region, ~region)
+    assert (out - frame).abs()[region.expand_as(out)].max() < 0.01
+    assert torch.equal(out[(~region).expand_as(out)], fill[(~region).expand_as(out)])
+
+
+def test_progress_is_reported_twice_per_frame():
+    frames = panning_video(t=3)
+    _, _, h, w = frames.shape
+    calls = []
+    propagate_video(frames, box_hole(3, h, w, slice(5, 10), 5, 5), translation_flows(h, w, 2.0),
+                    on_frame=calls.append)
+    assert sorted(calls) == [0, 0, 1, 1, 2, 2]
+
+
+@pytest.mark.parametrize("bad", [dict(seam="median"), dict(max_distance=-1), dict(consistency=0.0),
+                                 dict(hole_dilation=-2), dict(flow_max_side=4)])
+def test_bad_settings_raise_a_value_error_that_names_them(bad):
+    frames = panning_video(t=2)
+    config = PropagateConfig(**bad)
+    with pytest.raises(ValueError, match="Flow Propagate"):
+        flow_propagate(frames, torch.zeros(1, 1, *frames.shape[-2:]), stages.flow_estimator("dis_fast"),
+                       stages.flow_completer("laplacian"), config)
+
+
+# ---- node contract -------------------------------------------------------------------------------------------
+
+NODE_ARGS = dict(estimator="dis_fast", hole_dilation=4, max_distance=12, consistency=1.0, seam="poisson",
+                 flow_max_side=640)
+
+
+def test_node_is_registered_with_its_display_name(pack):
+    assert pack.NODE_CLASS_MAPPINGS["FRVI_FlowPropagate"].__name__ == "FlowPropagate"
+    assert pack.NODE_DISPLAY_NAME_MAPPINGS["FRVI_FlowPropagate"] == "Flow Propagate"
+
+
+def test_node_declares_its_sockets(nodes):
+    node = nodes["FRVI_FlowPropagate"]
+    spec = node.INPUT_TYPES()["required"]
+    assert list(spec) == ["frames", "hole", *NODE_ARGS]
+    assert spec["frames"][0] == "IMAGE" and spec["hole"][0] == "MASK"
+    assert node.RETURN_TYPES == ("IMAGE", "MASK")
+    for name, value in NODE_ARGS.items():
+        declared = spec[name]
+        assert declared[1]["default"] is not None
+        assert value in declared[0] if isinstance(declared[0], list) else declared[0] in ("INT", "FLOAT")
+
+
+def test_node_outputs_feed_frame_inpaint_unchanged(nodes):
+    frames = panning_video(t=4).permute(0, 2, 3, 1).contiguous()  # ComfyUI [T,H,W,3]
+    t, h, w, _ = frames.shape
+    hole = box_hole(t, h, w, slice(12, 28), 18, 10, speed=1)[:, 0]
+    out, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, **NODE_ARGS)
+    assert out.shape == frames.shape and out.dtype == torch.float32
+    assert remaining.shape == (t, h, w) and remaining.dtype == torch.float32
+    assert 0 <= out.min() and out.max() <= 1 and 0 <= remaining.min() and remaining.max() <= 1
+    assert torch.equal(out[hole < 0.5], frames[hole < 0.5])
+    assert remaining.sum() < hole.sum()  # something was propagated
+    (inpainted,) = nodes["FRVI_FrameInpaint"].run(out, remaining, "telea", 5)
+    assert inpainted.shape == frames.shape
+
+
+def test_node_with_one_frame_has_nothing_to_propagate(nodes):
+    frames = panning_video(t=1).permute(0, 2, 3, 1).contiguous()
+    hole = box_hole(1, *frames.shape[1:3], slice(5, 20), 5, 10)[:, 0]
+    out, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, **NODE_ARGS)
+    assert torch.equal(out, frames)
+    assert torch.equal(remaining, hole)
+
+
+def test_node_handles_odd_sizes_and_a_single_mask_for_all_frames(nodes):
+    frames = panning_video(t=3, h=239, w=431, shift=3).permute(0, 2, 3, 1).contiguous()
+    hole = torch.zeros(1, 239, 431)
+    hole[:, 100:140, 200:260] = 1.0
+    out, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, **{**NODE_ARGS, "flow_max_side": 216})
+    assert out.shape == frames.shape and remaining.shape == (3, 239, 431)
+    assert torch.equal(out[(hole < 0.5).expand(3, -1, -1)], frames[(hole < 0.5).expand(3, -1, -1)])
+    assert remaining.sum() < 3 * hole.sum()
