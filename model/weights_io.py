@@ -71,9 +71,12 @@ def load_network(path: str | os.PathLike, kind: str | None = None) -> Network:
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}
     except Exception as error:
         raise ValueError(_unreadable(path, error)) from error
-    network = _build(path, metadata, kind)
-    _check_tensors(path, network, tensors)
-    network.load_state_dict(tensors, strict=True)
+    # ComfyUI runs every node under torch.inference_mode(); parameters made there would be inference
+    # tensors, which later ops outside that mode (or a move to channels-last) reject.
+    with torch.inference_mode(False):
+        network = _build(path, metadata, kind)
+        _check_tensors(path, network, tensors)
+        network.load_state_dict({name: tensor.clone() for name, tensor in tensors.items()}, strict=True)
     return network.eval()
 
 

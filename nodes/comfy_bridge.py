@@ -74,3 +74,18 @@ def check_interrupted() -> None:
     """Raise if the user cancelled the run (no-op outside ComfyUI)."""
     if model_management:
         model_management.throw_exception_if_processing_interrupted()
+
+
+def load_optical_flow(optical_flow) -> torch.nn.Module:
+    """The RAFT module inside core ComfyUI's ``OPTICAL_FLOW`` (a ModelPatcher), loaded on the compute device.
+
+    A bare ``nn.Module`` is returned as is (scripts and tests).
+    """
+    if isinstance(optical_flow, torch.nn.Module):
+        return optical_flow.to(compute_device())
+    module = getattr(optical_flow, "model", None)
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"optical_flow: expected the output of Load Optical Flow Model, got {type(optical_flow).__name__}.")
+    if model_management is not None:
+        model_management.load_models_gpu([optical_flow])
+    return module.to(compute_device())

@@ -8,7 +8,9 @@ import torch
 
 from ..model import stages
 from ..model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
-from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_model
+from ..model.raft_flow import RaftFlowEstimator
+from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, image_to_model, load_optical_flow,
+                           mask_to_model)
 from .types import CATEGORY, FLOW, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET, STATE
 
 VIDEO_INPUTS = {
@@ -75,15 +77,26 @@ class RobustFlow:
             "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."}),
                          "completion_model": (FLOW_COMPLETE_NET, {
                              "tooltip": "Flow completion network (Load Flow Completion Network), used when "
-                                        "completion is network."})},
+                                        "completion is network."}),
+                         "optical_flow": ("OPTICAL_FLOW", {
+                             "tooltip": "Core ComfyUI optical flow model (Load Optical Flow Model, RAFT-large). When "
+                                        "connected it replaces the DIS estimator for both flows: slower, more accurate."}),
+                         "raft_iterations": ("INT", {"default": 12, "min": 1, "max": 32,
+                                                     "tooltip": "RAFT refinement steps (only with optical_flow)."})},
         }
 
-    def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None, completion_model=None):
+    def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None, completion_model=None,
+            optical_flow=None, raft_iterations=12):
         video, mask = image_to_model(frames), mask_to_model(hole)
+        device = compute_device()
+        if optical_flow is not None:
+            flow_estimator = RaftFlowEstimator(load_optical_flow(optical_flow), raft_iterations, device)
+        else:
+            flow_estimator = stages.flow_estimator(estimator)
         with torch.inference_mode():
             completer = stages.flow_completer(completion, completion_model)
-            flow_p, flow_i = robust_flow(video, mask, image_to_model(inpainted), stages.flow_estimator(estimator),
-                                         completer, hole_dilation, state, compute_device(),
+            flow_p, flow_i = robust_flow(video, mask, image_to_model(inpainted), flow_estimator,
+                                         completer, hole_dilation, state, device,
                                          frame_progress(video.shape[0]))
         return (flow_p, flow_i)
 

@@ -305,3 +305,59 @@ def test_ui_workflow_loads_in_the_real_frontend(comfyui, path, tmp_path):
     assert info["missing"] == [] and info["page_errors"] == [], info
     assert info["nodes"] == len(json.loads(path.read_text())["nodes"])
     assert (tmp_path / "screen.png").stat().st_size > 10_000
+
+
+# ---------------------------------------------------------------- learned path and core RAFT through the server
+def images_graph() -> dict:
+    return json.loads((WORKFLOWS / "api" / "frame_recurrent_inpaint_images_api.json").read_text())
+
+
+def check_png_result(comfyui: dict, graph: dict, tmp_path: Path) -> np.ndarray:
+    """Queue an images graph (node 6 = ConvLSTM Refine, 7 = SaveImage); assert success and exact known pixels."""
+    result = queue(comfyui, graph, tmp_path)
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-4000:]}"
+    files = sorted(Path(comfyui["COMFYUI_OUTPUT"]) / f for f in json.loads(result.stdout)["outputs"]["7"]["files"])
+    out = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
+    frames_in, _ = trace(graph, graph["6"]["inputs"]["frames"], comfyui)
+    mask_in, _ = trace(graph, graph["6"]["inputs"]["hole"], comfyui)
+    hole = np.broadcast_to(mask_in[..., 0] >= 128, out.shape[:3])
+    assert out.shape == frames_in.shape == (N_FRAMES, 240, 432, 3)
+    assert np.array_equal(out[~hole], frames_in[~hole])
+    return out
+
+
+def test_learned_path_runs_from_loader_nodes(comfyui, pack, tmp_path):
+    """Weights initialised here (no trained weights yet) load through the loader nodes and run every stage."""
+    folder = Path(comfyui["COMFYUI_HOME"]) / "models" / "frvi"
+    folder.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(0)
+    loaders = {"frame_inpaint": "FRVI_LoadFrameInpaintNetwork", "flow_complete": "FRVI_LoadFlowCompletionNetwork",
+               "flow_blend": "FRVI_LoadFlowBlendNetwork", "convlstm_refine": "FRVI_LoadConvLSTMRefineNetwork"}
+    graph = images_graph()
+    for i, (kind, loader) in enumerate(loaders.items()):
+        name = f"e2e_{kind}.safetensors"
+        pack.model.weights_io.save_network(pack.model.networks.NETWORKS[kind](), folder / name)
+        (key,) = pack.NODE_CLASS_MAPPINGS[loader].INPUT_TYPES()["required"]
+        graph[str(20 + i)] = {"class_type": loader, "inputs": {key: name}}
+    graph["3"]["inputs"].update(method="network", model=["20", 0])
+    graph["4"]["inputs"].update(completion="network", completion_model=["21", 0])
+    graph["5"]["inputs"].update(method="network", model=["22", 0])
+    graph["6"]["inputs"].update(method="network", model=["23", 0])
+    check_png_result(comfyui, graph, tmp_path)
+
+
+def test_core_optical_flow_model_drives_robust_flow(comfyui, tmp_path):
+    """Core ComfyUI's Load Optical Flow Model (RAFT-large, initialised here: no download) feeds Robust Flow."""
+    python = Path(os.environ.get("COMFYUI_VENV", "/tmp/comfyui-venv")) / "bin" / "python"
+    folder = Path(comfyui["COMFYUI_HOME"]) / "models" / "optical_flow"
+    folder.mkdir(parents=True, exist_ok=True)
+    make = ("import sys, torch; from torchvision.models.optical_flow import raft_large; "
+            "from safetensors.torch import save_file; torch.manual_seed(0); "
+            "save_file({k: v.contiguous() for k, v in raft_large(weights=None).state_dict().items()}, sys.argv[1])")
+    made = subprocess.run([str(python), "-c", make, str(folder / "e2e_raft_large.safetensors")],
+                          capture_output=True, text=True, timeout=300)
+    assert made.returncode == 0, made.stderr[-3000:]
+    graph = images_graph()
+    graph["30"] = {"class_type": "OpticalFlowLoader", "inputs": {"model_name": "e2e_raft_large.safetensors"}}
+    graph["4"]["inputs"].update(optical_flow=["30", 0], raft_iterations=2)
+    check_png_result(comfyui, graph, tmp_path)

@@ -31,3 +31,15 @@ def test_raft_adapter_pads_to_multiples_of_8_and_crops_back():
     assert flow.shape == (1, 2, 37, 53) and flow.dtype == torch.float32
     assert torch.all(flow[:, 0] == 1.5) and torch.all(flow[:, 1] == -2.0)
     assert raft.seen == [((1, 3, 40, 56), 4)]
+
+
+def test_robust_flow_node_uses_a_connected_optical_flow_model(nodes):
+    from conftest import moving_box_video
+    frames, hole = moving_box_video(t=3)
+    (inpainted,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
+    raft = ConstantShiftRaft(3.0, 1.0)
+    flow_p, flow_i = nodes["FRVI_RobustFlow"].run(frames, hole, inpainted, "dis_medium", "laplacian", 8,
+                                                 optical_flow=raft, raft_iterations=3)
+    assert torch.all(flow_p.flow[1:, 0] == 3.0) and torch.all(flow_p.flow[1:, 1] == 1.0)
+    assert torch.allclose(flow_i.flow[1:], flow_p.flow[1:])  # a constant field completes to itself
+    assert [seen[1] for seen in raft.seen] == [3, 3]

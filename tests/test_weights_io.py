@@ -201,3 +201,18 @@ def test_pipeline_nodes_run_the_loaded_networks_in_chunks(nodes, weights_dir):
     assert whole.shape == frames.shape and torch.equal(whole[known], frames[known])
     assert set(state.memory) == {"h", "c"}
     assert torch.allclose(torch.cat((first, second)), whole, atol=1e-5)
+
+
+def test_network_loaded_under_inference_mode_runs(tmp_path):
+    """ComfyUI executes every node (the loaders too) inside torch.inference_mode()."""
+    import model.stages as stages_module
+    from model.networks import NETWORKS
+    path = tmp_path / "frame.safetensors"
+    save_network(NETWORKS["frame_inpaint"](), path)
+    with torch.inference_mode():
+        network = load_network(path, "frame_inpaint")
+    hole = torch.zeros(1, 1, 32, 32)
+    hole[..., 8:20, 8:20] = 1
+    with torch.inference_mode():
+        out = stages_module.frame_inpainter("network", 5, network)(torch.rand(1, 3, 32, 32), hole)
+    assert out.shape == (1, 3, 32, 32)
