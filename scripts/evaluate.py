@@ -1,0 +1,656 @@
+#!/usr/bin/env python3
+"""Score pipeline configurations against baselines on real clips with known ground truth.
+
+    python scripts/evaluate.py ../shared/data/clips --size 432x240 --out eval_out
+    python scripts/evaluate.py CLIP_OR_PARENT ... --masks fixed_rect,strokes --configs telea,classical
+    python scripts/evaluate.py ../shared/data/clips --weights weights/   # adds the learned rows
+
+Each clip (a folder with ``frames/`` and optional ``masks/``, or a parent folder of such clips)
+is resized to every ``--size``, cut to a window of ``--max-frames`` frames and covered with the
+masks of every ``--masks`` protocol (``model/mask_generators.py``, deterministic by ``--seed``
+and the clip's name). The hole pixels of the input are set to mid-grey, so no method can see
+the ground truth, which is the original frame. A clip's own ``masks/`` are used only as
+object-shaped holes for OTHER clips (protocol ``objects``).
+
+Every configuration is a row of one table (``--configs``, see ``--list``): per-frame OpenCV
+Telea, the classical pipeline (``model.engine.StreamingInpainter`` with the classical stages of
+``model/stages.py``), classical ablations, and the paper's learned ablation rows when
+``--weights DIR`` holds weights and ``model/stages.py`` offers a ``"network"`` method (rows
+that cannot be built are skipped with a note in the report).
+
+Writes to ``--out``: ``eval.json`` (settings, every clip x mask x configuration row, means),
+``eval.md`` (the tables) and ``sheets/<size>_<mask>_<config>.png`` contact sheets
+(input | mask | result | ground truth for a few frames of a few clips). Metrics are defined in
+``model/metrics.py``.
+"""
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from model import mask_generators, metrics, stages  # noqa: E402
+from model.checks import hole_at  # noqa: E402
+from model.engine import StreamingInpainter  # noqa: E402
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+HOLE_GREY = 0.5
+METRIC_KEYS = ("psnr_hole", "ssim_hole", "l1_hole", "psnr_full", "ssim_full", "l1_full", "ewarp", "ewarp_gt",
+               "flicker", "coverage", "ms_per_frame")
+COLUMNS = {  # key -> (header, format)
+    "psnr_hole": ("PSNR hole", "{:.2f}"), "ssim_hole": ("SSIM hole", "{:.4f}"), "l1_hole": ("L1 hole", "{:.4f}"),
+    "psnr_full": ("PSNR full", "{:.2f}"), "ssim_full": ("SSIM full", "{:.4f}"), "l1_full": ("L1 full", "{:.4f}"),
+    "ewarp": ("E_warp", "{:.2f}"), "ewarp_gt": ("E_warp GT", "{:.2f}"), "flicker": ("flicker", "{:+.2f}"),
+    "coverage": ("hole %", "{:.1%}"), "ms_per_frame": ("ms/frame", "{:.0f}"),
+}
+
+
+# ----------------------------------------------------------------------------------------- clips
+@dataclass
+class Clip:
+    """A clip folder: ``frames/`` (sorted images) and optional ``masks/``."""
+
+    name: str
+    folder: Path
+
+    @property
+    def frame_files(self) -> list[Path]:
+        return sorted(p for p in (self.folder / "frames").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+
+    @property
+    def masks_dir(self) -> Path | None:
+        masks = self.folder / "masks"
+        return masks if masks.is_dir() and any(masks.iterdir()) else None
+
+
+def find_clips(paths: list[str]) -> list[Clip]:
+    """Clip folders from paths that are clips (hold ``frames/``) or parents of clips, sorted by name."""
+    clips = []
+    for path in map(Path, paths):
+        if (path / "frames").is_dir():
+            clips.append(Clip(path.name, path))
+        elif path.is_dir():
+            clips += [Clip(p.name, p) for p in sorted(path.iterdir()) if (p / "frames").is_dir()]
+        else:
+            raise ValueError(f"{path}: not a folder; give a clip folder (with frames/) or a folder of clips.")
+    if not clips:
+        raise ValueError(f"no clip folders (with a frames/ subfolder) under {paths}.")
+    names = [c.name for c in clips]
+    if len(set(names)) != len(names):
+        raise ValueError(f"two clips share a name in {names}; give each clip folder a distinct name.")
+    return clips
+
+
+def parse_size(text: str) -> tuple[int, int] | None:
+    """``"432x240"`` -> ``(432, 240)`` (width, height); ``"source"`` -> None (the clip's own size)."""
+    if text == "source":
+        return None
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT (e.g. 432x240) or 'source'.") from None
+    if w < 8 or h < 8:
+        raise ValueError(f"--size {text!r}: frames must be at least 8x8.")
+    return w, h
+
+
+def load_frames(clip: Clip, size: tuple[int, int] | None, max_frames: int, start: int = 0) -> torch.Tensor:
+    """``max_frames`` frames of ``clip`` from ``start``, resized (area) to ``size`` -> ``[T,3,H,W]`` in [0,1]."""
+    files = clip.frame_files[start:start + max_frames]
+    if not files:
+        raise ValueError(f"{clip.name}: no frames at index {start} and after.")
+    frames = []
+    for path in files:
+        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if image is None:
+            raise ValueError(f"{path}: could not read the image.")
+        if size is not None and (image.shape[1], image.shape[0]) != size:
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        frames.append(torch.from_numpy(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+    return torch.stack(frames).permute(0, 3, 1, 2).float() / 255.0
+
+
+class DonorPool:
+    """Object masks of clips whose ``masks/`` move (real segmentations, not a fixed logo), loaded once."""
+
+    def __init__(self, clips: list[Clip]):
+        self.clips = {c.name: c for c in clips if c.masks_dir is not None}
+        self._cache: dict[str, np.ndarray | None] = {}
+
+    def masks(self, name: str) -> np.ndarray | None:
+        if name not in self._cache:
+            masks = mask_generators.load_mask_sequence(self.clips[name].masks_dir)
+            self._cache[name] = masks if mask_generators.masks_move(masks) else None
+        return self._cache[name]
+
+    def donor_for(self, target: str, seed: int) -> tuple[str, np.ndarray] | None:
+        """``(donor name, masks [T,H,W])`` for ``target``, or None if no other clip has moving masks."""
+        usable = [n for n in self.clips if n != target and self.masks(n) is not None]
+        if not usable:
+            return None
+        name = mask_generators.choose_donor(target, usable, seed)
+        return name, self.masks(name)
+
+
+# -------------------------------------------------------------------------------- configurations
+Runner = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+@dataclass
+class Config:
+    """A table row: ``make()`` returns a fresh runner ``(frames [T,3,H,W], hole [T,1,H,W]) -> [T,3,H,W]``."""
+
+    name: str
+    description: str
+    make: Callable[[], Runner]
+
+
+def per_frame(make_inpainter: Callable) -> Callable[[], Runner]:
+    """A runner that fills every frame on its own with ``make_inpainter()``."""
+    def make() -> Runner:
+        inpainter = make_inpainter()
+
+        @torch.inference_mode()
+        def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+            return torch.cat([inpainter(frames[t:t + 1], hole_at(hole, t)) for t in range(frames.shape[0])])
+        return run
+    return make
+
+
+def streaming(make_engine: Callable[[], StreamingInpainter]) -> Callable[[], Runner]:
+    """A runner that feeds the frames in order through a fresh :class:`StreamingInpainter`."""
+    def make() -> Runner:
+        engine = make_engine()
+
+        def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+            return torch.cat([engine.step(frames[t:t + 1], hole_at(hole, t)) for t in range(frames.shape[0])])
+        return run
+    return make
+
+
+class ZeroFlow:
+    """A flow estimator that sees no motion: ``(target, source) -> zeros [1,2,H,W]`` (the "no flow" ablation)."""
+
+    def __call__(self, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(1, 2, *target.shape[2:], device=target.device)
+
+
+def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium") -> StreamingInpainter:
+    """The classical pipeline of ``model/stages.py`` with its default settings (Telea, DIS medium,
+    Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow."""
+    return StreamingInpainter(stages.frame_inpainter("telea"),
+                              ZeroFlow() if estimator is None else stages.flow_estimator(estimator),
+                              stages.flow_completer("laplacian"), stages.flow_blender(blend), stages.refiner())
+
+
+CLASSICAL_CONFIGS = {
+    "telea": Config("telea", "per-frame OpenCV Telea (radius 5), no temporal information",
+                    per_frame(lambda: stages.frame_inpainter("telea"))),
+    "classical": Config("classical", "classical pipeline: Telea + DIS medium + Laplacian F^I + confidence blend "
+                                     "+ temporal-blend refiner", streaming(classical_engine)),
+    "classical_no_flow": Config("classical_no_flow", "classical pipeline with zero flow (refiner without flow)",
+                                streaming(lambda: classical_engine(estimator=None))),
+    "classical_flow_p": Config("classical_flow_p", "classical pipeline following F^P only",
+                               streaming(lambda: classical_engine("flow_p"))),
+    "classical_flow_i": Config("classical_flow_i", "classical pipeline following F^I only",
+                               streaming(lambda: classical_engine("flow_i"))),
+    "classical_average": Config("classical_average", "classical pipeline with F = (F^P + F^I) / 2",
+                                streaming(lambda: classical_engine("average"))),
+}
+DEFAULT_CONFIGS = ("telea", "classical")
+LEARNED_ROWS = ("pconv_only", "refine_no_flow", "flow_p_only", "flow_i_only", "full_blend")
+
+# The learned network kinds (model/networks KINDS) and file-name fragments that identify their weights
+# when a file carries no "kind" metadata.
+WEIGHT_PATTERNS = {
+    "frame_inpaint": ("frame_inpaint", "pconv", "frame"),
+    "flow_complete": ("flow_complete", "flow_completion", "completion"),
+    "flow_blend": ("flow_blend", "blend"),
+    "convlstm_refine": ("convlstm_refine", "convlstm", "refine"),
+}
+# kind -> (factory name in model/stages.py, its method list, runner class in model/networks/runners.py)
+STAGE_FACTORIES = {
+    "frame_inpaint": ("frame_inpainter", "FRAME_METHODS", "NetworkInpainter"),
+    "flow_complete": ("flow_completer", "COMPLETIONS", "NetworkFlowCompleter"),
+    "flow_blend": ("flow_blender", "BLENDS", "NetworkFlowBlender"),
+    "convlstm_refine": ("refiner", "REFINE_METHODS", "NetworkRefiner"),
+}
+
+
+def _metadata_kind(path: Path) -> str | None:
+    """The ``kind`` stored in a weights file's metadata (model/weights_io.py), or None."""
+    try:
+        from model.weights_io import read_metadata
+        return read_metadata(path).get("kind")
+    except (ImportError, ValueError):
+        return None
+
+
+def find_weights(folder: Path) -> dict[str, Path]:
+    """Weight files of ``folder`` by network kind: the file's ``kind`` metadata, else its name (first match)."""
+    files = sorted(folder.glob("*.safetensors"))
+    found: dict[str, Path] = {}
+    for path in files:
+        kind = _metadata_kind(path)
+        if kind in WEIGHT_PATTERNS and kind not in found:
+            found[kind] = path
+    for kind, patterns in WEIGHT_PATTERNS.items():
+        for pattern in patterns:
+            match = next((f for f in files if pattern in f.stem.lower() and f not in found.values()), None)
+            if kind not in found and match is not None:
+                found[kind] = match
+    return found
+
+
+def _stage_from_stages(kind: str, network):
+    """The learned stage of ``kind`` from ``model/stages.py``'s ``"network"`` method, or None if it has none.
+
+    The loaded network is passed by the factory's own parameter name (``network``/``model``/...).
+    """
+    factory_name, methods, _ = STAGE_FACTORIES[kind]
+    factory = getattr(stages, factory_name, None)
+    if factory is None or "network" not in getattr(stages, methods, ()):
+        return None
+    params = list(inspect.signature(factory).parameters)
+    name = next((p for p in ("network", "model", "net") if p in params), None)
+    if name is None:
+        return None
+    return factory(**{params[0]: "network", name: network})
+
+
+def learned_stage_makers(weights: dict[str, Path]) -> tuple[dict[str, Callable], list[str]]:
+    """Zero-argument makers of the learned stages for the kinds in ``weights``, and notes on how they were built.
+
+    Each network is loaded once (``model.weights_io.load_network``, strict); a maker wraps it in the
+    learned stage of ``model/stages.py`` (method ``"network"``) when that exists, else in the
+    adapter of ``model/networks/runners.py``.
+    """
+    try:
+        from model.networks import runners
+        from model.weights_io import load_network
+    except ImportError as error:
+        return {}, [f"learned rows skipped: the learned networks are not importable ({error})."]
+    makers, notes, via_runner = {}, [], []
+    for kind, path in weights.items():
+        try:
+            network = load_network(path, kind)
+        except ValueError as error:
+            notes.append(f"{kind} not used: {error}")
+            continue
+        if _stage_from_stages(kind, network) is not None:
+            makers[kind] = lambda network=network, kind=kind: _stage_from_stages(kind, network)
+        else:
+            runner = getattr(runners, STAGE_FACTORIES[kind][2])
+            makers[kind] = lambda network=network, runner=runner: runner(network)
+            via_runner.append(kind)
+    if via_runner:
+        notes.append(f"model/stages.py offers no 'network' method for {', '.join(via_runner)}: built from "
+                     "model/networks/runners.py directly.")
+    return makers, notes
+
+
+def learned_configs(weights_dir: str | None) -> tuple[dict[str, Config], list[str]]:
+    """The paper's ablation rows built from ``--weights DIR``, or none, with notes saying why.
+
+    Rows: ``pconv_only`` (frame network per frame), ``refine_no_flow`` (frame network + ConvLSTM
+    refiner fed zero flow), ``flow_p_only`` / ``flow_i_only`` (the refiner following one flow),
+    ``full_blend`` (F from the blend network H_f; the average of F^P and F^I when no H_f weights
+    are given). F^I is completed by the flow-completion network when its weights are given, else
+    by the Laplacian completion. F^P is DIS medium on the inpainted frames.
+    """
+    if not weights_dir:
+        return {}, []
+    folder = Path(weights_dir)
+    if not folder.is_dir():
+        return {}, [f"learned rows skipped: --weights {folder} is not a folder."]
+    weights = find_weights(folder)
+    notes = [f"weights in {folder}: {', '.join(f'{k}={v.name}' for k, v in weights.items()) or 'none found'}"]
+    if "frame_inpaint" not in weights:
+        return {}, notes + ["learned rows skipped: no frame-inpainting weights in --weights."]
+    makers, more = learned_stage_makers(weights)
+    notes += more
+    if "frame_inpaint" not in makers:
+        return {}, notes + ["learned rows skipped: the frame-inpainting network could not be built."]
+    frame = makers["frame_inpaint"]
+    rows = {"pconv_only": Config("pconv_only", "frame network per frame (PConv only)", per_frame(frame))}
+    if "convlstm_refine" not in makers:
+        return rows, notes + ["refiner rows skipped: no ConvLSTM refiner weights."]
+    refine = makers["convlstm_refine"]
+    completer = makers.get("flow_complete", lambda: stages.flow_completer("laplacian"))
+    if "flow_complete" not in makers:
+        notes.append("F^I uses the Laplacian completion: no flow-completion weights.")
+    blender = makers.get("flow_blend", lambda: stages.flow_blender("average"))
+    if "flow_blend" not in makers:
+        notes.append("full_blend uses the average of F^P and F^I: no blend-network (H_f) weights.")
+
+    def engine(estimator: Callable = lambda: stages.flow_estimator("dis_medium"), blend: Callable = blender):
+        return lambda: StreamingInpainter(frame(), estimator(), completer(), blend(), refine())
+    rows.update({
+        "refine_no_flow": Config("refine_no_flow", "frame network + ConvLSTM refiner fed zero flow",
+                                 streaming(engine(estimator=ZeroFlow))),
+        "flow_p_only": Config("flow_p_only", "frame network + refiner following F^P only",
+                              streaming(engine(blend=lambda: stages.flow_blender("flow_p")))),
+        "flow_i_only": Config("flow_i_only", "frame network + refiner following F^I only",
+                              streaming(engine(blend=lambda: stages.flow_blender("flow_i")))),
+        "full_blend": Config("full_blend", "full learned pipeline, F blended from F^P and F^I",
+                             streaming(engine())),
+    })
+    return rows, notes
+
+
+# --------------------------------------------------------------------------------- contact sheet
+def _tile(image: torch.Tensor, label: str, width: int) -> np.ndarray:
+    """``[3,H,W]`` or ``[1,H,W]`` in [0,1] -> BGR uint8 tile of ``width`` px with ``label`` in its corner."""
+    array = (image.expand(3, -1, -1).permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
+    array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
+    if array.shape[1] != width:
+        array = cv2.resize(array, (width, round(array.shape[0] * width / array.shape[1])), interpolation=cv2.INTER_AREA)
+    array = np.ascontiguousarray(array)
+    cv2.putText(array, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (0, 0, 0), 3, cv2.LINE_AA)
+    cv2.putText(array, label, (4, 14), cv2.FONT_HERSHEY_SIMPLEX, 0.4, (255, 255, 255), 1, cv2.LINE_AA)
+    return array
+
+
+def sheet_row(corrupted: torch.Tensor, hole: torch.Tensor, output: torch.Tensor, target: torch.Tensor,
+              label: str, width: int = 320) -> np.ndarray:
+    """One contact-sheet row (input with the hole tinted | mask | result | ground truth) of one frame ``[3,H,W]``."""
+    tint = torch.tensor([1.0, 0.2, 0.2]).view(3, 1, 1)
+    shown = torch.where(hole > 0.5, 0.5 * corrupted + 0.5 * tint, corrupted)
+    tiles = [_tile(shown, f"input {label}", width), _tile(hole, "mask", width),
+             _tile(output, "result", width), _tile(target, "ground truth", width)]
+    gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
+    return np.concatenate([x for tile in tiles for x in (tile, gap)][:-1], axis=1)
+
+
+def write_sheet(path: Path, title: str, rows: list[np.ndarray]) -> None:
+    """Stack rows (padded to one width) under a title bar and write a PNG."""
+    width = max(r.shape[1] for r in rows)
+    header = np.full((22, width, 3), 255, np.uint8)
+    cv2.putText(header, title, (4, 15), cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1, cv2.LINE_AA)
+    padded = [header] + [np.pad(r, ((0, 4), (0, width - r.shape[1]), (0, 0)), constant_values=255) for r in rows]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(path), np.concatenate(padded, axis=0))
+
+
+# ------------------------------------------------------------------------------------ evaluation
+@dataclass
+class Settings:
+    sizes: list[str]
+    masks: list[str]
+    configs: list[str]
+    seed: int = 0
+    max_frames: int = 24
+    start: int = 0
+    rect_fraction: float = 0.5
+    sheet_clips: int = 3
+    sheet_frames: int = 2
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], settings: Settings, out: Path,
+             progress: bool = True) -> list[dict]:
+    """Run every configuration on every clip, size and mask protocol -> rows of metrics (see module doc)."""
+    rows: list[dict] = []
+    sheets: dict[tuple[str, str, str], list[np.ndarray]] = {}
+    total = len(settings.sizes) * len(clips) * len(settings.masks) * len(configs)
+    bar = tqdm(total=total, unit="run", disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    for size_text in settings.sizes:
+        size = parse_size(size_text)
+        for clip_index, clip in enumerate(clips):
+            target = load_frames(clip, size, settings.max_frames, settings.start)
+            t_len, _, h, w = target.shape
+            gt_flow = metrics.ground_truth_flow(target)
+            sheet_times = sorted({round(i * (t_len - 1) / (settings.sheet_frames + 1))
+                                  for i in range(1, settings.sheet_frames + 1)})
+            for protocol in settings.masks:
+                donor_name = None
+                if protocol == "objects":
+                    donor = pool.donor_for(clip.name, settings.seed)
+                    if donor is None:
+                        settings.notes.append(f"{clip.name}: objects skipped, no other clip with moving masks.")
+                        bar.update(len(configs))
+                        continue
+                    donor_name, donor_masks = donor
+                    hole = mask_generators.make_hole(protocol, t_len, h, w, settings.seed, clip.name, donor=donor_masks)
+                else:
+                    hole = mask_generators.make_hole(protocol, t_len, h, w, settings.seed, clip.name,
+                                                     fraction=settings.rect_fraction)
+                corrupted = torch.where(hole > 0.5, torch.full_like(target, HOLE_GREY), target)
+                for name, config in configs.items():
+                    bar.set_description(f"{size_text} {clip.name} {protocol} {name}")
+                    runner = config.make()
+                    start = time.perf_counter()
+                    output = runner(corrupted, hole)
+                    elapsed = time.perf_counter() - start
+                    known_exact = bool(torch.equal(torch.where(hole > 0.5, target, output), target))
+                    scores = metrics.score_video(output, target, hole, gt_flow)
+                    rows.append({"size": size_text, "width": w, "height": h, "clip": clip.name, "mask": protocol,
+                                 "donor": donor_name, "config": name, "frames": t_len, **scores,
+                                 "ms_per_frame": 1000.0 * elapsed / t_len, "known_exact": known_exact})
+                    if clip_index < settings.sheet_clips:
+                        for t in sheet_times:
+                            sheets.setdefault((size_text, protocol, name), []).append(
+                                sheet_row(corrupted[t], hole[t], output[t], target[t], f"{clip.name} t={t}"))
+                    bar.update(1)
+    bar.close()
+    for (size_text, protocol, name), sheet in sheets.items():
+        write_sheet(out / "sheets" / f"{size_text}_{protocol}_{name}.png",
+                    f"{name} | {protocol} masks | {size_text} | input | mask | result | ground truth", sheet)
+    return rows
+
+
+def _mean(values: list[float]) -> float:
+    finite = [v for v in values if v is not None and not math.isnan(v)]
+    return float(np.mean(finite)) if finite else math.nan
+
+
+def summarise(rows: list[dict]) -> list[dict]:
+    """Means over clips per (size, mask, config), plus mask ``"all"`` (every clip and mask) per (size, config)."""
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for row in rows:
+        groups.setdefault((row["size"], row["mask"], row["config"]), []).append(row)
+        groups.setdefault((row["size"], "all", row["config"]), []).append(row)
+    return [{"size": s, "mask": m, "config": c, "clips": len({r["clip"] for r in g}), "runs": len(g),
+             **{k: _mean([r[k] for r in g]) for k in METRIC_KEYS},
+             "known_exact": all(r["known_exact"] for r in g)} for (s, m, c), g in groups.items()]
+
+
+def _fmt(key: str, value: float) -> str:
+    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else COLUMNS[key][1].format(value)
+
+
+def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: dict[str, Config],
+             machine: str) -> str:
+    """The report: settings, one mean table per size (configurations as rows), per-clip hole PSNR / E_warp."""
+    lines = ["# Evaluation results", "",
+             f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC · {machine} · seed {settings.seed} · "
+             f"{settings.max_frames}-frame windows from frame {settings.start} · "
+             f"masks: {', '.join(settings.masks)}", "",
+             "Configurations:", ""]
+    lines += [f"- `{name}`: {c.description}" for name, c in configs.items()]
+    lines += ["", "Metrics (model/metrics.py): PSNR/SSIM/L1 over the hole and the full frame (L1 in [0,1] units); "
+                  "E_warp = |output_t - warp(output_t-1)| on hole pixels with consistent ground-truth flow (0-255); "
+                  "E_warp GT = the same on the ground truth (the floor); flicker = temporal change of the fill minus "
+                  "that of the ground truth at the same hole pixels (0-255, 0 = as stable as the real video). "
+                  "Means over clips; ms/frame is wall time on a shared CPU.", ""]
+    keys = [k for k in METRIC_KEYS]
+    for size in settings.sizes:
+        lines += [f"## {size}", ""]
+        header = "| mask | configuration | " + " | ".join(COLUMNS[k][0] for k in keys) + " |"
+        lines += [header, "|" + "---|" * (len(keys) + 2)]
+        for mask in settings.masks + ["all"]:
+            for name in configs:
+                m = next((x for x in means if x["size"] == size and x["mask"] == mask and x["config"] == name), None)
+                if m is None:
+                    continue
+                label = f"**{mask}** ({m['clips']} clips)" if mask == "all" else mask
+                lines.append(f"| {label} | {name} | " + " | ".join(_fmt(k, m[k]) for k in keys) + " |")
+        lines += ["", f"### {size}: per clip, hole PSNR (dB) / E_warp", ""]
+        names = list(configs)
+        lines += ["| clip | mask | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
+        clip_masks = sorted({(r["clip"], r["mask"]) for r in rows if r["size"] == size},
+                            key=lambda cm: (cm[0], settings.masks.index(cm[1])))
+        for clip, mask in clip_masks:
+            cells = []
+            for name in names:
+                r = next((x for x in rows if x["size"] == size and x["clip"] == clip and x["mask"] == mask
+                          and x["config"] == name), None)
+                cells.append("–" if r is None
+                             else f"{_fmt('psnr_hole', r['psnr_hole'])} / {_fmt('ewarp', r['ewarp'])}")
+            lines.append(f"| {clip} | {mask} | " + " | ".join(cells) + " |")
+        lines.append("")
+    if not all(m["known_exact"] for m in means):
+        lines += ["**Warning:** some configuration changed pixels outside the hole (see known_exact in the JSON).", ""]
+    if settings.notes:
+        lines += ["Notes:", ""] + [f"- {n}" for n in dict.fromkeys(settings.notes)] + [""]
+    return "\n".join(lines)
+
+
+def _no_nan(value):
+    """``value`` with every NaN float replaced by None (strict JSON)."""
+    if isinstance(value, float) and math.isnan(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _no_nan(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_no_nan(v) for v in value]
+    return value
+
+
+def code_version() -> str:
+    """The repository's commit, with ``+changes`` when the working tree differs from it (read-only git calls)."""
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        return commit + ("+changes" if dirty else "")
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine_name() -> str:
+    """A one-line description of the CPU this ran on."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        model = next(line.split(":", 1)[1].strip() for line in Path("/proc/cpuinfo").read_text().splitlines()
+                     if line.startswith("model name"))
+        cpu = model
+    except (OSError, StopIteration):
+        pass
+    return f"{cpu}, {os.cpu_count()} cores, torch {torch.__version__} ({torch.get_num_threads()} threads)"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("clips", nargs="*", help="clip folders (with frames/) or folders of clips")
+    parser.add_argument("--out", default="eval_out", help="output folder (default: eval_out)")
+    parser.add_argument("--size", action="append", dest="sizes",
+                        help="WIDTHxHEIGHT or 'source'; repeat or comma-separate (default: 432x240)")
+    parser.add_argument("--masks", default="fixed_rect,random_rect,strokes,objects",
+                        help=f"comma-separated protocols from {', '.join(mask_generators.PROTOCOLS)}")
+    parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
+                        help="comma-separated configurations (see --list); learned rows need --weights; "
+                             "'all' = every classical and learned row")
+    parser.add_argument("--weights", help="folder of learned weights (*.safetensors) for the learned rows")
+    parser.add_argument("--mask-pool", action="append", default=[],
+                        help="more clip folders whose masks/ serve as object masks (default: the clips themselves)")
+    parser.add_argument("--seed", type=int, default=0, help="mask seed (default: 0)")
+    parser.add_argument("--max-frames", type=int, default=24, help="frames per clip window (default: 24)")
+    parser.add_argument("--start", type=int, default=0, help="first frame of the window (default: 0)")
+    parser.add_argument("--rect-fraction", type=float, default=0.5, help="side fraction of fixed_rect (default 0.5)")
+    parser.add_argument("--sheet-clips", type=int, default=3, help="clips shown per contact sheet (default: 3)")
+    parser.add_argument("--sheet-frames", type=int, default=2, help="frames per clip on a contact sheet (default: 2)")
+    parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--list", action="store_true", help="list the configurations and mask protocols, then exit")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    learned, notes = learned_configs(args.weights)
+    available = {**CLASSICAL_CONFIGS, **learned}
+    if args.list:
+        for name, config in available.items():
+            print(f"{name:20s} {config.description}")
+        for name in LEARNED_ROWS:
+            if name not in available:
+                print(f"{name:20s} (learned; needs --weights DIR with trained weights)")
+        print("masks:", ", ".join(mask_generators.PROTOCOLS))
+        for note in notes:
+            print("note:", note)
+        return 0
+    if not args.clips:
+        parser.error("give at least one clip folder or folder of clips (or --list).")
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    sizes = [s.strip() for text in (args.sizes or ["432x240"]) for s in text.split(",") if s.strip()]
+    masks = [m.strip() for m in args.masks.split(",") if m.strip()]
+    wanted = [c.strip() for c in args.configs.split(",") if c.strip()]
+    if wanted == ["all"]:
+        wanted = list(available)
+    try:
+        for s in sizes:
+            parse_size(s)
+        unknown = [m for m in masks if m not in mask_generators.PROTOCOLS]
+        if unknown:
+            raise ValueError(f"unknown mask protocol(s) {unknown}; choose from {list(mask_generators.PROTOCOLS)}.")
+        if args.max_frames < 2:
+            raise ValueError(f"--max-frames must be at least 2 (temporal metrics need pairs), got {args.max_frames}.")
+        configs = {}
+        for name in wanted:
+            if name in available:
+                configs[name] = available[name]
+            elif name in LEARNED_ROWS:
+                notes.append(f"{name} skipped: not available (needs --weights and learned stages).")
+            else:
+                raise ValueError(f"unknown configuration {name!r}; choose from {list(available) + list(LEARNED_ROWS)}.")
+        if not configs:
+            raise ValueError("no configuration to run.")
+        clips = find_clips(args.clips)
+        pool = DonorPool(clips + (find_clips(args.mask_pool) if args.mask_pool else []))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    settings = Settings(sizes, masks, list(configs), args.seed, args.max_frames, args.start, args.rect_fraction,
+                        args.sheet_clips, args.sheet_frames, notes)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows = evaluate(clips, pool, configs, settings, out, progress=not args.quiet)
+    means = summarise(rows)
+    machine = f"{machine_name()}, code {code_version()}"
+    report = markdown(rows, means, settings, configs, machine)
+    (out / "eval.md").write_text(report)
+    (out / "eval.json").write_text(json.dumps(_no_nan({
+        "settings": {**settings.__dict__, "clips": [c.name for c in clips], "machine": machine,
+                     "configs": {n: c.description for n, c in configs.items()}},
+        "rows": rows, "means": means}), indent=1, allow_nan=False))
+    print(report)
+    sheets = len(list((out / "sheets").glob("*.png")))
+    print(f"wrote {out / 'eval.md'}, {out / 'eval.json'} and {sheets} contact sheets")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,166 @@
+"""scripts/evaluate.py end to end on tiny synthetic clips (a few seconds)."""
+import importlib.util
+import json
+import math
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("frvi_evaluate", REPO / "scripts" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up here
+    spec.loader.exec_module(module)
+    return module
+
+
+evaluate = _load_script()
+
+
+def _write_clip(folder: Path, frames: int = 6, h: int = 40, w: int = 56, masks: bool = False, seed: int = 0) -> None:
+    """A textured clip panning 1 px/frame; with ``masks`` a disk moving right (object masks)."""
+    rng = np.random.default_rng(seed)
+    texture = cv2.resize(rng.integers(0, 256, (h // 4, (w + frames) // 4, 3), dtype=np.uint8), (w + frames, h),
+                         interpolation=cv2.INTER_CUBIC)
+    (folder / "frames").mkdir(parents=True)
+    if masks:
+        (folder / "masks").mkdir()
+    for t in range(frames):
+        cv2.imwrite(str(folder / "frames" / f"{t:05d}.png"), texture[:, t:t + w])
+        if masks:
+            mask = np.zeros((h, w), np.uint8)
+            cv2.circle(mask, (12 + 4 * t, h // 2), 8, 255, -1)
+            cv2.imwrite(str(folder / "masks" / f"{t:05d}.png"), mask)
+
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    """The scripts run with --threads 1 (much faster on a loaded shared CPU); restore torch's setting after."""
+    threads = torch.get_num_threads()
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory):
+    root = tmp_path_factory.mktemp("clips")
+    _write_clip(root / "plain", seed=1)
+    _write_clip(root / "with_masks", masks=True, seed=2)
+    return root
+
+
+def test_evaluate_scores_every_clip_mask_and_configuration(clips, tmp_path, capsys):
+    out = tmp_path / "out"
+    code = evaluate.main([str(clips), "--size", "source", "--max-frames", "4", "--masks", "fixed_rect,objects",
+                          "--configs", "telea,classical", "--out", str(out), "--quiet", "--sheet-clips", "1",
+                          "--threads", "1"])
+    assert code == 0
+    report = json.loads((out / "eval.json").read_text())
+    rows = report["rows"]
+    # objects for "with_masks" has no donor (the other clip has no masks): skipped with a note
+    assert sorted((r["clip"], r["mask"], r["config"]) for r in rows) == sorted(
+        [(c, m, k) for c, m in [("plain", "fixed_rect"), ("plain", "objects"), ("with_masks", "fixed_rect")]
+         for k in ("telea", "classical")])
+    assert any("objects skipped" in n for n in report["settings"]["notes"])
+    objects = next(r for r in rows if r["mask"] == "objects")
+    assert objects["donor"] == "with_masks" and 0 < objects["coverage"] < 0.5
+    for row in rows:
+        assert row["known_exact"] and row["frames"] == 4 and (row["width"], row["height"]) == (56, 40)
+        for key in ("psnr_hole", "psnr_full", "ssim_hole", "ssim_full", "l1_hole", "l1_full", "ewarp", "ewarp_gt"):
+            assert row[key] is not None and math.isfinite(row[key]), key
+        assert row["psnr_full"] > row["psnr_hole"]
+    fixed = [r for r in rows if r["mask"] == "fixed_rect"]
+    assert all(r["coverage"] == pytest.approx(0.25) for r in fixed)
+    means = {(m["mask"], m["config"]): m for m in report["means"]}
+    assert means[("all", "telea")]["runs"] == 3 and means[("fixed_rect", "telea")]["clips"] == 2
+    markdown = (out / "eval.md").read_text()
+    assert "| fixed_rect | telea |" in markdown and "| **all** (2 clips) | classical |" in markdown
+    sheet = cv2.imread(str(out / "sheets" / "source_fixed_rect_classical.png"))
+    assert sheet is not None and sheet.shape[1] > 4 * 320  # input | mask | result | ground truth
+
+
+def test_resizing_and_learned_rows_without_stages_are_skipped_with_a_note(clips, tmp_path):
+    out = tmp_path / "out"
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    code = evaluate.main([str(clips / "plain"), "--size", "32x24", "--max-frames", "3", "--masks", "strokes",
+                          "--configs", "telea,pconv_only", "--weights", str(weights), "--out", str(out), "--quiet",
+                          "--threads", "1"])
+    assert code == 0
+    report = json.loads((out / "eval.json").read_text())
+    assert [r["config"] for r in report["rows"]] == ["telea"]
+    assert (report["rows"][0]["width"], report["rows"][0]["height"]) == (32, 24)
+    assert any("skipped" in n for n in report["settings"]["notes"])
+
+
+def test_bad_arguments_give_exit_code_2(clips, tmp_path, capsys):
+    assert evaluate.main([str(clips), "--masks", "circles", "--out", str(tmp_path)]) == 2
+    assert "unknown mask protocol" in capsys.readouterr().err
+    assert evaluate.main([str(clips), "--configs", "nonsense", "--out", str(tmp_path)]) == 2
+    assert evaluate.main([str(tmp_path / "missing"), "--out", str(tmp_path)]) == 2
+
+
+def test_find_weights_matches_files_by_network_kind(tmp_path):
+    for name in ("frame_inpaint_v1.safetensors", "flow_complete.safetensors", "flow_blend.safetensors",
+                 "convlstm_refine.safetensors", "notes.txt"):
+        (tmp_path / name).write_bytes(b"")
+    found = evaluate.find_weights(tmp_path)
+    assert {k: v.name for k, v in found.items()} == {
+        "frame_inpaint": "frame_inpaint_v1.safetensors", "flow_complete": "flow_complete.safetensors",
+        "flow_blend": "flow_blend.safetensors", "convlstm_refine": "convlstm_refine.safetensors"}
+
+
+def _load_benchmark():
+    spec = importlib.util.spec_from_file_location("frvi_benchmark", REPO / "scripts" / "benchmark.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_benchmark_times_every_node_inside_the_whole_graph(tmp_path):
+    benchmark = _load_benchmark()
+    out = tmp_path / "bench"
+    assert benchmark.main(["--sizes", "48x32", "--warmup", "1", "--runs", "2", "--frames", "2", "--rss-frames", "",
+                           "--devices", "cpu", "--texture", "", "--threads", "1", "--out", str(out)]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    (speed,) = report["speed"]
+    nodes = {k: v["median_ms"] for k, v in speed["nodes"].items()}
+    assert all(v > 0 for v in nodes.values()), nodes
+    parts = nodes["frame_inpaint"] + nodes["robust_flow"] + nodes["flow_blend"] + nodes["refine"]
+    assert parts <= nodes["graph"] * 1.05  # the stages run inside step()
+    assert nodes["flow_estimate"] + nodes["flow_complete"] <= nodes["robust_flow"] * 1.05
+    assert "| whole graph (StreamingInpainter.step) |" in (out / "bench.md").read_text()
+
+
+def test_panning_video_is_deterministic_and_moves():
+    benchmark = _load_benchmark()
+    video = benchmark.PanningVideo(40, 30, None)
+    assert torch.equal(video.frame(3), video.frame(3))
+    assert not torch.equal(video.frame(0), video.frame(1))
+    assert video.frame(1000).shape == (1, 3, 30, 40)
+
+
+def test_learned_rows_run_with_weights_initialised_in_the_test(clips, tmp_path):
+    networks = pytest.importorskip("model.networks")
+    weights_io = pytest.importorskip("model.weights_io")
+    weights = tmp_path / "weights"
+    weights.mkdir()
+    for kind, cls in networks.NETWORKS.items():
+        torch.manual_seed(0)
+        weights_io.save_network(cls(), weights / f"{kind}.safetensors")
+    out = tmp_path / "out"
+    code = evaluate.main([str(clips / "plain"), "--size", "48x32", "--max-frames", "3", "--masks", "fixed_rect",
+                          "--configs", ",".join(evaluate.LEARNED_ROWS), "--weights", str(weights), "--out", str(out),
+                          "--quiet", "--threads", "1", "--sheet-clips", "0"])
+    assert code == 0
+    rows = json.loads((out / "eval.json").read_text())["rows"]
+    assert [r["config"] for r in rows] == list(evaluate.LEARNED_ROWS)
+    assert all(r["known_exact"] and math.isfinite(r["psnr_hole"]) for r in rows)

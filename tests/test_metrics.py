@@ -1,0 +1,153 @@
+"""Metrics against values computed by hand on tiny arrays."""
+import math
+
+import pytest
+import torch
+
+from model import metrics
+from model.warp import warp
+
+
+def _texture(h: int, w: int, seed: int = 0) -> torch.Tensor:
+    """A smooth random RGB texture ``[1,3,H,W]`` in [0,1] (enough structure for optical flow)."""
+    g = torch.Generator().manual_seed(seed)
+    coarse = torch.rand(1, 3, h // 4 + 1, w // 4 + 1, generator=g)
+    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
+
+
+def test_psnr_of_known_noise_matches_the_formula():
+    target = torch.full((2, 3, 4, 4), 0.5)
+    noise = torch.tensor([0.1, -0.1]).repeat(24)[:48].reshape(1, 3, 4, 4)  # |noise| = 0.1 everywhere
+    output = target + noise
+    # MSE = 0.01 -> PSNR = 10 log10(1 / 0.01) = 20 dB on every frame
+    assert torch.allclose(metrics.psnr(output, target), torch.full((2,), 20.0, dtype=torch.float64), atol=1e-4)
+
+
+def test_psnr_of_identical_frames_is_capped_not_infinite():
+    x = torch.rand(1, 3, 5, 5)
+    assert metrics.psnr(x, x).item() == pytest.approx(100.0)
+
+
+def test_hole_metrics_ignore_pixels_outside_the_hole():
+    target = torch.zeros(1, 3, 4, 4)
+    hole = torch.zeros(1, 1, 4, 4)
+    hole[..., :2, :] = 1.0  # top half missing
+    output = target.clone()
+    output[..., :2, :] = 0.25  # error 0.25 inside the hole
+    garbage = output.clone()
+    garbage[..., 2:, :] = torch.rand(1, 3, 2, 4)  # anything outside the hole
+    for out in (output, garbage):
+        assert metrics.l1_error(out, target, hole).item() == pytest.approx(0.25)
+        assert metrics.psnr(out, target, hole).item() == pytest.approx(10 * math.log10(1 / 0.0625))
+    # full-frame L1 counts the exact half: 0.25 * 8 / 16
+    assert metrics.l1_error(output, target).item() == pytest.approx(0.125)
+
+
+def test_empty_hole_frames_score_nan_and_are_skipped_in_the_mean():
+    target = torch.zeros(2, 3, 4, 4)
+    hole = torch.zeros(2, 1, 4, 4)
+    hole[1, :, 0, 0] = 1.0
+    output = target + 0.5
+    per_frame = metrics.l1_error(output, target, hole)
+    assert math.isnan(per_frame[0].item()) and per_frame[1].item() == pytest.approx(0.5)
+    assert metrics.video_mean(per_frame) == pytest.approx(0.5)
+
+
+def test_ssim_of_an_identical_image_is_one_full_and_in_hole():
+    x = _texture(32, 40)
+    hole = torch.zeros(1, 1, 32, 40)
+    hole[..., 8:20, 10:30] = 1
+    assert metrics.ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
+    assert metrics.ssim(x, x, hole).item() == pytest.approx(1.0, abs=1e-6)
+    assert metrics.ssim(x * 0.5, x, hole).item() < 0.99
+
+
+def test_warping_error_is_zero_for_a_perfectly_warped_sequence():
+    torch.manual_seed(0)
+    frames = [_texture(24, 32)]
+    flow = torch.zeros(4, 2, 24, 32)
+    flow[1:, 0], flow[1:, 1] = 1.5, -0.75  # constant sub-pixel motion
+    for t in range(1, 4):
+        frames.append(warp(frames[-1], flow[t:t + 1])[0])
+    output = torch.cat(frames)
+    hole = torch.ones(1, 1, 24, 32)
+    consistent = torch.ones(4, 1, 24, 32)
+    per_frame = metrics.warping_error(output, hole, flow, consistent)
+    assert math.isnan(per_frame[0].item())
+    assert torch.allclose(per_frame[1:], torch.zeros(3, dtype=torch.float64), atol=1e-4)
+    # a flickering output (+0.1 on odd frames) is caught: |0.1| * 255 = 25.5
+    flickering = output + torch.tensor([0.0, 0.1, 0.0, 0.1]).view(4, 1, 1, 1)
+    assert torch.allclose(metrics.warping_error(flickering, hole, flow, consistent)[1:],
+                          torch.full((3,), 25.5, dtype=torch.float64), atol=1e-3)
+
+
+def test_warping_error_counts_only_hole_and_consistent_pixels():
+    output = torch.zeros(2, 3, 4, 4)
+    output[1, :, :, 2:] = 1.0  # frame 1 differs from frame 0 on the right half
+    flow = torch.zeros(2, 2, 4, 4)
+    hole = torch.ones(1, 1, 4, 4)
+    consistent = torch.ones(2, 1, 4, 4)
+    assert metrics.warping_error(output, hole, flow, consistent)[1].item() == pytest.approx(127.5)
+    consistent[1, :, :, 2:] = 0.0  # occluded: excluded
+    assert metrics.warping_error(output, hole, flow, consistent)[1].item() == pytest.approx(0.0)
+    consistent[1] = 1.0
+    left_hole = torch.zeros(1, 1, 4, 4)
+    left_hole[..., :2] = 1.0
+    assert metrics.warping_error(output, left_hole, flow, consistent)[1].item() == pytest.approx(0.0)
+
+
+def test_forward_backward_check_rejects_inconsistent_and_outside_pixels():
+    backward = torch.zeros(1, 2, 8, 8)
+    forward = torch.zeros(1, 2, 8, 8)
+    backward[0, 0] = -2.0  # frame t sees frame t-1 two pixels to the left
+    forward[0, 0] = 2.0    # and t-1 moves two pixels right: consistent
+    forward[0, 0, :4] = 5.0  # top half disagrees
+    ok = metrics.consistent_flow(backward, forward)[0, 0]
+    assert ok[4:, 2:].eq(1).all()          # consistent
+    assert ok[:4, 2:].eq(0).all()          # forward disagrees by 3 px
+    assert ok[:, :2].eq(0).all()           # x - 2 < 0: points outside frame t-1
+
+
+def test_ground_truth_flow_explains_a_translated_texture():
+    big = _texture(48, 80, seed=3)
+    gt = torch.cat([big[..., 8:40, 8 + 2 * t:56 + 2 * t] for t in range(3)])  # content moves 2 px left per frame
+    flow, consistent = metrics.ground_truth_flow(gt)
+    assert consistent[0].sum() == 0
+    assert consistent[1:, :, 4:-4, 4:-8].mean() > 0.9
+    assert consistent[1:, :, :, -2:].sum() == 0  # these pixels were outside frame t-1
+    assert flow[1:, 0, 4:-4, 4:-8].sub(2.0).abs().median() < 0.25  # frame t's pixel x was at x + 2 in t-1
+    hole = torch.ones(1, 1, 32, 48)
+    assert metrics.video_mean(metrics.warping_error(gt, hole, flow, consistent)) < 2.0
+
+
+def test_flicker_is_zero_for_a_static_fill_and_counts_extra_change():
+    target = torch.rand(4, 3, 6, 6)
+    hole = torch.zeros(1, 1, 6, 6)
+    hole[..., 1:4, 1:4] = 1.0
+    assert metrics.video_mean(metrics.flicker(target, target, hole)) == pytest.approx(0.0, abs=1e-9)
+    static_target = target[:1].expand(4, -1, -1, -1)
+    alternating = static_target + torch.tensor([0.0, 0.1, 0.0, 0.1]).view(4, 1, 1, 1) * hole
+    per_frame = metrics.flicker(alternating, static_target, hole)
+    assert torch.allclose(per_frame[1:], torch.full((3,), 25.5, dtype=torch.float64), atol=1e-4)
+
+
+def test_score_video_reports_every_metric():
+    target = _texture(24, 32).expand(3, -1, -1, -1).contiguous()
+    hole = torch.zeros(1, 1, 24, 32)
+    hole[..., 6:18, 8:24] = 1.0
+    output = torch.where(hole > 0.5, torch.full_like(target, 0.5), target)
+    scores = metrics.score_video(output, target, hole)
+    assert set(scores) == {"psnr_hole", "psnr_full", "ssim_hole", "ssim_full", "l1_hole", "l1_full",
+                           "ewarp", "ewarp_gt", "flicker", "coverage"}
+    assert scores["coverage"] == pytest.approx(0.25)
+    assert scores["psnr_full"] > scores["psnr_hole"]
+    assert scores["l1_full"] == pytest.approx(scores["l1_hole"] * 0.25, rel=1e-6)
+    assert scores["ewarp"] == pytest.approx(0.0, abs=1e-3)  # a static fill on a static video
+    assert scores["ewarp_gt"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_mismatched_shapes_raise_value_error():
+    with pytest.raises(ValueError, match="same shape"):
+        metrics.psnr(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
+    with pytest.raises(ValueError, match="hole"):
+        metrics.l1_error(torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4), torch.zeros(3, 1, 4, 4))
