@@ -60,7 +60,8 @@ class PropagateConfig:
             forward and backward flows disagree by more (plus about 10 % of their length) is treated as
             an occlusion and not followed.
         hole_dilation: pixels around the union of a pair's holes whose flow is completed
-            rather than measured.
+            rather than measured (measured on real clips: 0-1 px is best, 8 px costs ~0.6 dB;
+            raise it when the mask is tight around an object whose halo moves with it).
         flow_max_side: longest side of the flow resolution; frames are downscaled for flow
             only, colour always comes from the full-resolution frames.
         seam: ``"poisson"`` (gradient-domain blending) or ``"none"``.
@@ -68,7 +69,7 @@ class PropagateConfig:
 
     max_distance: int = 12
     consistency: float = 1.0
-    hole_dilation: int = 8
+    hole_dilation: int = 1
     flow_max_side: int = 640
     seam: str = "poisson"
 
@@ -113,7 +114,7 @@ def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 
 
 def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor, hole_b: torch.Tensor,
-              estimator, completer, hole_dilation: int = 8) -> tuple[torch.Tensor, torch.Tensor]:
+              estimator, completer, hole_dilation: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """Forward (a -> b) and backward (b -> a) flow of neighbouring frames, completed inside their holes.
 
     Both frames are filled over the same region, the union of both holes grown by

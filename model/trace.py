@@ -209,11 +209,11 @@ def trace(frames: torch.Tensor, hole: torch.Tensor, flows_to_neighbour, times: r
     ``flows_to_neighbour(t)`` gives ``(flow t -> t+step, flow t+step -> t)``, ``[1,2,H,W]``.
     """
     size = tuple(frames.shape[-2:])
-    neighbour_map, previous = SourceMap(device), None
-    for t in times:
+    neighbour_map = SourceMap(device)
+    for i, t in enumerate(times):
         hole_t = hole_at(hole, t).to(device) > 0.5
         if not hole_t.any():
-            neighbour_map, previous = SourceMap(device), t
+            neighbour_map = SourceMap(device)
             empty = torch.zeros(1, CHANNELS, 0, 0, device=device)
             yield t, None, empty, empty[:, :1] > 0
             continue
@@ -224,11 +224,11 @@ def trace(frames: torch.Tensor, hole: torch.Tensor, flows_to_neighbour, times: r
         grid = pixel_grid(box, device)
         samples = torch.zeros(1, CHANNELS, y1 - y0, x1 - x0, device=device)
         positions, age = grid, torch.zeros_like(grid[:, :1])
-        if previous is not None:
+        if i > 0:  # the first frame of a pass has no neighbour to look into
             flow, back_flow = flows_to_neighbour(t)
             positions, age, ok = follow(neighbour_map, flow[..., y0:y1, x0:x1], back_flow, grid, area, tolerance, size)
             samples = gather(frames, hole, t, step, positions, age, area & ok & (age <= limit), gradients)
         has = (samples[:, 3:4] > 0).float()
         traced = torch.cat((positions, samples[:, 3:4], samples[:, 3:4] ** 2, has), 1)
-        neighbour_map, previous = SourceMap(device, torch.where(hole_box, traced, own_sources(grid)), box), t
+        neighbour_map = SourceMap(device, torch.where(hole_box, traced, own_sources(grid)), box)
         yield t, box, samples, area

@@ -32,9 +32,10 @@ class FlowPropagate:
                                          "or a single mask for all frames."}),
             "estimator": (list(stages.ESTIMATORS), {"default": "dis_medium",
                                                     "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
-            "hole_dilation": ("INT", {"default": 8, "min": 0, "max": 128,
+            "hole_dilation": ("INT", {"default": 1, "min": 0, "max": 128,
                                       "tooltip": "Pixels around the hole whose flow is completed instead of "
-                                                 "measured."}),
+                                                 "measured; raise it if the object's halo lies "
+                                                 "outside the mask."}),
             "max_distance": ("INT", {"default": 12, "min": 0, "max": 10000,
                                      "tooltip": "Frames to look forwards and backwards; 0 = the whole clip."}),
             "consistency": ("FLOAT", {"default": 1.0, "min": 0.05, "max": 50.0, "step": 0.05,
