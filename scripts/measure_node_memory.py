@@ -25,7 +25,8 @@ torch.manual_seed(0)
 base = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8, (w + 2 * n) // 8), size=(h, w + 2 * n), mode="bilinear")[0]
 frames = torch.stack([base[:, :, 2 * t:2 * t + w] for t in range(n)]).permute(0, 2, 3, 1).contiguous()
 hole = torch.zeros(n, h, w); hole[:, 80:160, 150:250] = 1
-baseline = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+import gc, os; gc.collect()
+baseline = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 1024  # current RSS, KiB
 m = pack.NODE_CLASS_MAPPINGS
 t0 = time.perf_counter()
 (p,) = m["FRVI_FrameInpaint"]().run(frames, hole, "telea", 5)
