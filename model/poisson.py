@@ -33,8 +33,8 @@ def poisson_blend(fill: torch.Tensor, guide_x: torch.Tensor, guide_y: torch.Tens
     (Poisson image editing). Where an edge has no guidance (``guide_e_ok`` False) it keeps the
     fill's own difference between two region pixels and is left out between a region pixel and a
     known one. Edges to pixels that are neither in the region nor known (the hole that stays)
-    add nothing. Jacobi-preconditioned conjugate gradients on the region's bounding box,
-    starting from ``fill``.
+    add nothing. Jacobi-preconditioned conjugate gradients on the region's pixels, starting
+    from ``fill``.
 
     Args:
         fill: ``[1,C,H,W]`` colours, read inside ``region``.
@@ -72,35 +72,53 @@ def poisson_blend(fill: torch.Tensor, guide_x: torch.Tensor, guide_y: torch.Tens
         # edge (p, p+e) wants f[p+e] - f[p] = guide[p]; edge (p-e, p) wants f[p] - f[p-e] = guide[p-e]
         usable = usable if ahead else neighbour(usable, dy, dx)
         active = ((q_in | q_fixed) & usable).float()
-        q_in = q_in.float() * active
         diag = diag + active
         rhs = rhs + q_fixed.float() * active * neighbour(image, dy, dx)
         rhs = rhs + active * (-guide if ahead else neighbour(guide, dy, dx))
-        links.append((dy, dx, q_in))
+        links.append((dy, dx, q_in.float() * active))
+
+    # conjugate gradients on the region's pixels only, as vectors [C, N]
+    w = inside.shape[-1]
+    flat = torch.nonzero(inside.reshape(-1), as_tuple=True)[0]
+    slot = torch.full((inside.numel(),), -1, dtype=torch.long, device=flat.device)
+    slot[flat] = torch.arange(flat.numel(), device=flat.device)
+
+    def to_vector(image: torch.Tensor) -> torch.Tensor:  # [1,C,h,w] -> [C,N]
+        return image.reshape(image.shape[1], -1)[:, flat]
+
+    d, b = to_vector(diag), to_vector(rhs)
+    couplings = []
+    for dy, dx, link in links:
+        weight = to_vector(link)[0]
+        neighbour_slot = slot[(flat + dy * w + dx).clamp(0, inside.numel() - 1)]
+        use = (weight > 0) & (neighbour_slot >= 0)
+        couplings.append((torch.where(use, neighbour_slot, torch.zeros_like(neighbour_slot)), weight * use))
 
     def apply(x: torch.Tensor) -> torch.Tensor:
-        out = diag * x
-        for dy, dx, link in links:
-            out = out - link * neighbour(x, dy, dx)
-        return out * mask
+        out = d * x
+        for index, weight in couplings:
+            out = out - weight * x[:, index]
+        return out
 
-    x = g * mask
-    r = (rhs - apply(x)) * mask
-    z = r / diag
+    x = to_vector(g).clone()
+    r = b - apply(x)
+    z = r / d
     p = z.clone()
-    rz = (r * z).sum((2, 3), keepdim=True)
-    stop = tolerance ** 2 * (rhs * rhs * mask).sum((2, 3), keepdim=True).clamp_min(1e-20)
+    rz = (r * z).sum(1, keepdim=True)
+    stop = tolerance ** 2 * (b * b).sum(1, keepdim=True).clamp_min(1e-20)
     for _ in range(iterations):
-        if bool(((r * r).sum((2, 3), keepdim=True) <= stop).all()):
+        if bool(((r * r).sum(1, keepdim=True) <= stop).all()):
             break
         ap = apply(p)
-        alpha = rz / (p * ap).sum((2, 3), keepdim=True).clamp_min(1e-20)
+        alpha = rz / (p * ap).sum(1, keepdim=True).clamp_min(1e-20)
         x = x + alpha * p
         r = r - alpha * ap
-        z = r / diag
-        rz_new = (r * z).sum((2, 3), keepdim=True)
+        z = r / d
+        rz_new = (r * z).sum(1, keepdim=True)
         p = z + (rz_new / rz.clamp_min(1e-20)) * p
         rz = rz_new
+    solved = g.reshape(g.shape[1], -1).clone()
+    solved[:, flat] = x
     out = fill.clone()
-    out[crop] = torch.where(inside, x, g)
+    out[crop] = solved.reshape(g.shape)
     return out

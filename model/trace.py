@@ -19,7 +19,7 @@ from typing import Callable, Iterator
 
 import torch
 import torch.nn.functional as F
-from kornia.utils import create_meshgrid
+from kornia.geometry import create_meshgrid
 
 from .checks import hole_at
 from .poisson import neighbour
@@ -177,23 +177,26 @@ def gather(frames: torch.Tensor, hole: torch.Tensor, t: int, step: int, position
     result = torch.zeros(1, CHANNELS, *positions.shape[-2:], device=device)
     for a in torch.unique(age[wanted]).tolist():
         s = t + step * int(a)
-        of_age = wanted & (age == a)
+        y0, y1, x0, x1 = box_of((wanted & (age == a))[0, 0])  # the pixels of this source, on their own box
+        box = (Ellipsis, slice(y0, y1), slice(x0, x1))
+        of_age = wanted[box] & (age[box] == a)
 
         def window(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
             return source_stack(frames[s:s + 1, :, y0:y1, x0:x1].to(device),
                                 hole_at(hole, s)[..., y0:y1, x0:x1].to(device), gradients)
 
-        sampled, inside = sample_window(window, positions, of_age, tuple(frames.shape[-2:]))
+        sampled, inside = sample_window(window, positions[box], of_age, tuple(frames.shape[-2:]))
         use = of_age & inside & (sampled[:, 3:4] <= 1e-3)
         if not use.any():
             continue
-        parts = [sampled[:, :3], torch.full_like(age, float(a))]
+        parts = [sampled[:, :3], torch.full_like(age[box], float(a))]
         if gradients:
             clean = [sampled[:, 7 + 4 * k:8 + 4 * k] <= 1e-3 for k in range(len(OFFSETS))]
             parts += [sampled[:, 4 + 4 * k:7 + 4 * k] * c for k, c in enumerate(clean)]
             parts += [c.float() for c in clean]
         values = torch.cat(parts, 1)
-        result[:, :values.shape[1]] = torch.where(use, values, result[:, :values.shape[1]])
+        target = result[box][:, :values.shape[1]]
+        target.copy_(torch.where(use, values, target))
     return result
 
 
