@@ -15,6 +15,10 @@ SHARED = REPO.parent / "shared"
 CLIPS = SHARED / "data" / "clips"
 PACK_NAME = "comfyui-frame-recurrent-inpaint"  # a clone's folder name, hyphens and all
 
+# The tests use tiny tensors: one thread is as fast, and on a shared 2-core machine a second
+# spinning OpenMP thread made per-frame loops 10-40x slower (measured).
+torch.set_num_threads(1)
+
 
 def load_pack():
     """Import the repo folder as a package exactly as ComfyUI does (``spec_from_file_location``)."""
