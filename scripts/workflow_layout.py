@@ -2,9 +2,10 @@
 
 Regenerate a UI workflow after changing its API twin: import the API file in the real frontend
 (`../shared/tools/comfyui-ui-check URL workflows/api/X_api.json shot.png --save-ui raw.json`),
-then `python scripts/workflow_layout.py raw.json workflows/X.json main|images`.
+then `python scripts/workflow_layout.py raw.json workflows/X.json main|images|propagate|chunks`,
+and redraw the previews with `python scripts/workflow_previews.py URL`.
 
-usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images
+usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks
 """
 import json
 import sys
@@ -12,54 +13,113 @@ import sys
 raw, out, kind = sys.argv[1:4]
 g = json.load(open(raw))
 X0, Y0, ROW = 100, 200, 300
+COLORS = {"input": "#3f789e", "pipeline": "#8A8", "output": "#a1309b", "propagate": "#b06634", "chunk2": "#88A"}
+INPUT_GROUP = "Video and hole mask (white = hole)"
+PIPELINE_GROUP = "Frame-recurrent inpainting (Ding et al. 2019)"
 
+# Per layout: column widths, node id -> (column, row), row tops, groups (title, colour, first and last column,
+# first and last row), the note and where it goes ("below" the first group, or an explicit column/row/offset).
 if kind == "main":
     widths = [240, 225, 230, 220, 220, 250, 220, 240, 200, 240]
-    pos = {  # node id -> (column, row)
+    pos = {
         1: (0, 0), 2: (1, 0),
         3: (0, 1), 4: (1, 1), 5: (2, 1), 6: (3, 1),
         7: (4, 0), 8: (5, 0), 9: (6, 0), 10: (7, 0), 11: (8, 0), 12: (9, 0),
         13: (7, 1), 14: (8, 1),
     }
-    groups = [("Video and hole mask (white = hole)", 0, 3), ("Frame-recurrent inpainting (Ding et al. 2019)", 4, 7),
-              ("Output", 8, 9)]
+    rows = [Y0, Y0 + ROW]
+    groups = [(INPUT_GROUP, "input", 0, 3), (PIPELINE_GROUP, "pipeline", 4, 7), ("Output", "output", 8, 9)]
     note = ("**Frame-recurrent video inpainting**\n\n"
             "1. *Load Video (frames)*: the video to fix.\n"
             "2. *Load Video (mask)*: same length and size, white where pixels are missing or should go.\n"
             "3. Run. Pixels outside the (grown) hole are kept exactly; the fill follows the motion.\n\n"
             "One mask for the whole video: use *Load Image (as Mask)* instead of the mask video.")
-else:
+    note_at, note_size = "below", [560, 190]
+elif kind == "images":
     widths = [283, 250, 270, 250, 270, 270]
     pos = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (2, 0), 5: (3, 0), 6: (4, 0), 7: (5, 0)}
-    groups = [("Frames and one hole mask", 0, 0), ("Frame-recurrent inpainting (Ding et al. 2019)", 1, 4),
-              ("Output", 5, 5)]
+    rows = [Y0, Y0 + ROW + 70]
+    groups = [("Frames and one hole mask", "input", 0, 0), (PIPELINE_GROUP, "pipeline", 1, 4),
+              ("Output", "output", 5, 5)]
     note = ("**Frame-recurrent inpainting of image frames**\n\n"
             "*Load Image* reads an animated PNG (APNG) as a batch of frames. One mask "
             "(white = hole) is used for every frame. The frames are saved as PNGs; pixels outside the hole "
             "are unchanged.")
+    note_at, note_size = (2, 1, 150), [600, 130]  # right of the mask loader, below the links that leave it
+elif kind == "propagate":
+    widths = [240, 225, 230, 220, 250, 220, 250, 220, 240, 210, 240]
+    pos = {
+        1: (0, 0), 2: (1, 0),
+        3: (0, 1), 4: (1, 1), 5: (2, 1), 6: (3, 1),
+        7: (4, 0),
+        8: (5, 0), 9: (6, 0), 10: (7, 0), 11: (8, 0),
+        12: (9, 0), 13: (10, 0), 14: (9, 1),
+    }
+    rows = [Y0, Y0 + ROW]
+    groups = [(INPUT_GROUP, "input", 0, 3), ("Propagation", "propagate", 4, 4),
+              (PIPELINE_GROUP, "pipeline", 5, 8), ("Output", "output", 9, 10)]
+    note = ("**Object removal with Flow Propagate**\n\n"
+            "1. *Load Video (frames)*: the video.\n"
+            "2. *Load Video (hole mask)*: same length and size, white over the object to remove.\n"
+            "3. Run. Pixels outside the (grown) hole are kept exactly.\n\n"
+            "*Flow Propagate* follows the motion forwards and backwards through the clip and copies into the "
+            "hole the real background that other frames saw, sharp and at full resolution. It helps when the "
+            "object or the camera moves: what is hidden now shows a few frames earlier or later. What no "
+            "frame saw (white in the *Remaining hole* preview) is the `remaining_hole`: only that is left to "
+            "Frame Inpaint and the frame-recurrent stages. A still object filmed by a still camera leaves "
+            "everything to them.")
+    note_at, note_size = "below", [560, 200]
+elif kind == "chunks":
+    widths = [240, 225, 220, 220, 220, 220, 250, 220, 240, 250, 220, 240, 210, 210, 240]
+    pos = {
+        1: (0, 0), 2: (1, 0), 3: (0, 2), 4: (1, 2),
+        # chunk 1: slices, mask, pipeline
+        5: (2, 0), 6: (2, 1), 7: (3, 1), 8: (4, 1), 9: (5, 0), 10: (6, 0), 11: (7, 0), 12: (8, 0),
+        # chunk 2: its flow and refine stages sit right of chunk 1's refine, whose state they take
+        13: (2, 3), 14: (2, 4), 15: (3, 4), 16: (4, 4), 17: (5, 3), 18: (9, 3), 19: (10, 3), 20: (11, 3),
+        21: (12, 0), 22: (13, 0), 23: (14, 0),  # on the top row, as the links from the video's fps and audio
+    }
+    rows = [Y0, Y0 + 170, Y0 + 270, Y0 + 520, Y0 + 690]
+    groups = [(INPUT_GROUP, "input", 0, 1, 0, 2), ("Chunk 1", "pipeline", 2, 8, 0, 1),
+              ("Chunk 2: continues from chunk 1's state", "chunk2", 2, 11, 3, 4),
+              ("Join and save", "output", 12, 14, 0, 1)]
+    note = ("**A long video in chunks**\n\n"
+            "Each chunk takes `length` frames from `batch_index` (*Get Image from Batch*, for the frames and the "
+            "mask video) and runs the frame-recurrent pipeline. Chunk 2's *Robust Flow* and *ConvLSTM Refine* "
+            "take chunk 1's `state` (its last frame, hole, fill and output), so the joined video is the same as "
+            "one run over all frames: no seam at the join.\n\n"
+            "More chunks: copy chunk 2, set `batch_index` to the next start, connect the previous chunk's "
+            "`state`, add an input to *Batch Images*.\n\n"
+            "Memory: in one graph every chunk is still held in RAM; the state sockets make the split seamless, "
+            "not smaller. For clips that do not fit, use the pack's command line `inpaint_video.py` (constant "
+            "memory). Flow Propagate is left out: it looks both ways in time, so per chunk it would differ "
+            "from one run near the joins.")
+    note_at, note_size = "below", [495, 250]
+else:
+    sys.exit(f"unknown layout {kind!r}: main, images, propagate or chunks")
 GAP = 30
 cols = [X0 + sum(widths[:i]) + GAP * i for i in range(len(widths))]
-rows = [Y0, Y0 + ROW + (70 if kind == "images" else 0)]
 
 for n in g["nodes"]:
     c, r = pos[n["id"]]
     n["pos"] = [cols[c], rows[r]]
     n["size"][0] = widths[c]
 
-bottom = max(n["pos"][1] + n["size"][1] for n in g["nodes"])
 g["groups"] = []
-for i, (title, c0, c1) in enumerate(groups, 1):
+for i, (title, color, c0, c1, *span) in enumerate(groups, 1):
+    r0, r1 = span or (0, len(rows) - 1)
     x0, x1 = cols[c0], cols[c1] + widths[c1]
-    members = [n for n in g["nodes"] if x0 <= n["pos"][0] < x1]
-    y1 = max(n["pos"][1] + n["size"][1] for n in members)
-    g["groups"].append({"id": i, "title": title, "bounding": [x0 - 12, Y0 - 80, x1 - x0 + 24, y1 - Y0 + 100],
-                        "color": ["#3f789e", "#8A8", "#a1309b"][i - 1], "font_size": 22, "flags": {}})
+    members = [n for n in g["nodes"] if x0 <= n["pos"][0] < x1 and rows[r0] <= n["pos"][1] <= rows[r1]]
+    top, y1 = rows[r0] - 80, max(n["pos"][1] + n["size"][1] for n in members)
+    g["groups"].append({"id": i, "title": title, "bounding": [x0 - 12, top, x1 - x0 + 24, y1 - top + 20],
+                        "color": COLORS[color], "font_size": 22, "flags": {}})
 nid = max(n["id"] for n in g["nodes"]) + 1
-note_group = g["groups"][0 if kind == "main" else 1]["bounding"]
-if kind == "main":
-    note_x, note_y, note_size = X0 - 12, note_group[1] + note_group[3] + 50, [560, 190]
-else:  # right of the mask loader, below the links that leave it
-    note_x, note_y, note_size = cols[2], rows[1] + 150, [600, 130]
+if note_at == "below":  # under the first group, at its left edge
+    first = g["groups"][0]["bounding"]
+    note_x, note_y = X0 - 12, first[1] + first[3] + 50
+else:
+    c, r, dy = note_at
+    note_x, note_y = cols[c], rows[r] + dy
 g["nodes"].append({"id": nid, "type": "MarkdownNote", "pos": [note_x, note_y], "size": note_size, "flags": {},
                    "order": len(g["nodes"]), "mode": 0, "inputs": [], "outputs": [], "title": "How to use",
                    "properties": {}, "widgets_values": [note], "color": "#432", "bgcolor": "#653"})

@@ -179,6 +179,11 @@ def trace(graph: dict, link: list, comfyui: dict) -> tuple[np.ndarray, int]:
                         else (decode(Path(comfyui["COMFYUI_INPUT"]) / inputs["image"]), 0))
         channel = {"red": 0, "green": 1, "blue": 2}[inputs["channel"]]
         return np.repeat(pixels[..., channel:channel + 1], 3, axis=-1), grow
+    if kind == "FRVI_FlowPropagate":  # known pixels are its input's; remaining_hole lies inside its input hole
+        return trace(graph, inputs["frames" if link[1] == 0 else "hole"], comfyui)
+    if kind == "ImageFromBatch":  # one chunk of the clip
+        pixels, grow = trace(graph, inputs["image"], comfyui)
+        return pixels[int(inputs["batch_index"]):int(inputs["batch_index"]) + int(inputs["length"])], grow
     if kind == "GetVideoComponents" and link[1] == 0:
         return trace(graph, inputs["video"], comfyui)
     if kind in ("LoadVideo", "LoadImage") and link[1] == 0:
@@ -194,6 +199,30 @@ def saved_frames(graph: dict, node_id: str) -> list | None:
     if node["class_type"] == "SaveVideo":
         return graph[node["inputs"]["video"][0]]["inputs"]["images"]
     return None
+
+
+def refine_nodes(graph: dict, link: list) -> list[str]:
+    """Ids of the ConvLSTM Refine nodes whose frames a saved link shows, in frame order (through chunk joins)."""
+    node = graph[link[0]]
+    if node["class_type"] == "BatchImagesNode":  # autogrow inputs images.image0, images.image1, ...
+        keys = sorted(node["inputs"], key=lambda key: int(key.rsplit("image", 1)[1]))
+        return [refine for key in keys for refine in refine_nodes(graph, node["inputs"][key])]
+    if node["class_type"] == "ImageBatch":
+        return refine_nodes(graph, node["inputs"]["image1"]) + refine_nodes(graph, node["inputs"]["image2"])
+    assert node["class_type"] == "FRVI_ConvLSTMRefine", f"saves {node['class_type']}, not ConvLSTM Refine"
+    return [link[0]]
+
+
+def refine_inputs(graph: dict, link: list, comfyui: dict) -> tuple[np.ndarray, np.ndarray, int]:
+    """Input frames ``[T,H,W,3]`` uint8 and hole ``[T,H,W]`` bool behind a saved link, and the largest grow (px)."""
+    frames, holes, grows = [], [], []
+    for refine in refine_nodes(graph, link):
+        frames_in, _ = trace(graph, graph[refine]["inputs"]["frames"], comfyui)
+        mask_in, grow = trace(graph, graph[refine]["inputs"]["hole"], comfyui)
+        frames.append(frames_in)
+        holes.append(np.broadcast_to(mask_in[..., 0] >= 128, frames_in.shape[:3]))
+        grows.append(grow)
+    return np.concatenate(frames), np.concatenate(holes), max(grows)
 
 
 def grown(hole: np.ndarray, pixels: int) -> np.ndarray:
@@ -243,12 +272,7 @@ def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
         if link is None:  # a preview (e.g. the flow picture): one image per frame
             assert len(files) == N_FRAMES, f"node {node_id}: {len(files)} previews for {N_FRAMES} frames"
             continue
-        refine = graph[link[0]]
-        assert refine["class_type"] == "FRVI_ConvLSTMRefine", f"node {node_id} saves {refine['class_type']}"
-        frames_in, _ = trace(graph, refine["inputs"]["frames"], comfyui)
-        mask_in, grow = trace(graph, refine["inputs"]["hole"], comfyui)
-        hole = mask_in[..., 0] >= 128
-        hole = np.broadcast_to(hole, (len(frames_in), *hole.shape[1:]))
+        frames_in, hole, grow = refine_inputs(graph, link, comfyui)
         if len(files) == 1 and files[0].suffix == ".mp4":
             out_frames, exact = decode(files[0]), False
         else:
@@ -267,6 +291,59 @@ def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
         assert inside > 10 and inside > 3 * diff[known].mean(), f"the hole barely changed: mean {inside:.1f}"
         checked += 1
     assert checked, f"{path.name} saves no inpainted frames"
+
+
+def saved_pngs(comfyui: dict, summary: dict, node_id: str) -> np.ndarray:
+    """The PNGs a SaveImage node wrote, in order, as ``[T,H,W,3]`` uint8 RGB."""
+    files = sorted(Path(comfyui["COMFYUI_OUTPUT"]) / name for name in summary["outputs"][node_id]["files"])
+    return np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
+
+
+def test_chunks_joined_through_state_equal_one_run(comfyui, tmp_path):
+    """long_video_chunks: chunk 2 continues from chunk 1's state, so the joined frames are those of one run.
+
+    The single run is made here from the workflow's first chunk (same nodes and settings, every frame);
+    both results are saved as PNG (lossless) in one queued graph and compared bit for bit.
+    """
+    graph = json.loads((WORKFLOWS / "api" / "long_video_chunks_api.json").read_text())
+    (join_id,) = [key for key, node in graph.items() if node["class_type"] in ("BatchImagesNode", "ImageBatch")]
+    first, second = refine_nodes(graph, [join_id, 0])
+    assert graph[second]["inputs"]["state"] == [first, 1], "chunk 2's ConvLSTM Refine must take chunk 1's state"
+    flow_of_second = graph[graph[graph[second]["inputs"]["flow"][0]]["inputs"]["flow_p"][0]]
+    assert flow_of_second["class_type"] == "FRVI_RobustFlow" and flow_of_second["inputs"]["state"] == [first, 1]
+    spans = sorted({(node["inputs"]["batch_index"], node["inputs"]["length"]) for node in graph.values()
+                    if node["class_type"] == "ImageFromBatch"})
+    assert spans[0][0] == 0 and sum(length for _, length in spans) == N_FRAMES and \
+        all(a + n == b for (a, n), (b, _) in zip(spans, spans[1:])), f"chunks do not tile the clip: {spans}"
+
+    def upstream(key: str) -> set[str]:  # chunk 1's own nodes: everything between the video loaders and its refine
+        node = graph[key]
+        if node["class_type"] in ("LoadVideo", "GetVideoComponents"):
+            return set()
+        return {key}.union(*(upstream(v[0]) for v in node["inputs"].values() if isinstance(v, list)))
+
+    single = {key: f"10{key}" for key in upstream(first)}
+    for key, new in single.items():
+        node = json.loads(json.dumps(graph[key]))
+        node["inputs"] = {name: [single.get(v[0], v[0]), v[1]] if isinstance(v, list) else v
+                          for name, v in node["inputs"].items()}
+        if node["class_type"] == "ImageFromBatch":
+            node["inputs"].update(batch_index=0, length=N_FRAMES)
+        graph[new] = node
+    for key in [key for key, node in graph.items() if node["class_type"] in ("CreateVideo", "SaveVideo")]:
+        del graph[key]
+    for key, images, prefix in (("900", [join_id, 0], "chunked"), ("901", [single[first], 0], "one_run")):
+        graph[key] = {"class_type": "SaveImage", "inputs": {"images": images, "filename_prefix": f"frvi_e2e/{prefix}"}}
+    result = queue(comfyui, graph, tmp_path)
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-4000:]}"
+    summary = json.loads(result.stdout)
+    chunked, one_run = saved_pngs(comfyui, summary, "900"), saved_pngs(comfyui, summary, "901")
+    assert chunked.shape == one_run.shape == (N_FRAMES, 240, 432, 3)
+    frames_in, hole, _ = refine_inputs(graph, [single[first], 0], comfyui)
+    assert np.abs(one_run.astype(int) - frames_in)[hole].mean() > 10, "the single run did not fill the hole"
+    diff = np.abs(chunked.astype(int) - one_run.astype(int))
+    assert diff.max() == 0, f"chunked != one run: {np.count_nonzero(diff)} values differ, max {diff.max()}, " \
+                            f"frames {sorted(set(np.nonzero(diff)[0].tolist()))}"
 
 
 def test_mask_with_other_frame_count_gives_the_value_error(comfyui, pack, tmp_path):

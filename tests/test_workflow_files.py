@@ -20,7 +20,7 @@ API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 # Core node types the workflows may use, checked against the ComfyUI source when it is beside the repo.
 CORE_USED = {"LoadVideo", "GetVideoComponents", "ImageToMask", "CreateVideo", "SaveVideo", "PreviewImage",
-             "LoadImage", "LoadImageMask", "SaveImage"}
+             "LoadImage", "LoadImageMask", "SaveImage", "MaskPreview", "ImageFromBatch", "BatchImagesNode"}
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
