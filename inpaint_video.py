@@ -8,6 +8,11 @@ INPUT is a video file or a folder of frames; MASK is a mask video, a folder of m
 mask image for every frame (white / >= 128 = hole; see model/video_io.py). OUTPUT is a video
 file (.mp4, .avi, .mkv, .mov) or a folder of PNG frames (lossless: pixels outside the hole are
 the input's, bit-exact). Memory stays constant whatever the video length.
+
+With --propagate, Flow Propagate first copies into the hole what the frames up to
+--max-distance before and after saw (model/propagate_stream.py: overlapping windows of frames,
+so memory stays flat too); the four stages then fill only what no frame saw. The demo
+uses it; --no-propagate turns it off.
 """
 from __future__ import annotations
 
@@ -29,12 +34,15 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 from model import stages  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
 from model.masks import grow_hole  # noqa: E402
+from model.propagate import PropagateConfig  # noqa: E402
+from model.propagate_stream import StreamingPropagator  # noqa: E402
 from model.video_io import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DEMO_CLIP = ROOT / "demo" / "dogs_jump"
 DEMO_OUTPUT = Path("demo_output")
 DEMO_GROW = 3  # the demo masks hug the outlines; a few pixels more removes the halo
+DEFAULT_MAX_DISTANCE = PropagateConfig.max_distance  # as the Flow Propagate node
 
 
 def classical(names) -> list[str]:
@@ -60,6 +68,13 @@ def build_parser() -> argparse.ArgumentParser:
                         help="how the two flows are combined (stage 3) (default: confidence)")
     parser.add_argument("--strength", type=float, default=0.6,
                         help="0..1, how much of the previous frame's fill is carried along the flow (default: 0.6)")
+    parser.add_argument("--propagate", action=argparse.BooleanOptionalAction, default=None,
+                        help="first copy into the hole what other frames saw (Flow Propagate, forwards and "
+                             "backwards in time); the stages then fill only what no frame saw (default: off; "
+                             "demo: on)")
+    parser.add_argument("--max-distance", type=int, default=None,
+                        help=f"with --propagate: frames searched each way (default: {DEFAULT_MAX_DISTANCE}); more "
+                             "finds more background but holds more frames in memory")
     parser.add_argument("--grow", type=int, default=None,
                         help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
                              f"{DEMO_GROW})")
@@ -81,15 +96,22 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         args.output = args.output or str(DEMO_OUTPUT / "dogs_jump_inpainted.mp4")
         args.side_by_side = args.side_by_side or str(DEMO_OUTPUT / "dogs_jump_side_by_side.mp4")
         args.grow = DEMO_GROW if args.grow is None else args.grow
+        args.propagate = True if args.propagate is None else args.propagate
     elif args.input is None or args.mask is None or args.output is None:
         parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
     args.grow = args.grow or 0
+    args.propagate = bool(args.propagate)
     if not 0.0 <= args.strength <= 1.0:
         parser.error(f"--strength must lie in 0..1, got {args.strength}.")
     if args.radius < 1:
         parser.error(f"--radius must be at least 1, got {args.radius}.")
     if args.max_frames < 0:
         parser.error(f"--max-frames must be 0 (all) or more, got {args.max_frames}.")
+    if args.max_distance is not None and not args.propagate:
+        parser.error("--max-distance only applies with --propagate; add --propagate or drop it.")
+    args.max_distance = DEFAULT_MAX_DISTANCE if args.max_distance is None else args.max_distance
+    if args.max_distance < 1:
+        parser.error(f"--max-distance must be at least 1 frame, got {args.max_distance}.")
     if args.fps is not None and args.fps <= 0:
         parser.error(f"--fps must be positive, got {args.fps}.")
     outputs = [Path(p).resolve() for p in (args.output, args.side_by_side) if p]
@@ -98,8 +120,22 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("the outputs must differ from INPUT, MASK and each other.")
 
 
+def read(args: argparse.Namespace, pairs, timing: dict):
+    """Yield ``(frame, hole)`` pairs with the hole grown by ``--grow``; reading time goes to ``timing["read"]``."""
+    while True:
+        start = time.perf_counter()
+        pair = next(pairs, None)
+        if pair is None:
+            return
+        frame, hole = pair
+        if args.grow:
+            hole = grow_hole(hole, args.grow)
+        timing["read"] += time.perf_counter() - start
+        yield frame, hole
+
+
 def inpaint(args: argparse.Namespace) -> dict:
-    """Stream INPUT/MASK through the four stages into the writers; returns counts and timings."""
+    """Stream INPUT/MASK through [Flow Propagate and] the four stages into the writers; returns counts and timings."""
     frames = FrameSource(args.input)
     info = frames.info
     masks = MaskSource(args.mask, info.width, info.height, invert=args.invert_mask)
@@ -112,26 +148,31 @@ def inpaint(args: argparse.Namespace) -> dict:
     if args.max_frames:
         total = min(total or args.max_frames, args.max_frames)
     gap = 4
-    timing = {"read": 0.0, "inpaint": 0.0, "write": 0.0}
+    timing = {"read": 0.0, "propagate": 0.0, "inpaint": 0.0, "write": 0.0}
+    video = read(args, pairs, timing)
+    if args.propagate:  # (input, hole, frame with propagated pixels, hole left for the stages)
+        propagator = StreamingPropagator(stages.flow_estimator(args.estimator), stages.flow_completer("laplacian"),
+                                         PropagateConfig(max_distance=args.max_distance))
+        items = ((p.frame, p.hole, p.filled, p.remaining) for p in propagator.run(video))
+    else:
+        items = ((frame, hole, frame, hole) for frame, hole in video)
     with FrameWriter(args.output, info.width, info.height, fps, info.names) as writer, \
             (FrameWriter(args.side_by_side, 2 * info.width + gap, info.height, fps, info.names)
              if args.side_by_side else nullcontext()) as comparison, \
             tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True) as bar:
         while True:
-            start = time.perf_counter()
-            pair = next(pairs, None)
-            if pair is None:
-                break
-            frame, hole = pair
-            if args.grow:
-                hole = grow_hole(hole, args.grow)
+            start, read_before = time.perf_counter(), timing["read"]
+            item = next(items, None)
             middle = time.perf_counter()
-            result = engine.step(frame, hole)
+            timing["propagate"] += middle - start - (timing["read"] - read_before)
+            if item is None:
+                break
+            frame, hole, filled, remaining = item
+            result = engine.step(filled, remaining)
             end = time.perf_counter()
             writer.write(result)
             if comparison is not None:
                 comparison.write(side_by_side(tint_hole(frame, hole), result, gap))
-            timing["read"] += middle - start
             timing["inpaint"] += end - middle
             timing["write"] += time.perf_counter() - end
             bar.update(1)
@@ -156,8 +197,9 @@ def main(argv: list[str] | None = None) -> int:
           f"to {Path(args.output).resolve()}")
     if args.side_by_side:
         print(f"side-by-side (input with the hole tinted | result): {Path(args.side_by_side).resolve()}")
-    print(f"time per frame: inpainting {1000 * report['inpaint'] / n:.1f} ms, reading {1000 * report['read'] / n:.1f} ms, "
-          f"writing {1000 * report['write'] / n:.1f} ms")
+    propagation = f"propagation {1000 * report['propagate'] / n:.1f} ms, " if args.propagate else ""
+    print(f"time per frame: {propagation}inpainting {1000 * report['inpaint'] / n:.1f} ms, "
+          f"reading {1000 * report['read'] / n:.1f} ms, writing {1000 * report['write'] / n:.1f} ms")
     return 0
 
 

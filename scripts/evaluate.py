@@ -14,7 +14,8 @@ object-shaped holes for OTHER clips (protocol ``objects``).
 
 Every configuration is a row of one table (``--configs``, see ``--list``): per-frame OpenCV
 Telea, the classical pipeline (``model.engine.StreamingInpainter`` with the classical stages of
-``model/stages.py``), classical ablations, and the paper's learned ablation rows when
+``model/stages.py``), classical ablations, Flow Propagate followed by the classical pipeline or by
+Telea on the hole it leaves (``propagate``, ``propagate_telea``), and the paper's learned ablation rows when
 ``--weights DIR`` holds weights and ``model/stages.py`` offers a ``"network"`` method (rows
 that cannot be built are skipped with a note in the report).
 
@@ -51,6 +52,7 @@ if str(ROOT) not in sys.path:
 from model import mask_generators, metrics, stages  # noqa: E402
 from model.checks import hole_at  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
+from model.propagate import PropagateConfig, flow_propagate  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 HOLE_GREY = 0.5
@@ -202,6 +204,22 @@ def classical_engine(blend: str = "confidence", estimator: str | None = "dis_med
                               stages.flow_completer("laplacian"), stages.flow_blender(blend), stages.refiner())
 
 
+def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
+    """A runner that first runs Flow Propagate (``model.propagate.flow_propagate``, the node's defaults: DIS
+    medium, Laplacian completion, 12 frames each way, Poisson seams) and then ``make_runner()`` on the
+    propagated frames and the remaining hole."""
+    def make() -> Runner:
+        runner = make_runner()
+
+        def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+            with torch.inference_mode():
+                filled, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
+                                                   stages.flow_completer("laplacian"), PropagateConfig())
+            return runner(filled, remaining)
+        return run
+    return make
+
+
 CLASSICAL_CONFIGS = {
     "telea": Config("telea", "per-frame OpenCV Telea (radius 5), no temporal information",
                     per_frame(lambda: stages.frame_inpainter("telea"))),
@@ -215,6 +233,11 @@ CLASSICAL_CONFIGS = {
                                streaming(lambda: classical_engine("flow_i"))),
     "classical_average": Config("classical_average", "classical pipeline with F = (F^P + F^I) / 2",
                                 streaming(lambda: classical_engine("average"))),
+    "propagate": Config("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
+                                     "classical pipeline on the remaining hole",
+                        propagated(streaming(classical_engine))),
+    "propagate_telea": Config("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole",
+                              propagated(per_frame(lambda: stages.frame_inpainter("telea")))),
 }
 DEFAULT_CONFIGS = ("telea", "classical")
 LEARNED_ROWS = ("pconv_only", "refine_no_flow", "flow_p_only", "flow_i_only", "full_blend")

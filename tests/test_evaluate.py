@@ -100,6 +100,19 @@ def test_resizing_and_learned_rows_without_stages_are_skipped_with_a_note(clips,
     assert any("skipped" in n for n in report["settings"]["notes"])
 
 
+def test_propagation_rows_keep_known_pixels_and_use_the_other_frames(clips, tmp_path):
+    out = tmp_path / "out"
+    code = evaluate.main([str(clips), "--size", "source", "--max-frames", "6", "--masks", "objects",
+                          "--configs", "telea,propagate_telea,propagate", "--out", str(out), "--quiet",
+                          "--sheet-clips", "0", "--threads", "1"])
+    assert code == 0
+    rows = {r["config"]: r for r in json.loads((out / "eval.json").read_text())["rows"] if r["clip"] == "plain"}
+    assert list(rows) == ["telea", "propagate_telea", "propagate"]
+    assert all(r["known_exact"] and math.isfinite(r["psnr_hole"]) for r in rows.values())
+    # the disk moves past the panning scene: propagation copies real background that Telea can only guess
+    assert rows["propagate_telea"]["psnr_hole"] > rows["telea"]["psnr_hole"] + 10.0  # measured +31 dB
+
+
 def test_bad_arguments_give_exit_code_2(clips, tmp_path, capsys):
     assert evaluate.main([str(clips), "--masks", "circles", "--out", str(tmp_path)]) == 2
     assert "unknown mask protocol" in capsys.readouterr().err

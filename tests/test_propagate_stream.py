@@ -1,0 +1,155 @@
+"""Windowed Flow Propagate on a stream: the same pixels as one whole-clip run, in bounded memory."""
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from model import stages
+from model.propagate import PropagateConfig, flow_propagate
+from model.propagate_stream import StreamingPropagator
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Small tensors on a busy 2-core machine run many times faster on one thread."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def wobbling_video(t: int, h: int = 40, w: int = 56, seed: int = 0,
+                   moving: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """A smooth random texture seen by a camera that pans right and back (0-4 px/frame), and a box
+    hole that slides left and right (or, not ``moving``, stays put) -> ``(frames [T,3,H,W], hole [T,1,H,W])``.
+
+    The camera path makes the sources of a hole pixel lie both before and after it; behind the
+    static box they lie up to 6 frames away, so with a short ``max_distance`` some of the hole
+    stays, and a window one frame short of context changes which.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    pan = [round(12 + 10 * torch.sin(torch.tensor(i / 3.0)).item()) for i in range(t)]
+    width = w + 24
+    texture = torch.rand(1, 3, h // 4 + 1, width // 4 + 1, generator=gen)
+    texture = F.interpolate(texture, size=(h, width), mode="bicubic", align_corners=False).clamp(0, 1)[0]
+    frames = torch.stack([texture[:, :, p:p + w] for p in pan]).contiguous()
+    hole = torch.zeros(t, 1, h, w)
+    for i in range(t):
+        x = 16 + (i * 3) % 14 if moving else 20
+        hole[i, :, 12:28, x:x + 12] = 1.0
+    hole[t // 2] = 0.0  # a frame without a hole breaks the chains; the windows must agree on it too
+    return frames, hole
+
+
+class TranslationEstimator:
+    """Exact flow of :func:`wobbling_video`: the whole-pixel horizontal shift that best matches the two frames.
+
+    With whole-pixel flow every trace step lands on a pixel, so no bilinear mix of sources occurs.
+    """
+
+    def __call__(self, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
+        m = 6
+        w = target.shape[-1]
+        errors = {d: (target[..., m:w - m] - source[..., m + d:w - m + d]).abs().mean().item() for d in range(-5, 6)}
+        flow = torch.zeros(1, 2, *target.shape[2:])
+        flow[:, 0] = float(min(errors, key=errors.get))
+        return flow
+
+
+def stream(frames: torch.Tensor, hole: torch.Tensor, config: PropagateConfig, chunk: int, context: int = 0,
+           estimator=None):
+    propagator = StreamingPropagator(estimator or stages.flow_estimator("dis_medium"),
+                                     stages.flow_completer("laplacian"), config, chunk, context)
+    items = list(propagator.run((frames[i:i + 1], hole[i:i + 1]) for i in range(frames.shape[0])))
+    return propagator, items
+
+
+def whole_clip(frames: torch.Tensor, hole: torch.Tensor, config: PropagateConfig, estimator=None):
+    return flow_propagate(frames, hole, estimator or stages.flow_estimator("dis_medium"),
+                          stages.flow_completer("laplacian"), config)
+
+
+@pytest.mark.parametrize("seam", ["poisson", "none"])
+@pytest.mark.parametrize("distance,chunk", [(2, 1), (3, 4), (2, 0)])
+def test_windowed_propagation_equals_the_whole_clip_run_bit_for_bit_with_whole_pixel_flow(seam, distance, chunk):
+    frames, hole = wobbling_video(17, moving=False)
+    config = PropagateConfig(max_distance=distance, seam=seam)
+    whole, whole_remaining = whole_clip(frames, hole, config, TranslationEstimator())
+    _, items = stream(frames, hole, config, chunk, estimator=TranslationEstimator())
+    assert len(items) == frames.shape[0]
+    filled = torch.cat([item.filled for item in items])
+    remaining = torch.cat([item.remaining for item in items])
+    assert 0.2 * hole.sum() < remaining.sum() < 0.6 * hole.sum()  # filled a good part, left some to Frame Inpaint
+    assert torch.equal(filled, whole)
+    assert torch.equal(remaining, whole_remaining)
+    assert torch.equal(torch.cat([item.frame for item in items]), frames)
+    assert torch.equal(torch.cat([item.hole for item in items]), hole)
+
+
+@pytest.mark.parametrize("distance,chunk", [(2, 1), (3, 4)])
+def test_windowed_propagation_with_estimated_flow_matches_the_whole_clip_within_rounding(distance, chunk):
+    # With sub-pixel flow, model/trace.py mixes four neighbours' sources when they agree to within a
+    # tolerance (has > 1 - 1e-4, age spread < 1e-3): a neighbour whose source lies before the window
+    # can then add a tiny weight in the whole-clip run only. The remaining hole stays identical and
+    # colours stay far below one 8-bit level; twice the context makes the windows agree to float noise.
+    frames, hole = wobbling_video(17)
+    config = PropagateConfig(max_distance=distance)
+    whole, whole_remaining = whole_clip(frames, hole, config)
+    for context, tolerance in ((distance, 1 / 255), (2 * distance, 1e-5)):
+        _, items = stream(frames, hole, config, chunk, context)
+        filled = torch.cat([item.filled for item in items])
+        assert torch.equal(torch.cat([item.remaining for item in items]), whole_remaining)
+        known = (hole < 0.5).expand_as(frames)
+        assert torch.equal(filled[known], frames[known])
+        assert (filled - whole).abs().max() < tolerance
+
+
+def test_a_stream_shorter_than_one_window_is_one_whole_clip_run():
+    frames, hole = wobbling_video(5)
+    config = PropagateConfig(max_distance=3)
+    whole, whole_remaining = whole_clip(frames, hole, config)
+    _, items = stream(frames, hole, config, chunk=4)
+    assert torch.equal(torch.cat([item.filled for item in items]), whole)
+    assert torch.equal(torch.cat([item.remaining for item in items]), whole_remaining)
+
+
+def test_frames_held_stay_constant_whatever_the_stream_length():
+    config = PropagateConfig(max_distance=2, seam="none")
+    peaks = []
+    for length in (12, 40):
+        frames, hole = wobbling_video(length, h=16, w=24)
+        propagator, items = stream(frames, hole, config, chunk=3)
+        assert len(items) == length
+        peaks.append(propagator.peak_frames)
+    assert peaks == [3 + 2 * 2] * 2
+
+
+def test_outputs_come_out_while_the_stream_is_still_being_read():
+    frames, hole = wobbling_video(20, h=16, w=24)
+    read = []
+
+    def video():
+        for i in range(frames.shape[0]):
+            read.append(i)
+            yield frames[i:i + 1], hole[i:i + 1]
+
+    propagator = StreamingPropagator(stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian"),
+                                     PropagateConfig(max_distance=2, seam="none"), chunk=3)
+    first = next(iter(propagator.run(video())))
+    assert torch.equal(first.frame, frames[:1])
+    assert len(read) == 3 + 2  # the first chunk and its context after it, nothing more
+
+
+def test_settings_a_stream_cannot_use_are_refused():
+    estimator, completer = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")
+    with pytest.raises(ValueError, match="max_distance is 0"):
+        StreamingPropagator(estimator, completer, PropagateConfig(max_distance=0))
+    with pytest.raises(ValueError, match="chunk"):
+        StreamingPropagator(estimator, completer, PropagateConfig(), chunk=-1)
+    with pytest.raises(ValueError, match="context"):
+        StreamingPropagator(estimator, completer, PropagateConfig(max_distance=4), context=3)
+    frames, hole = wobbling_video(3, h=16, w=24)
+    video = [(frames[:1], hole[:1]), (frames[1:2, :, :8], hole[1:2, :, :8])]
+    with pytest.raises(ValueError, match="one size"):
+        list(StreamingPropagator(estimator, completer, PropagateConfig(max_distance=1)).run(video))
