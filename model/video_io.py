@@ -126,6 +126,19 @@ def tensor_to_bgr(frame: torch.Tensor) -> np.ndarray:
     return np.ascontiguousarray(rgb.numpy()[:, :, ::-1])
 
 
+def _probe(path: Path, read_flag: int) -> tuple[str, list[Path], VideoInfo]:
+    """``(kind, image files ([] for a video), info)`` of a video file, an image folder or one image."""
+    kind = _kind(path)
+    if kind == "video":
+        capture = _open_video(path)
+        info = _video_info(capture, path)
+        capture.release()
+        return kind, [], info
+    files = list_images(path) if kind == "folder" else [path]
+    first = _read_image(files[0], read_flag)
+    return kind, files, VideoInfo(first.shape[1], first.shape[0], DEFAULT_FPS, len(files), [p.stem for p in files])
+
+
 class FrameSource:
     """Frames of a video file, an image folder or a single image, read one at a time.
 
@@ -135,16 +148,7 @@ class FrameSource:
 
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
-        self.kind = _kind(self.path)
-        if self.kind == "video":
-            capture = _open_video(self.path)
-            self.info = _video_info(capture, self.path)
-            capture.release()
-        else:
-            self.files = list_images(self.path) if self.kind == "folder" else [self.path]
-            first = _read_image(self.files[0], cv2.IMREAD_COLOR)
-            self.info = VideoInfo(first.shape[1], first.shape[0], DEFAULT_FPS, len(self.files),
-                                  [p.stem for p in self.files])
+        self.kind, self.files, self.info = _probe(self.path, cv2.IMREAD_COLOR)
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         """Yield ``[1,3,H,W]`` float32 RGB frames in [0,1]; raises ValueError if a frame changes size."""
@@ -196,16 +200,8 @@ class MaskSource:
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, invert: bool = False):
         self.path, self.width, self.height, self.invert = Path(path), width, height, invert
-        self.kind = _kind(self.path)
         self._warned = False
-        if self.kind == "video":
-            capture = _open_video(self.path)
-            self.info = _video_info(capture, self.path)
-            capture.release()
-        else:
-            self.files = list_images(self.path) if self.kind == "folder" else [self.path]
-            first = _read_image(self.files[0], cv2.IMREAD_UNCHANGED)
-            self.info = VideoInfo(first.shape[1], first.shape[0], DEFAULT_FPS, len(self.files))
+        self.kind, self.files, self.info = _probe(self.path, cv2.IMREAD_UNCHANGED)
         self.single = self.kind == "image" or (self.kind == "folder" and len(self.files) == 1)
         self._check_size(self.info.width, self.info.height)
 

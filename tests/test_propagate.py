@@ -10,15 +10,6 @@ from model.poisson import poisson_blend
 from model.propagate import PropagateConfig, flow_propagate, propagate_video
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a busy 2-core machine run many times faster on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def panning_video(t: int = 6, h: int = 40, w: int = 56, shift: int = 2, seed: int = 0) -> torch.Tensor:
     """Smooth random texture seen by a camera panning right ``shift`` px per frame -> ``[T,3,H,W]``.
 

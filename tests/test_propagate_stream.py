@@ -10,15 +10,6 @@ from model.propagate import PropagateConfig, flow_propagate
 from model.propagate_stream import StreamingPropagator
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Small tensors on a busy 2-core machine run many times faster on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def wobbling_video(t: int, h: int = 40, w: int = 56, seed: int = 0,
                    moving: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """A smooth random texture seen by a camera that pans right and back (0-4 px/frame), and a box
