@@ -62,6 +62,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default="telea",
                         help="per-frame fill (stage 1): OpenCV Telea or Navier-Stokes (default: telea)")
     parser.add_argument("--radius", type=int, default=5, help="neighbourhood of the per-frame fill, pixels (default: 5)")
+    parser.add_argument("--working-size", type=int, default=0, metavar="PIXELS",
+                        help="long side at which the per-frame fill runs; the fill is upsampled and known pixels "
+                             "stay exact (default: 0 = full resolution)")
     parser.add_argument("--estimator", choices=classical(stages.ESTIMATORS), default="dis_medium",
                         help="optical flow (stage 2), OpenCV DIS preset (default: dis_medium)")
     parser.add_argument("--blend", choices=classical(stages.BLENDS), default="confidence",
@@ -105,6 +108,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--strength must lie in 0..1, got {args.strength}.")
     if args.radius < 1:
         parser.error(f"--radius must be at least 1, got {args.radius}.")
+    if args.working_size < 0:
+        parser.error(f"--working-size must be 0 (full resolution) or a positive number of pixels, got "
+                     f"{args.working_size}.")
     if args.max_frames < 0:
         parser.error(f"--max-frames must be 0 (all) or more, got {args.max_frames}.")
     if args.max_distance is not None and not args.propagate:
@@ -141,7 +147,7 @@ def inpaint(args: argparse.Namespace) -> dict:
     masks = MaskSource(args.mask, info.width, info.height, invert=args.invert_mask)
     pairs = paired(frames, masks, args.max_frames)  # checks the counts before any output is created
     fps = args.fps or info.fps
-    engine = StreamingInpainter(stages.frame_inpainter(args.frame_method, args.radius),
+    engine = StreamingInpainter(stages.frame_inpainter(args.frame_method, args.radius, working_size=args.working_size),
                                 stages.flow_estimator(args.estimator), stages.flow_completer("laplacian"),
                                 stages.flow_blender(args.blend), stages.refiner("temporal_blend", args.strength))
     total = info.frame_count or None

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from .checks import keep_known
+from .networks.resample import resize_image, shrink_known, working_size
 
 CLASSICAL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 
@@ -46,3 +47,34 @@ class ClassicalFrameInpainter:
         filled = cv2.inpaint(to_uint8_image(frame), mask, self.radius, self.flag)
         result = torch.from_numpy(filled).permute(2, 0, 1)[None].to(frame.device, frame.dtype) / 255.0
         return keep_known(result, frame, hole)
+
+
+class WorkingSizeInpainter:
+    """Run a per-frame inpainter at a reduced working size and bring its fill back to the source size.
+
+    The frame is reduced so its long side is ``long_side`` pixels (never enlarged), the hole
+    grows to cover every small pixel that touches it, the wrapped inpainter fills it there, the
+    fill is upsampled (bilinear) and every known pixel of the source frame is kept bit-exact.
+    Frames already within ``long_side`` go to the wrapped inpainter unchanged.
+
+    Args:
+        inpainter: ``(frame [1,3,h,w] in [0,1], hole [1,1,h,w] 0/1) -> [1,3,h,w]``.
+        long_side: working size's long side in pixels (> 0).
+    """
+
+    def __init__(self, inpainter, long_side: int):
+        if not isinstance(long_side, int) or long_side <= 0:
+            raise ValueError(f"Frame Inpaint: working_size must be a positive number of pixels, got {long_side!r}.")
+        self.inpainter = inpainter
+        self.long_side = long_side
+
+    def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """Fill ``frame`` ``[1,3,H,W]`` in [0,1] inside ``hole`` ``[1,1,H,W]`` (0/1) -> ``[1,3,H,W]``."""
+        size = working_size(*frame.shape[-2:], 1.0, self.long_side)
+        if size == tuple(frame.shape[-2:]):
+            return self.inpainter(frame, hole)
+        if not bool((hole > 0.5).any()):
+            return frame
+        small, small_hole = shrink_known(frame, (hole > 0.5).to(frame.dtype), size)
+        fill = resize_image(self.inpainter(small, small_hole), tuple(frame.shape[-2:]))
+        return keep_known(fill.clamp(0.0, 1.0), frame, hole)

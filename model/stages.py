@@ -5,7 +5,7 @@ from functools import partial
 
 from .flow import DISFlowEstimator, LaplacianFlowCompleter
 from .flow_blend import CLASSICAL_BLENDS, blend_flows
-from .frame_inpaint import ClassicalFrameInpainter
+from .frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
 from .networks.runners import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
 from .refine import TemporalBlendRefiner
 
@@ -17,14 +17,23 @@ BLENDS = CLASSICAL_BLENDS + ("network",)
 REFINE_METHODS = ("temporal_blend", "network")
 
 
-def frame_inpainter(method: str = "telea", radius: int = 5, network=None):
+def frame_inpainter(method: str = "telea", radius: int = 5, network=None, working_size: int = 0):
     """A per-frame inpainter: ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``.
 
     ``method="network"`` needs ``network``, a loaded frame inpainting network (ValueError without one).
+    ``working_size``: long side in pixels at which the hole is filled (0 = full resolution for the
+    classical methods, the network's own working size for ``"network"``); the fill is upsampled
+    and known pixels stay exact.
     """
+    if not isinstance(working_size, int) or working_size < 0:
+        raise ValueError(f"Frame Inpaint: working_size must be 0 (default) or a positive number of pixels, "
+                         f"got {working_size!r}.")
     if method == "network":
-        return NetworkInpainter(network)
-    return ClassicalFrameInpainter(method, radius)
+        inpainter = NetworkInpainter(network)
+        inpainter.network = inpainter.network.with_working_size(working_size)
+        return inpainter
+    inpainter = ClassicalFrameInpainter(method, radius)
+    return WorkingSizeInpainter(inpainter, working_size) if working_size else inpainter
 
 
 def flow_estimator(name: str = "dis_medium"):

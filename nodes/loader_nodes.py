@@ -74,10 +74,14 @@ class _LoadNetwork:
     @classmethod
     def INPUT_TYPES(cls):
         return {"required": {"weights": (weight_files(), {
-            "tooltip": "A .safetensors file from models/frvi/ (or the pack's weights/) made for this stage."})}}
+            "tooltip": "A .safetensors file from models/frvi/ (or the pack's weights/) made for this stage."})},
+            "optional": {"working_size": ("INT", {
+                "default": 0, "min": 0, "max": 8192, "step": 8,
+                "tooltip": "Long side (pixels) at which this network runs; its result is upsampled to the "
+                           "frame size. 0 = the size stored in the weights file (what it was tuned for)."})}}
 
-    def load(self, weights):
-        return (load_network(weight_path(weights), kind=self.KIND),)
+    def load(self, weights, working_size=0):
+        return (load_network(weight_path(weights), kind=self.KIND).with_working_size(working_size),)
 
 
 class LoadFrameInpaintNetwork(_LoadNetwork):

@@ -40,12 +40,18 @@ class FrameInpaint:
         }, "optional": {
             "model": (FRAME_NET, {"tooltip": "Frame inpainting network (Load Frame Inpaint Network), used when "
                                              "method is network."}),
+            "working_size": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8,
+                                     "tooltip": "Long side (pixels) at which the hole is filled; the fill is "
+                                                "upsampled and known pixels stay exact. 0 = full resolution for "
+                                                "telea/ns, the network's own size (set on its loader) for network. "
+                                                "Lower is faster on large frames and blurrier inside the hole."}),
         }}
 
-    def run(self, frames, hole, method, radius, model=None):
+    def run(self, frames, hole, method, radius, model=None, working_size=0):
         video, mask = image_to_model(frames), mask_to_model(hole)
         with torch.inference_mode():
-            out = inpaint_frames(video, mask, stages.frame_inpainter(method, radius, model), compute_device(),
+            inpainter = stages.frame_inpainter(method, radius, model, working_size)
+            out = inpaint_frames(video, mask, inpainter, compute_device(),
                                  frame_progress(video.shape[0]))
         return (image_to_comfy(out),)
 

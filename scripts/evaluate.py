@@ -196,10 +196,12 @@ class ZeroFlow:
         return torch.zeros(1, 2, *target.shape[2:], device=target.device)
 
 
-def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium") -> StreamingInpainter:
+def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium",
+                     working_size: int = 0) -> StreamingInpainter:
     """The classical pipeline of ``model/stages.py`` with its default settings (Telea, DIS medium,
-    Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow."""
-    return StreamingInpainter(stages.frame_inpainter("telea"),
+    Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow;
+    ``working_size``: long side of the Telea fill (0 = full resolution)."""
+    return StreamingInpainter(stages.frame_inpainter("telea", working_size=working_size),
                               ZeroFlow() if estimator is None else stages.flow_estimator(estimator),
                               stages.flow_completer("laplacian"), stages.flow_blender(blend), stages.refiner())
 
@@ -220,25 +222,33 @@ def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
     return make
 
 
-CLASSICAL_CONFIGS = {
-    "telea": Config("telea", "per-frame OpenCV Telea (radius 5), no temporal information",
-                    per_frame(lambda: stages.frame_inpainter("telea"))),
-    "classical": Config("classical", "classical pipeline: Telea + DIS medium + Laplacian F^I + confidence blend "
-                                     "+ temporal-blend refiner", streaming(classical_engine)),
-    "classical_no_flow": Config("classical_no_flow", "classical pipeline with zero flow (refiner without flow)",
-                                streaming(lambda: classical_engine(estimator=None))),
-    "classical_flow_p": Config("classical_flow_p", "classical pipeline following F^P only",
-                               streaming(lambda: classical_engine("flow_p"))),
-    "classical_flow_i": Config("classical_flow_i", "classical pipeline following F^I only",
-                               streaming(lambda: classical_engine("flow_i"))),
-    "classical_average": Config("classical_average", "classical pipeline with F = (F^P + F^I) / 2",
-                                streaming(lambda: classical_engine("average"))),
-    "propagate": Config("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
-                                     "classical pipeline on the remaining hole",
-                        propagated(streaming(classical_engine))),
-    "propagate_telea": Config("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole",
-                              propagated(per_frame(lambda: stages.frame_inpainter("telea")))),
-}
+def classical_configs(working_size: int = 0) -> dict[str, Config]:
+    """The classical rows; ``working_size > 0`` runs their Telea fill at that long side (rows named ``name@N``)."""
+    tag = f"@{working_size}" if working_size else ""
+    where = f" (Telea at {working_size} px long side)" if working_size else ""
+
+    def telea():
+        return stages.frame_inpainter("telea", working_size=working_size)
+
+    def engine(**kwargs):
+        return lambda: classical_engine(working_size=working_size, **kwargs)
+    rows = [
+        ("telea", "per-frame OpenCV Telea (radius 5), no temporal information", per_frame(telea)),
+        ("classical", "classical pipeline: Telea + DIS medium + Laplacian F^I + confidence blend "
+                      "+ temporal-blend refiner", streaming(engine())),
+        ("classical_no_flow", "classical pipeline with zero flow (refiner without flow)",
+         streaming(engine(estimator=None))),
+        ("classical_flow_p", "classical pipeline following F^P only", streaming(engine(blend="flow_p"))),
+        ("classical_flow_i", "classical pipeline following F^I only", streaming(engine(blend="flow_i"))),
+        ("classical_average", "classical pipeline with F = (F^P + F^I) / 2", streaming(engine(blend="average"))),
+        ("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
+                      "classical pipeline on the remaining hole", propagated(streaming(engine()))),
+        ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole", propagated(per_frame(telea))),
+    ]
+    return {name + tag: Config(name + tag, description + where, make) for name, description, make in rows}
+
+
+CLASSICAL_CONFIGS = classical_configs()
 DEFAULT_CONFIGS = ("telea", "classical")
 LEARNED_ROWS = ("pconv_only", "refine_no_flow", "flow_p_only", "flow_i_only", "full_blend")
 
@@ -331,14 +341,15 @@ def learned_stage_makers(weights: dict[str, Path]) -> tuple[dict[str, Callable],
     return makers, notes
 
 
-def learned_configs(weights_dir: str | None) -> tuple[dict[str, Config], list[str]]:
+def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dict[str, Config], list[str]]:
     """The paper's ablation rows built from ``--weights DIR``, or none, with notes saying why.
 
     Rows: ``pconv_only`` (frame network per frame), ``refine_no_flow`` (frame network + ConvLSTM
     refiner fed zero flow), ``flow_p_only`` / ``flow_i_only`` (the refiner following one flow),
     ``full_blend`` (F from the blend network H_f; the average of F^P and F^I when no H_f weights
     are given). F^I is completed by the flow-completion network when its weights are given, else
-    by the Laplacian completion. F^P is DIS medium on the inpainted frames.
+    by the Laplacian completion. F^P is DIS medium on the inpainted frames. ``working_size > 0`` runs the
+    frame network at that long side (rows named ``name@N``); 0 keeps the size stored in its weights file.
     """
     if not weights_dir:
         return {}, []
@@ -354,9 +365,12 @@ def learned_configs(weights_dir: str | None) -> tuple[dict[str, Config], list[st
     if "frame_inpaint" not in makers:
         return {}, notes + ["learned rows skipped: the frame-inpainting network could not be built."]
     frame = makers["frame_inpaint"]
+    if working_size:
+        frame = _at_working_size(frame, working_size)
     rows = {"pconv_only": Config("pconv_only", "frame network per frame (PConv only)", per_frame(frame))}
     if "convlstm_refine" not in makers:
-        return rows, notes + ["refiner rows skipped: no ConvLSTM refiner weights."]
+        return _tagged(rows, working_size, "frame network"), notes + ["refiner rows skipped: no ConvLSTM refiner "
+                                                                      "weights."]
     refine = makers["convlstm_refine"]
     completer = makers.get("flow_complete", lambda: stages.flow_completer("laplacian"))
     if "flow_complete" not in makers:
@@ -377,7 +391,24 @@ def learned_configs(weights_dir: str | None) -> tuple[dict[str, Config], list[st
         "full_blend": Config("full_blend", "full learned pipeline, F blended from F^P and F^I",
                              streaming(engine())),
     })
-    return rows, notes
+    return _tagged(rows, working_size, "frame network"), notes
+
+
+def _at_working_size(make_frame: Callable, working_size: int) -> Callable:
+    """Wrap a maker of the learned frame stage so its network runs at ``working_size`` px long side."""
+    def make():
+        stage = make_frame()
+        stage.network = stage.network.with_working_size(working_size)
+        return stage
+    return make
+
+
+def _tagged(rows: dict[str, Config], working_size: int, what: str) -> dict[str, Config]:
+    """Rows renamed ``name@N`` (and described) when ``working_size`` N > 0; unchanged for 0."""
+    if not working_size:
+        return rows
+    return {f"{n}@{working_size}": Config(f"{n}@{working_size}", f"{c.description} ({what} at {working_size} px "
+                                          "long side)", c.make) for n, c in rows.items()}
 
 
 # --------------------------------------------------------------------------------- contact sheet
@@ -593,7 +624,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"comma-separated protocols from {', '.join(mask_generators.PROTOCOLS)}")
     parser.add_argument("--configs", default=",".join(DEFAULT_CONFIGS),
                         help="comma-separated configurations (see --list); learned rows need --weights; "
-                             "'all' = every classical and learned row")
+                             "'all' = every classical and learned row; NAME@N runs the row's frame fill "
+                             "(Telea or the frame network) at N px long side, e.g. telea@480 to tune the working "
+                             "size")
     parser.add_argument("--weights", help="folder of learned weights (*.safetensors) for the learned rows")
     parser.add_argument("--mask-pool", action="append", default=[],
                         help="more clip folders whose masks/ serve as object masks (default: the clips themselves)")
@@ -609,11 +642,24 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def config_working_sizes(text: str) -> set[int]:
+    """The working sizes N named by ``name@N`` entries of a ``--configs`` list (others are ignored)."""
+    sizes = set()
+    for name in (c.strip() for c in text.split(",")):
+        _, at, size = name.partition("@")
+        if at and size.isdigit() and int(size) > 0:
+            sizes.add(int(size))
+    return sizes
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     learned, notes = learned_configs(args.weights)
     available = {**CLASSICAL_CONFIGS, **learned}
+    for working_size in sorted(config_working_sizes(args.configs)):
+        more, _ = learned_configs(args.weights, working_size)
+        available.update({**classical_configs(working_size), **more})
     if args.list:
         for name, config in available.items():
             print(f"{name:20s} {config.description}")

@@ -1,6 +1,8 @@
 """What every network of the pack declares, so weight files can name and rebuild it."""
 from __future__ import annotations
 
+import copy
+import dataclasses
 from typing import ClassVar
 
 import torch
@@ -30,6 +32,24 @@ class Network(nn.Module):
         if not isinstance(config, self.Config):
             raise ValueError(f"{type(self).__name__}: expected a {self.Config.__name__}, got {type(config).__name__}.")
         self.config = config
+
+    def with_working_size(self, long_side: int) -> "Network":
+        """This network, sharing its parameters, set to run with a long side of ``long_side`` pixels.
+
+        ``long_side = 0`` returns the network itself (the working size of its config). Otherwise the
+        copy's config has ``scale = 1`` and ``max_side = long_side``: frames larger than that are
+        reduced to it, smaller ones run at their own size. Trained weights work at other sizes
+        than the one they were trained at, but the harness should confirm a choice
+        (``scripts/evaluate.py --working-size``).
+        """
+        if not isinstance(long_side, int) or long_side < 0:
+            raise ValueError(f"working_size must be 0 (as stored in the weights file) or a positive number of "
+                             f"pixels, got {long_side!r}.")
+        if long_side == 0 or not {"scale", "max_side"} <= {f.name for f in dataclasses.fields(self.config)}:
+            return self
+        clone = copy.copy(self)  # a new object whose submodules (and so parameters) are the same objects
+        clone.config = dataclasses.replace(self.config, scale=1.0, max_side=long_side)
+        return clone
 
     def parameter_count(self) -> int:
         """Number of trainable parameters."""

@@ -1,0 +1,147 @@
+"""Working resolution: per-frame fills and networks run at a size the user picks, results come back
+at the source size with known pixels exact (Frame Inpaint, loader nodes, CLI, evaluation harness)."""
+from __future__ import annotations
+
+import importlib.util
+import sys
+
+import pytest
+import torch
+
+from conftest import REPO, moving_box_video
+from model import stages
+from model.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
+from model.networks import ConvLSTMRefineConfig, ConvLSTMRefineNet, FrameInpaintConfig, FrameInpaintNet
+from model.weights_io import save_network
+
+
+def two_colour_frame(h: int = 90, w: int = 160) -> torch.Tensor:
+    """``[1,3,h,w]``: red on the left half, blue on the right half."""
+    frame = torch.zeros(1, 3, h, w)
+    frame[:, 0, :, : w // 2] = 0.9
+    frame[:, 2, :, w // 2:] = 0.8
+    return frame
+
+
+def test_fill_at_a_working_size_comes_back_at_the_source_size_with_known_pixels_exact():
+    frame = two_colour_frame()
+    hole = torch.zeros(1, 1, 90, 160)
+    hole[..., 30:60, 10:50] = 1.0  # inside the red half, far from the colour edge
+    calls = []
+
+    def spy(small, small_hole):
+        calls.append(tuple(small.shape[-2:]))
+        return ClassicalFrameInpainter("telea")(small, small_hole)
+
+    out = WorkingSizeInpainter(spy, 40)(frame, hole)
+    assert calls == [(22, 40)]  # long side 160 -> 40, aspect kept
+    assert out.shape == frame.shape
+    known = (hole < 0.5).expand_as(frame)
+    assert torch.equal(out[known], frame[known])
+    inside = out[..., 30:60, 10:50]
+    assert (inside - frame[..., 30:60, 10:50]).abs().max() < 0.02  # the fill is red, not grey or blue
+
+
+def test_frames_within_the_working_size_go_to_the_inpainter_unchanged():
+    frame, hole = two_colour_frame(), torch.zeros(1, 1, 90, 160)
+    hole[..., 20:40, 100:130] = 1.0
+    telea = ClassicalFrameInpainter("telea")
+    assert torch.equal(WorkingSizeInpainter(telea, 160)(frame, hole), telea(frame, hole))
+    assert torch.equal(WorkingSizeInpainter(telea, 4000)(frame, hole), telea(frame, hole))
+    empty = torch.zeros_like(hole)
+    assert WorkingSizeInpainter(telea, 40)(frame, empty) is frame
+
+
+@pytest.mark.parametrize("bad", [-1, 0, 2.5])
+def test_working_size_rejects_non_positive_or_fractional_sizes(bad):
+    with pytest.raises(ValueError, match="working_size"):
+        WorkingSizeInpainter(ClassicalFrameInpainter("telea"), bad)
+
+
+def test_stage_factory_keeps_full_resolution_by_default_and_rejects_negative_sizes():
+    assert isinstance(stages.frame_inpainter("telea"), ClassicalFrameInpainter)
+    assert isinstance(stages.frame_inpainter("ns", working_size=64), WorkingSizeInpainter)
+    with pytest.raises(ValueError, match="working_size"):
+        stages.frame_inpainter("telea", working_size=-8)
+
+
+def test_network_at_a_working_size_shares_its_weights_and_runs_at_that_size():
+    torch.manual_seed(0)
+    net = FrameInpaintNet(FrameInpaintConfig(widths=(4, 8, 8), first_kernel=3))
+    assert net.with_working_size(0) is net
+    with pytest.raises(ValueError, match="working_size"):
+        net.with_working_size(-1)
+    moved = net.with_working_size(32)  # the stored config runs this 96 px frame at 48
+    assert (moved.config.scale, moved.config.max_side) == (1.0, 32)
+    assert (net.config.scale, net.config.max_side) == (0.5, 256)  # the original is untouched
+    assert all(a is b for a, b in zip(net.parameters(), moved.parameters()))
+    reference = FrameInpaintNet(FrameInpaintConfig(widths=(4, 8, 8), first_kernel=3, scale=1.0, max_side=32))
+    reference.load_state_dict(net.state_dict())
+    frame, hole = torch.rand(1, 3, 60, 96), torch.zeros(1, 1, 60, 96)
+    hole[..., 10:40, 20:60] = 1.0
+    with torch.no_grad():
+        out = moved(frame, hole)
+        assert torch.equal(out, reference(frame, hole))
+        assert not torch.allclose(out, net(frame, hole))  # another working size, another fill
+
+
+def test_refiner_memory_follows_its_working_size():
+    net = ConvLSTMRefineNet(ConvLSTMRefineConfig(widths=(4, 8), hidden=8))
+    assert net.memory_size(240, 432) == (30, 54)  # scale 1/2, then /4 by the encoder
+    assert net.with_working_size(108).memory_size(240, 432) == (15, 27)
+
+
+def test_frame_inpaint_node_fills_at_the_working_size(nodes):
+    frames, hole = moving_box_video(t=3, h=48, w=64)
+    (full,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
+    (default,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5, working_size=0)
+    (small,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5, working_size=32)
+    assert torch.equal(full, default)
+    known = (hole < 0.5)[..., None].expand_as(frames)
+    assert small.shape == frames.shape and torch.equal(small[known], frames[known])
+    assert not torch.equal(small, full)
+    assert (small[~known] - full[~known]).abs().mean() < 0.1  # the same fill, only coarser
+
+
+def test_frame_inpaint_node_overrides_the_network_working_size(nodes):
+    torch.manual_seed(0)
+    net = FrameInpaintNet(FrameInpaintConfig(widths=(4, 8, 8), first_kernel=3))
+    frames, hole = moving_box_video(t=2, h=48, w=64)
+    (out,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "network", 5, model=net, working_size=40)
+    direct = net.with_working_size(40)
+    with torch.no_grad():
+        expected = direct(frames[:1].permute(0, 3, 1, 2), hole[:1, None])
+    assert torch.allclose(out[:1].permute(0, 3, 1, 2), expected, atol=1e-6)
+    assert net.config.max_side == 256  # the connected model itself is unchanged
+
+
+def test_loader_node_sets_the_working_size(pack, nodes, tmp_path, monkeypatch):
+    loader = sys.modules[f"{pack.__name__}.nodes.loader_nodes"]
+    monkeypatch.setattr(loader, "PACK_WEIGHTS", tmp_path)
+    monkeypatch.setattr(loader, "folder_paths", None)
+    save_network(ConvLSTMRefineNet(ConvLSTMRefineConfig(widths=(4, 8), hidden=8)), tmp_path / "refine.safetensors")
+    spec = pack.NODE_CLASS_MAPPINGS["FRVI_LoadConvLSTMRefineNetwork"].INPUT_TYPES()
+    assert spec["optional"]["working_size"][1]["default"] == 0
+    (stored,) = nodes["FRVI_LoadConvLSTMRefineNetwork"].load("refine.safetensors")
+    (resized,) = nodes["FRVI_LoadConvLSTMRefineNetwork"].load("refine.safetensors", working_size=320)
+    assert (stored.config.scale, stored.config.max_side) == (0.5, 0)
+    assert (resized.config.scale, resized.config.max_side) == (1.0, 320)
+
+
+def _evaluate_module():
+    spec = importlib.util.spec_from_file_location("frvi_evaluate_ws", REPO / "scripts" / "evaluate.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_evaluation_rows_at_a_working_size_are_named_and_built():
+    evaluate = _evaluate_module()
+    assert evaluate.config_working_sizes("telea,telea@320, classical@96,propagate") == {320, 96}
+    rows = evaluate.classical_configs(32)
+    assert "telea@32" in rows and "propagate@32" in rows and "32 px" in rows["telea@32"].description
+    frames, hole = moving_box_video(t=2, h=48, w=64)
+    video, mask = frames.permute(0, 3, 1, 2), hole[:, None]
+    small, full = rows["telea@32"].make()(video, mask), evaluate.CLASSICAL_CONFIGS["telea"].make()(video, mask)
+    assert small.shape == full.shape and not torch.equal(small, full)
