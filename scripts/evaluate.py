@@ -639,7 +639,57 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     parser.add_argument("--list", action="store_true", help="list the configurations and mask protocols, then exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--merge", nargs="+", metavar="DIR",
+                        help="instead of running: join the eval.json of earlier runs (e.g. clips split over "
+                             "processes, same settings) into one report in --out")
     return parser
+
+
+def merge_reports(folders: list[Path], out: Path) -> str:
+    """Join the ``eval.json`` of runs over different clips (same sizes, masks and configurations) into one report.
+
+    Writes ``eval.md`` and ``eval.json`` to ``out`` and copies the contact sheets (a sheet whose name is taken
+    gets the folder's name as a suffix); returns the Markdown report. ValueError if the settings differ.
+    """
+    runs = []
+    for folder in folders:
+        path = Path(folder) / "eval.json"
+        if not path.is_file():
+            raise ValueError(f"--merge: {path} does not exist; give folders written by evaluate.py --out.")
+        runs.append(json.loads(path.read_text()))
+    first = runs[0]["settings"]
+    same = ("sizes", "masks", "configs", "seed", "max_frames", "start", "rect_fraction")
+    for folder, run in zip(folders[1:], runs[1:]):
+        differ = [k for k in same if run["settings"][k] != first[k]]
+        if differ:
+            raise ValueError(f"--merge: {folder} was run with other settings ({', '.join(differ)}); "
+                             "only runs with the same settings can be joined.")
+    rows = [row for run in runs for row in run["rows"]]
+    clips = [c for run in runs for c in run["settings"]["clips"]]
+    if len(set(clips)) != len(clips):
+        raise ValueError("--merge: a clip appears in more than one run; join runs over different clips.")
+    notes = [n for run in runs for n in run["settings"].get("notes", [])]
+    settings = Settings(first["sizes"], first["masks"], list(first["configs"]), first["seed"], first["max_frames"],
+                        first["start"], first["rect_fraction"], first.get("sheet_clips", 3),
+                        first.get("sheet_frames", 2), notes)
+    configs = {n: Config(n, d, lambda: None) for n, d in first["configs"].items()}
+    machines = sorted({run["settings"]["machine"] for run in runs})
+    means = summarise(rows)
+    report = markdown(rows, means, settings, configs, " + ".join(machines) + f" (joined from {len(runs)} runs)")
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "eval.md").write_text(report)
+    (out / "eval.json").write_text(json.dumps(_no_nan({
+        "settings": {**settings.__dict__, "clips": clips, "machine": " + ".join(machines),
+                     "configs": first["configs"], "merged_from": [str(f) for f in folders]},
+        "rows": rows, "means": means}), indent=1, allow_nan=False))
+    for folder in folders:
+        for sheet in sorted((Path(folder) / "sheets").glob("*.png")):
+            target = out / "sheets" / sheet.name
+            if target.exists():
+                target = target.with_name(f"{sheet.stem}_{Path(folder).name}.png")
+            target.parent.mkdir(exist_ok=True)
+            target.write_bytes(sheet.read_bytes())
+    return report
 
 
 def config_working_sizes(text: str) -> set[int]:
@@ -655,6 +705,14 @@ def config_working_sizes(text: str) -> set[int]:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.merge:
+        try:
+            print(merge_reports([Path(f) for f in args.merge], Path(args.out)))
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"wrote {Path(args.out) / 'eval.md'} and {Path(args.out) / 'eval.json'}")
+        return 0
     learned, notes = learned_configs(args.weights)
     available = {**CLASSICAL_CONFIGS, **learned}
     for working_size in sorted(config_working_sizes(args.configs)):

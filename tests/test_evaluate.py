@@ -113,6 +113,25 @@ def test_propagation_rows_keep_known_pixels_and_use_the_other_frames(clips, tmp_
     assert rows["propagate_telea"]["psnr_hole"] > rows["telea"]["psnr_hole"] + 10.0  # measured +31 dB
 
 
+def test_runs_over_different_clips_merge_into_the_report_of_one_run(clips, tmp_path):
+    common = ["--size", "source", "--max-frames", "3", "--masks", "fixed_rect", "--configs", "telea,telea@32",
+              "--quiet", "--sheet-clips", "1", "--threads", "1"]
+    whole, part_a, part_b, joined = (tmp_path / n for n in ("whole", "a", "b", "joined"))
+    assert evaluate.main([str(clips), *common, "--out", str(whole)]) == 0
+    assert evaluate.main([str(clips / "plain"), *common, "--out", str(part_a)]) == 0
+    assert evaluate.main([str(clips / "with_masks"), *common, "--out", str(part_b)]) == 0
+    assert evaluate.main(["--merge", str(part_a), str(part_b), "--out", str(joined)]) == 0
+    one, merged = (json.loads((d / "eval.json").read_text()) for d in (whole, joined))
+    drop_time = lambda rows: [{k: v for k, v in r.items() if k != "ms_per_frame"} for r in rows]  # noqa: E731
+    assert drop_time(merged["rows"]) == drop_time(one["rows"])
+    assert drop_time(merged["means"]) == drop_time(one["means"])
+    assert "| **all** (2 clips) | telea@32 |" in (joined / "eval.md").read_text()
+    assert sorted(p.name for p in (joined / "sheets").glob("*.png")) == [
+        "source_fixed_rect_telea.png", "source_fixed_rect_telea@32.png",
+        "source_fixed_rect_telea@32_b.png", "source_fixed_rect_telea_b.png"]
+    assert evaluate.main(["--merge", str(part_a), str(part_a), "--out", str(tmp_path / "x")]) == 2  # same clip twice
+
+
 def test_bad_arguments_give_exit_code_2(clips, tmp_path, capsys):
     assert evaluate.main([str(clips), "--masks", "circles", "--out", str(tmp_path)]) == 2
     assert "unknown mask protocol" in capsys.readouterr().err
