@@ -38,9 +38,9 @@ class Network(nn.Module):
 
         ``long_side = 0`` returns the network itself (the working size of its config). Otherwise the
         copy's config has ``scale = 1`` and ``max_side = long_side``: frames larger than that are
-        reduced to it, smaller ones run at their own size. Trained weights work at other sizes
-        than the one they were trained at, but the harness should confirm a choice
-        (``scripts/evaluate.py --working-size``).
+        reduced to it, smaller ones run at their own size. Trained weights run at other sizes
+        than the one they were tuned for; score a choice with the harness first
+        (``scripts/evaluate.py --configs pconv_only,pconv_only@512 --weights DIR``).
         """
         if not isinstance(long_side, int) or long_side < 0:
             raise ValueError(f"working_size must be 0 (as stored in the weights file) or a positive number of "
