@@ -47,13 +47,29 @@ class FlowPropagate:
             "flow_max_side": ("INT", {"default": 640, "min": 16, "max": 8192,
                                       "tooltip": "Longest side for flow estimation; colour is always copied at the "
                                                  "source resolution."}),
+        }, "optional": {
+            "context_before": ("INT", {"default": 0, "min": 0, "max": 10000,
+                                       "tooltip": "For a video in chunks: the first N frames of the batch are only "
+                                                  "looked at, not output (the end of the previous chunk). Use "
+                                                  "max_distance for a seamless join; 0 for the first chunk."}),
+            "context_after": ("INT", {"default": 0, "min": 0, "max": 10000,
+                                      "tooltip": "For a video in chunks: the last N frames of the batch are only "
+                                                 "looked at, not output (the start of the next chunk). Use "
+                                                 "max_distance for a seamless join; 0 for the last chunk."}),
         }}
 
-    def run(self, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side):
+    def run(self, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side,
+            context_before=0, context_after=0):
         video, mask = image_to_model(frames), mask_to_model(hole)
+        count = video.shape[0]
+        if context_before + context_after >= count:
+            raise ValueError(f"Flow Propagate: context_before ({context_before}) + context_after ({context_after}) "
+                             f"leave none of the {count} frames to output; the batch must hold the chunk's own "
+                             "frames plus the context frames.")
         config = PropagateConfig(max_distance, consistency, hole_dilation, flow_max_side, seam)
         with torch.inference_mode():
             out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator),
                                             stages.flow_completer("laplacian"), config, compute_device(),
-                                            frame_progress(2 * video.shape[0]))
-        return (image_to_comfy(out), mask_to_comfy(remaining))
+                                            frame_progress(2 * count))
+        keep = slice(context_before, count - context_after)
+        return (image_to_comfy(out[keep]), mask_to_comfy(remaining[keep]))

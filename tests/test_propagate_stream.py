@@ -144,3 +144,26 @@ def test_settings_a_stream_cannot_use_are_refused():
     video = [(frames[:1], hole[:1]), (frames[1:2, :, :8], hole[1:2, :, :8])]
     with pytest.raises(ValueError, match="one size"):
         list(StreamingPropagator(estimator, completer, PropagateConfig(max_distance=1)).run(video))
+
+
+def test_flow_propagate_node_in_chunks_with_context_frames_matches_one_run(nodes):
+    """A ComfyUI graph in chunks: each chunk's batch carries max_distance frames of its neighbours as context."""
+    frames, hole = wobbling_video(17, moving=False)
+    frames, hole = frames.permute(0, 2, 3, 1).contiguous(), hole[:, 0]  # ComfyUI layout
+    distance, cut = 3, 6
+    args = dict(estimator="dis_medium", hole_dilation=1, max_distance=distance, consistency=1.0, seam="poisson",
+                flow_max_side=640)
+    node = nodes["FRVI_FlowPropagate"]
+    whole, whole_remaining = node.run(frames, hole, **args)
+    first, first_remaining = node.run(frames[:cut + distance], hole[:cut + distance], **args, context_after=distance)
+    second, second_remaining = node.run(frames[cut - distance:], hole[cut - distance:], **args,
+                                        context_before=distance)
+    assert first.shape[0] == cut and second.shape[0] == frames.shape[0] - cut
+    assert 0 < whole_remaining.sum() < hole.sum()  # some of the hole filled, some left to Frame Inpaint
+    assert torch.equal(torch.cat((first_remaining, second_remaining)), whole_remaining)
+    assert (torch.cat((first, second)) - whole).abs().max() < 1 / 255  # see the test above: sub-pixel mixing
+    # without context the chunk ends see less: more of the hole is left near the cut
+    alone, alone_remaining = node.run(frames[:cut], hole[:cut], **args)
+    assert alone_remaining.sum() > whole_remaining[:cut].sum()
+    with pytest.raises(ValueError, match="context_before"):
+        node.run(frames[:4], hole[:4], **args, context_before=2, context_after=2)
