@@ -41,8 +41,11 @@ def inpaint_frames(frames: torch.Tensor, hole: torch.Tensor, inpainter, device: 
 
 def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tensor, estimator, completer,
                 hole_dilation: int = 8, state: RecurrentState | None = None, device: torch.device | str = "cpu",
-                on_frame: OnFrame = None) -> tuple[FlowField, FlowField]:
+                on_frame: OnFrame = None, working_size: int = 0) -> tuple[FlowField, FlowField]:
     """Stage 2 over a video -> ``(F^P, F^I)``, each a :class:`FlowField` ``[T,2,H,W]`` on ``device``.
+
+    ``working_size``: long side at which the flows are computed (0 = full resolution), see
+    :func:`model.flow.robust_flow_pair`.
 
     ``flow[0]`` is zero with confidence 0, unless ``state`` (the previous chunk's last frame)
     is given: then it is the flow from frame 0 to that frame, so chunks join without a seam.
@@ -60,7 +63,7 @@ def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tenso
         cur = (frames[t:t + 1].to(device), hole_at(hole, t).to(device), inpainted[t:t + 1].to(device))
         if prev is not None:
             pair = robust_flow_pair(cur[0], prev[0], cur[1], prev[1], cur[2], prev[2], estimator, completer,
-                                    hole_dilation)
+                                    hole_dilation, working_size)
             for field, (flow, conf) in zip(fields, pair):
                 field.flow[t], field.confidence[t] = flow[0], conf[0]
         prev = cur
@@ -118,10 +121,11 @@ class StreamingInpainter:
     """
 
     def __init__(self, inpainter, estimator, completer, blender, refiner, hole_dilation: int = 8,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", flow_working_size: int = 0):
         self.inpainter, self.estimator, self.completer = inpainter, estimator, completer
         self.blender, self.refiner = blender, refiner
         self.hole_dilation, self.device = hole_dilation, device
+        self.flow_working_size = flow_working_size  # long side of Robust Flow (0 = full resolution)
         self.state: RecurrentState | None = None
 
     @torch.inference_mode()
@@ -137,7 +141,8 @@ class StreamingInpainter:
             self.state.check_size(*frame.shape[2:])
             s = self.state
             flow_p, flow_i = robust_flow_pair(frame, s.frame, mask, s.hole, filled, s.inpainted,
-                                              self.estimator, self.completer, self.hole_dilation)
+                                              self.estimator, self.completer, self.hole_dilation,
+                                              self.flow_working_size)
             flow, conf = self.blender(*flow_p, *flow_i)
         result, memory = self.refiner(frame, mask, filled, flow, conf, self.state)
         self.state = RecurrentState(frame, mask, filled, result, memory)

@@ -1,6 +1,7 @@
 """Stage 2, Robust Flow: F^P on the inpainted frames and F^I completed inside the hole."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import cv2
@@ -9,6 +10,8 @@ import torch
 
 from .harmonic import harmonic_fill
 from .masks import grow_hole
+from .networks.resample import resize_flow, resize_image
+from .networks.resample import working_size as working_size_of
 from .warp import warp
 
 DIS_PRESETS = {
@@ -87,7 +90,8 @@ class LaplacianFlowCompleter:
 
 def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.Tensor, prev_hole: torch.Tensor,
                      inpainted: torch.Tensor, prev_inpainted: torch.Tensor, estimator, completer,
-                     hole_dilation: int = 8) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
+                     hole_dilation: int = 8, working_size: int = 0
+                     ) -> tuple[tuple[torch.Tensor, torch.Tensor], tuple[torch.Tensor, torch.Tensor]]:
     """Both flows of the paper for one pair of frames (t, t-1).
 
     F^P is estimated on the inpainted frames P_t, P_{t-1}. F^I is the flow of the corrupted
@@ -104,9 +108,25 @@ def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.
         inpainted, prev_inpainted: ``[1,3,H,W]`` P_t and P_{t-1}.
         estimator: callable ``(target, source) -> flow [1,2,H,W]``.
         completer: callable ``(flow, unknown) -> flow``.
+        working_size: long side in pixels at which both flows are computed (0 = full resolution);
+            larger frames are reduced to it (area mean, a reduced pixel is hole if any of its
+            pixels is, ``hole_dilation`` scaled) and the flows (vectors rescaled) and confidences
+            are brought back to the frame size, bilinearly.
     Returns:
         ``((F^P, confidence), (F^I, confidence))``, flows ``[1,2,H,W]``, confidences ``[1,1,H,W]``.
     """
+    if not isinstance(working_size, int) or working_size < 0:
+        raise ValueError(f"Robust Flow: working_size must be 0 (full resolution) or a positive number of pixels, "
+                         f"got {working_size!r}.")
+    size = tuple(inpainted.shape[-2:])
+    small = working_size_of(*size, 1.0, working_size) if working_size else size
+    if small != size:
+        reduced = [resize_image(x, small) for x in (inpainted, prev_inpainted)]
+        holes = [(resize_image(x, small) > 0).to(x.dtype) for x in (hole, prev_hole)]
+        dilation = math.ceil(hole_dilation * small[1] / size[1])
+        pairs = robust_flow_pair(reduced[0], reduced[1], holes[0], holes[1], reduced[0], reduced[1], estimator,
+                                 completer, dilation)
+        return tuple((resize_flow(flow, size), resize_image(conf, size).clamp(0.0, 1.0)) for flow, conf in pairs)
     raw = estimator(inpainted, prev_inpainted)
     measured = photometric_confidence(inpainted, prev_inpainted, raw)
     unknown = grow_hole(torch.maximum(hole, prev_hole), hole_dilation)

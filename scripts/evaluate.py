@@ -197,13 +197,14 @@ class ZeroFlow:
 
 
 def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium",
-                     working_size: int = 0) -> StreamingInpainter:
+                     working_size: int = 0, flow_working_size: int = 0) -> StreamingInpainter:
     """The classical pipeline of ``model/stages.py`` with its default settings (Telea, DIS medium,
     Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow;
-    ``working_size``: long side of the Telea fill (0 = full resolution)."""
+    ``working_size``: long side of the Telea fill, ``flow_working_size``: of Robust Flow (0 = full resolution)."""
     return StreamingInpainter(stages.frame_inpainter("telea", working_size=working_size),
                               ZeroFlow() if estimator is None else stages.flow_estimator(estimator),
-                              stages.flow_completer("laplacian"), stages.flow_blender(blend), stages.refiner())
+                              stages.flow_completer("laplacian"), stages.flow_blender(blend), stages.refiner(),
+                              flow_working_size=flow_working_size)
 
 
 def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
@@ -241,6 +242,8 @@ def classical_configs(working_size: int = 0) -> dict[str, Config]:
         ("classical_flow_p", "classical pipeline following F^P only", streaming(engine(blend="flow_p"))),
         ("classical_flow_i", "classical pipeline following F^I only", streaming(engine(blend="flow_i"))),
         ("classical_average", "classical pipeline with F = (F^P + F^I) / 2", streaming(engine(blend="average"))),
+        ("classical_flow_640", "classical pipeline with Robust Flow computed at 640 px long side (full size below)",
+         streaming(engine(flow_working_size=640))),
         ("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
                       "classical pipeline on the remaining hole", propagated(streaming(engine()))),
         ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole", propagated(per_frame(telea))),

@@ -145,3 +145,49 @@ def test_evaluation_rows_at_a_working_size_are_named_and_built():
     video, mask = frames.permute(0, 3, 1, 2), hole[:, None]
     small, full = rows["telea@32"].make()(video, mask), evaluate.CLASSICAL_CONFIGS["telea"].make()(video, mask)
     assert small.shape == full.shape and not torch.equal(small, full)
+
+
+def panning_pair(shift: int = 4, h: int = 120, w: int = 216) -> tuple[torch.Tensor, torch.Tensor]:
+    """Two frames of a smooth random texture, the first seen ``shift`` px further right: backward flow = +shift."""
+    torch.manual_seed(3)
+    texture = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8, (w + shift) // 8), size=(h, w + shift),
+                                              mode="bicubic", align_corners=False).clamp(0, 1)
+    return texture[..., shift:shift + w].contiguous(), texture[..., :w].contiguous()
+
+
+def test_robust_flow_at_a_working_size_comes_back_at_the_frame_size_in_frame_pixels():
+    from model.flow import DISFlowEstimator, LaplacianFlowCompleter, robust_flow_pair
+    frame, prev = panning_pair()
+    hole = torch.zeros(1, 1, 120, 216)
+    hole[..., 40:80, 80:140] = 1.0
+    args = (frame, prev, hole, hole, frame, prev, DISFlowEstimator(), LaplacianFlowCompleter(), 8)
+    full = robust_flow_pair(*args)
+    small = robust_flow_pair(*args, working_size=108)
+    for (flow_full, conf_full), (flow_small, conf_small) in zip(full, small):
+        assert flow_small.shape == flow_full.shape and conf_small.shape == conf_full.shape
+        assert 0.0 <= conf_small.min() and conf_small.max() <= 1.0
+        inner = (slice(None), slice(None), slice(10, 110), slice(10, 206))  # away from the frame border
+        assert (flow_small[inner][:, 0] - 4.0).abs().median() < 0.25  # vectors rescaled to frame pixels
+        assert flow_small[inner][:, 1].abs().median() < 0.25
+    assert robust_flow_pair(*args, working_size=216)[0][0].equal(full[0][0])  # not reduced: the same flow
+    with pytest.raises(ValueError, match="working_size"):
+        robust_flow_pair(*args, working_size=-1)
+
+
+def test_robust_flow_node_at_a_working_size_runs_in_chunks_like_one_run(nodes):
+    frames, hole = moving_box_video(t=6, h=48, w=64)
+    (p,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
+
+    def graph(f, h, q, state=None):
+        flow_p, flow_i = nodes["FRVI_RobustFlow"].run(f, h, q, "dis_medium", "laplacian", 4, state=state,
+                                                      working_size=32)
+        (flow,) = nodes["FRVI_FlowBlend"].run(flow_p, flow_i, "confidence")
+        return nodes["FRVI_ConvLSTMRefine"].run(f, h, q, flow, "temporal_blend", 0.6, state=state)
+
+    whole, _ = graph(frames, hole, p)
+    first, mid = graph(frames[:3], hole[:3], p[:3])
+    second, _ = graph(frames[3:], hole[3:], p[3:], mid)
+    assert torch.equal(torch.cat((first, second)), whole)
+    flow_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4, working_size=32)
+    full_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4)
+    assert flow_p.flow.shape == full_p.flow.shape and not torch.equal(flow_p.flow, full_p.flow)
