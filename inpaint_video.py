@@ -67,9 +67,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "stay exact (default: 0 = full resolution)")
     parser.add_argument("--estimator", choices=classical(stages.ESTIMATORS), default="dis_medium",
                         help="optical flow (stage 2), OpenCV DIS preset (default: dis_medium)")
-    parser.add_argument("--flow-working-size", type=int, default=0, metavar="PIXELS",
-                        help="long side at which Robust Flow computes its flows, upsampled after; 640 makes 720p "
-                             "several times faster (default: 0 = full resolution)")
+    parser.add_argument("--flow-working-size", type=int, default=640, metavar="PIXELS",
+                        help="long side at which Robust Flow computes its flows, upsampled after; 0 = full "
+                             "resolution (default: 640, as good as full resolution on 480p-720p clips and 3x faster "
+                             "at 720p)")
     parser.add_argument("--blend", choices=classical(stages.BLENDS), default="confidence",
                         help="how the two flows are combined (stage 3) (default: confidence)")
     parser.add_argument("--strength", type=float, default=0.6,

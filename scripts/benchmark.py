@@ -155,14 +155,21 @@ def learned_makers(weights_dir: Path | None) -> tuple[dict, list[str]]:
     return evaluate.learned_stage_makers(evaluate.find_weights(Path(weights_dir)))
 
 
-def timed_engine(totals: dict, device: str, makers: dict | None = None) -> StreamingInpainter:
-    """The pipeline (classical stages, or the learned ones in ``makers``), every stage wrapped in a timer."""
+def timed_engine(totals: dict, device: str, makers: dict | None = None, working_size: int = 0,
+                 flow_working_size: int = 0) -> StreamingInpainter:
+    """The pipeline (classical stages, or the learned ones in ``makers``), every stage wrapped in a timer.
+
+    ``working_size``: long side of the classical frame fill; ``flow_working_size``: of Robust Flow (0 = full size).
+    """
     stage = {**CLASSICAL, **(makers or {})}
+    if working_size and "frame_inpaint" not in (makers or {}):
+        stage["frame_inpaint"] = lambda: stages.frame_inpainter("telea", working_size=working_size)
     return StreamingInpainter(Timed(stage["frame_inpaint"](), "frame_inpaint", totals, device),
                               Timed(stages.flow_estimator("dis_medium"), "flow_estimate", totals, device),
                               Timed(stage["flow_complete"](), "flow_complete", totals, device),
                               Timed(stage["flow_blend"](), "flow_blend", totals, device),
-                              Timed(stage["convlstm_refine"](), "refine", totals, device), device=device)
+                              Timed(stage["convlstm_refine"](), "refine", totals, device), device=device,
+                              flow_working_size=flow_working_size)
 
 
 def pipeline_name(makers: dict) -> str:
@@ -171,7 +178,8 @@ def pipeline_name(makers: dict) -> str:
 
 
 def time_size(width: int, height: int, device: str, warmup: int, runs: int, frames: int,
-              texture: Path | None, mask: str, makers: dict | None = None) -> dict:
+              texture: Path | None, mask: str, makers: dict | None = None, working_size: int = 0,
+              flow_working_size: int = 0) -> dict:
     """Median ms/frame of every node and of the whole step at one size -> ``{"nodes": {key: {...}}, ...}``."""
     video = PanningVideo(width, height, texture)
     hole = mask_generators.make_hole(mask, warmup + runs * frames, height, width, seed=0, key="benchmark")
@@ -180,7 +188,7 @@ def time_size(width: int, height: int, device: str, warmup: int, runs: int, fram
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     with timed_robust_flow(totals, device):
-        engine = timed_engine(totals, device, makers)
+        engine = timed_engine(totals, device, makers, working_size, flow_working_size)
         step = Timed(engine.step, "graph", totals, device)
         t = 0
         for _ in range(warmup):
@@ -361,6 +369,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=Path, help="folder of learned weights: time the learned stages found there "
                                                      "(the RSS runs stay classical)")
     parser.add_argument("--skip-speed", action="store_true", help="only measure memory")
+    parser.add_argument("--working-size", type=int, default=0,
+                        help="long side of the classical frame fill in the speed runs (default: 0 = full size)")
+    parser.add_argument("--flow-working-size", type=int, default=0,
+                        help="long side of Robust Flow in the speed runs (default: 0 = full size)")
     parser.add_argument("--rss-child", type=int, help=argparse.SUPPRESS)  # internal: one engine RSS run
     parser.add_argument("--json-to", type=Path, help=argparse.SUPPRESS)
     return parser
@@ -380,7 +392,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "warmup": args.warmup, "runs": args.runs,
                 "threads": torch.get_num_threads(), "load_average": os.getloadavg(),
                 "frames": args.frames, "mask": args.mask, "texture": str(args.texture or "smoothed random texture"),
-                "devices": {d: device_name(d) for d in devices}, "pipeline": pipeline_name(makers),
+                "devices": {d: device_name(d) for d in devices}, "pipeline": pipeline_name(makers)
+                + f"; frame fill at {args.working_size or 'full'} px, Robust Flow at {args.flow_working_size or 'full'} px",
                 "note": "Timings are wall-clock per frame (batch of one frame, torch.inference_mode). "
                         "On a shared machine other jobs' load inflates them; compare figures from one run."
                         + "".join(f" {n}" for n in notes)}
@@ -390,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
             for width, height in sizes:
                 print(f"timing {width}x{height} on {device} ...", file=sys.stderr)
                 speed.append(time_size(width, height, device, args.warmup, args.runs, args.frames, args.texture,
-                                       args.mask, makers))
+                                       args.mask, makers, args.working_size, args.flow_working_size))
     memory = []
     rss_size = parse_size(args.rss_size)
     for count in [int(c) for c in args.rss_frames.split(",") if c.strip()]:
