@@ -185,3 +185,16 @@ def test_odd_sizes_stay_exact_in_frame_folders(tmp_path):
     back = next(iter(FrameSource(tmp_path / "out")))
     assert back.shape == frame.shape
     assert torch.equal(back, (frame * 255 + 0.5).floor() / 255)
+
+
+def test_working_sizes_keep_known_pixels_exact_and_negative_ones_are_refused(tmp_path):
+    frames, holes = make_clip(tmp_path / "clip", h=48, w=96)
+    out = tmp_path / "out"
+    result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, "--working-size", "48",
+                     "--flow-working-size", "32", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    for t, path in enumerate(sorted(out.glob("*.png"))):
+        assert np.array_equal(cv2.imread(str(path))[~holes[t]], frames[t][~holes[t]])
+    for flag in ("--working-size", "--flow-working-size"):
+        bad = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, flag, "-8", cwd=tmp_path)
+        assert bad.returncode == 2 and flag in bad.stderr and "Traceback" not in bad.stderr
