@@ -32,6 +32,18 @@ def load_pack():
     return module
 
 
+def load_script(name: str):
+    """``scripts/<name>.py`` as the module ``frvi_<name>`` (loaded once; dataclasses look their module up in
+    ``sys.modules``)."""
+    module_name = f"frvi_{name}"
+    if module_name not in sys.modules:
+        spec = importlib.util.spec_from_file_location(module_name, REPO / "scripts" / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[module_name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[module_name]
+
+
 @pytest.fixture(scope="session")
 def pack():
     return load_pack()

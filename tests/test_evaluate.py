@@ -1,8 +1,6 @@
 """scripts/evaluate.py end to end on tiny synthetic clips (a few seconds)."""
-import importlib.util
 import json
 import math
-import sys
 from pathlib import Path
 
 import cv2
@@ -10,18 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
+from conftest import load_script
 
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("frvi_evaluate", REPO / "scripts" / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up here
-    spec.loader.exec_module(module)
-    return module
-
-
-evaluate = _load_script()
+evaluate = load_script("evaluate")
 
 
 def _write_clip(folder: Path, frames: int = 6, h: int = 40, w: int = 56, masks: bool = False, seed: int = 0) -> None:
@@ -149,16 +138,8 @@ def test_find_weights_matches_files_by_network_kind(tmp_path):
         "flow_blend": "flow_blend.safetensors", "convlstm_refine": "convlstm_refine.safetensors"}
 
 
-def _load_benchmark():
-    spec = importlib.util.spec_from_file_location("frvi_benchmark", REPO / "scripts" / "benchmark.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_benchmark_times_every_node_inside_the_whole_graph(tmp_path):
-    benchmark = _load_benchmark()
+    benchmark = load_script("benchmark")
     out = tmp_path / "bench"
     assert benchmark.main(["--sizes", "48x32", "--warmup", "1", "--runs", "2", "--frames", "2", "--rss-frames", "",
                            "--devices", "cpu", "--texture", "", "--threads", "1", "--out", str(out)]) == 0
@@ -173,7 +154,7 @@ def test_benchmark_times_every_node_inside_the_whole_graph(tmp_path):
 
 
 def test_panning_video_is_deterministic_and_moves():
-    benchmark = _load_benchmark()
+    benchmark = load_script("benchmark")
     video = benchmark.PanningVideo(40, 30, None)
     assert torch.equal(video.frame(3), video.frame(3))
     assert not torch.equal(video.frame(0), video.frame(1))

@@ -2,13 +2,12 @@
 at the source size with known pixels exact (Frame Inpaint, loader nodes, CLI, evaluation harness)."""
 from __future__ import annotations
 
-import importlib.util
 import sys
 
 import pytest
 import torch
 
-from conftest import REPO, moving_box_video
+from conftest import load_script, moving_box_video
 from model import stages
 from model.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
 from model.networks import ConvLSTMRefineConfig, ConvLSTMRefineNet, FrameInpaintConfig, FrameInpaintNet
@@ -128,16 +127,8 @@ def test_loader_node_sets_the_working_size(pack, nodes, tmp_path, monkeypatch):
     assert (resized.config.scale, resized.config.max_side) == (1.0, 320)
 
 
-def _evaluate_module():
-    spec = importlib.util.spec_from_file_location("frvi_evaluate_ws", REPO / "scripts" / "evaluate.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_evaluation_rows_at_a_working_size_are_named_and_built():
-    evaluate = _evaluate_module()
+    evaluate = load_script("evaluate")
     assert evaluate.config_working_sizes("telea,telea@320, classical@96,propagate") == {320, 96}
     rows = evaluate.classical_configs(32)
     assert "telea@32" in rows and "propagate@32" in rows and "32 px" in rows["telea@32"].description
