@@ -223,17 +223,22 @@ def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
     return make
 
 
+def _tagged(rows: dict[str, Config], working_size: int, what: str) -> dict[str, Config]:
+    """Rows renamed ``name@N`` (and described) when ``working_size`` N > 0; unchanged for 0."""
+    if not working_size:
+        return rows
+    return {f"{n}@{working_size}": Config(f"{n}@{working_size}", f"{c.description} ({what} at {working_size} px "
+                                          "long side)", c.make) for n, c in rows.items()}
+
+
 def classical_configs(working_size: int = 0) -> dict[str, Config]:
     """The classical rows; ``working_size > 0`` runs their Telea fill at that long side (rows named ``name@N``)."""
-    tag = f"@{working_size}" if working_size else ""
-    where = f" (Telea at {working_size} px long side)" if working_size else ""
-
     def telea():
         return stages.frame_inpainter("telea", working_size=working_size)
 
     def engine(**kwargs):
         return lambda: classical_engine(working_size=working_size, **kwargs)
-    rows = [
+    rows = [Config(name, description, make) for name, description, make in [
         ("telea", "per-frame OpenCV Telea (radius 5), no temporal information", per_frame(telea)),
         ("classical", "classical pipeline: Telea + DIS medium + Laplacian F^I + confidence blend "
                       "+ temporal-blend refiner", streaming(engine())),
@@ -247,8 +252,8 @@ def classical_configs(working_size: int = 0) -> dict[str, Config]:
         ("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
                       "classical pipeline on the remaining hole", propagated(streaming(engine()))),
         ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole", propagated(per_frame(telea))),
-    ]
-    return {name + tag: Config(name + tag, description + where, make) for name, description, make in rows}
+    ]]
+    return _tagged({row.name: row for row in rows}, working_size, "Telea")
 
 
 CLASSICAL_CONFIGS = classical_configs()
@@ -404,14 +409,6 @@ def _at_working_size(make_frame: Callable, working_size: int) -> Callable:
         stage.network = stage.network.with_working_size(working_size)
         return stage
     return make
-
-
-def _tagged(rows: dict[str, Config], working_size: int, what: str) -> dict[str, Config]:
-    """Rows renamed ``name@N`` (and described) when ``working_size`` N > 0; unchanged for 0."""
-    if not working_size:
-        return rows
-    return {f"{n}@{working_size}": Config(f"{n}@{working_size}", f"{c.description} ({what} at {working_size} px "
-                                          "long side)", c.make) for n, c in rows.items()}
 
 
 # --------------------------------------------------------------------------------- contact sheet
