@@ -25,13 +25,8 @@ def frame_inpainter(method: str = "telea", radius: int = 5, network=None, workin
     classical methods, the network's own working size for ``"network"``); the fill is upsampled
     and known pixels stay exact.
     """
-    if not isinstance(working_size, int) or working_size < 0:
-        raise ValueError(f"Frame Inpaint: working_size must be 0 (default) or a positive number of pixels, "
-                         f"got {working_size!r}.")
     if method == "network":
-        inpainter = NetworkInpainter(network)
-        inpainter.network = inpainter.network.with_working_size(working_size)
-        return inpainter
+        return NetworkInpainter(network, working_size)
     inpainter = ClassicalFrameInpainter(method, radius)
     return WorkingSizeInpainter(inpainter, working_size) if working_size else inpainter
 

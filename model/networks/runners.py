@@ -52,13 +52,17 @@ def autocast_dtype(device: torch.device) -> torch.dtype | None:
 
 
 class _Runner:
-    """Holds a network, moves it to the input's device on first use, and picks the precision."""
+    """Holds a network, moves it to the input's device on first use, and picks the precision.
+
+    ``working_size``: long side in pixels the network runs at (0 = the size in its config), see
+    :meth:`model.networks.base.Network.with_working_size`.
+    """
 
     KIND = ""
     AUTOCAST = False
 
-    def __init__(self, network):
-        self.network = require_network(network, self.KIND)
+    def __init__(self, network, working_size: int = 0):
+        self.network = require_network(network, self.KIND).with_working_size(working_size)
         self._device: torch.device | None = None
 
     def _ready(self, device: torch.device) -> Network:
