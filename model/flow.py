@@ -10,8 +10,8 @@ import torch
 
 from .harmonic import harmonic_fill
 from .masks import grow_hole
-from .networks.resample import resize_flow, resize_image
-from .networks.resample import working_size as working_size_of
+from .resample import resize_flow, resize_image
+from .resample import working_size as working_size_of
 from .warp import warp
 
 DIS_PRESETS = {

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 
 from .checks import keep_known
-from .networks.resample import resize_image, shrink_known, working_size
+from .resample import resize_image, shrink_known, working_size
 
 CLASSICAL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
 

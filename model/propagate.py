@@ -40,6 +40,7 @@ from .checks import check_video, hole_at
 from .harmonic import harmonic_fill
 from .masks import grow_hole
 from .poisson import neighbour, poisson_blend
+from .resample import resize_flow, working_size
 from .trace import CHANNELS, OFFSETS, box_of, trace
 
 SEAM_METHODS = ("poisson", "none")
@@ -89,9 +90,9 @@ class PropagateConfig:
 
 
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
-    """``(h, w)`` of the flow resolution: the frame size scaled so its longest side is at most ``max_side``."""
-    scale = min(1.0, max_side / max(height, width))
-    return max(2, round(height * scale)), max(2, round(width * scale))
+    """``(h, w)`` of the flow resolution: the frame size scaled so its longest side is at most ``max_side``
+    (at least 2 pixels a side)."""
+    return working_size(height, width, 1.0, max_side, min_side=2)
 
 
 def downscale(frame: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
@@ -102,15 +103,6 @@ def downscale(frame: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) ->
     if tuple(frame.shape[-2:]) == tuple(size):
         return frame, hole
     return F.interpolate(frame, size=size, mode="area"), (F.adaptive_max_pool2d(hole, size) > 0.5).float()
-
-
-def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Flow ``[B,2,h,w]`` in pixels -> ``[B,2,*size]``, bilinear, with the vectors rescaled to the new size."""
-    h, w = flow.shape[-2:]
-    if (h, w) == tuple(size):
-        return flow
-    scale = torch.tensor([size[1] / w, size[0] / h], device=flow.device, dtype=flow.dtype).view(1, 2, 1, 1)
-    return F.interpolate(flow, size=size, mode="bilinear", align_corners=False) * scale
 
 
 def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor, hole_b: torch.Tensor,

@@ -8,7 +8,7 @@ import torch
 from .base import Network
 from .config import NetworkConfig, check_widths, check_working_size
 from .partial_conv import PConvUNet
-from .resample import rescale_vectors, resize_flow, shrink_known, working_size
+from ..resample import rescale_vectors, resize_flow, shrink_known, working_size
 
 
 @dataclass(frozen=True)

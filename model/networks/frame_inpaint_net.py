@@ -9,7 +9,7 @@ from ..checks import keep_known
 from .base import Network
 from .config import NetworkConfig, check_widths, check_working_size
 from .partial_conv import PConvUNet
-from .resample import resize_image, shrink_known, working_size
+from ..resample import resize_image, shrink_known, working_size
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .base import memory_format_of
-from .resample import pad_to_multiple
+from ..resample import pad_to_multiple
 
 
 class PartialConv2d(nn.Module):

@@ -10,11 +10,12 @@ import torch
 import torch.nn.functional as F
 
 
-def working_size(height: int, width: int, scale: float = 1.0, max_side: int = 0) -> tuple[int, int]:
-    """``(h, w)`` at which a network runs for a ``height x width`` input.
+def working_size(height: int, width: int, scale: float = 1.0, max_side: int = 0,
+                 min_side: int = 1) -> tuple[int, int]:
+    """``(h, w)`` at which a network (or a flow estimate) runs for a ``height x width`` input.
 
     The factor is ``min(scale, max_side / max(height, width))`` (``max_side = 0``: no cap),
-    never above 1; each side is at least 1 pixel.
+    never above 1; each side is at least ``min_side`` pixels.
 
     >>> working_size(240, 432, 1.0, 256)
     (142, 256)
@@ -23,7 +24,7 @@ def working_size(height: int, width: int, scale: float = 1.0, max_side: int = 0)
     if max_side > 0:
         factor = min(factor, max_side / max(height, width))
     factor = min(factor, 1.0)
-    return max(1, round(height * factor)), max(1, round(width * factor))
+    return max(min_side, round(height * factor)), max(min_side, round(width * factor))
 
 
 def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
@@ -67,7 +68,11 @@ def rescale_vectors(flow: torch.Tensor, source: tuple[int, int], target: tuple[i
 
 
 def resize_flow(flow: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-    """Flow ``[B,2,H,W]`` in pixels -> ``[B,2,h,w]`` in pixels of the new size (vectors rescaled)."""
+    """Flow ``[B,2,H,W]`` in pixels -> ``[B,2,h,w]`` in pixels of the new size (vectors rescaled).
+
+    Area average when shrinking, bilinear when enlarging (as :func:`resize_image`). The pack's one
+    resize of flow fields: networks, Robust Flow's working size and Flow Propagate all use it.
+    """
     return rescale_vectors(resize_image(flow, size), tuple(flow.shape[-2:]), size)
 
 
