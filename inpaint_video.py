@@ -37,6 +37,7 @@ from model.masks import grow_hole  # noqa: E402
 from model.propagate import PropagateConfig  # noqa: E402
 from model.propagate_stream import StreamingPropagator  # noqa: E402
 from model.video_io import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
+from model.weights_io import find_weights, load_network  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DEMO_CLIP = ROOT / "demo" / "dogs_jump"
@@ -45,9 +46,20 @@ DEMO_GROW = 3  # the demo masks hug the outlines; a few pixels more removes the 
 DEFAULT_MAX_DISTANCE = PropagateConfig.max_distance  # as the Flow Propagate node
 
 
+PACK_WEIGHTS = ROOT / "weights"
+
+
 def classical(names) -> list[str]:
-    """The weight-free choices of a stage (the learned "network" path needs weights the CLI does not load yet)."""
+    """The weight-free choices of a stage (the learned "network" path is chosen with --learned)."""
     return [name for name in names if name != "network"]
+
+
+def learned_networks(folder: Path = PACK_WEIGHTS) -> dict:
+    """The trained networks shipped in ``weights/``, by kind (loaded strictly); ValueError if there are none."""
+    found = find_weights(folder)
+    if not found:
+        raise ValueError(f"--learned: no trained weights in {folder}; drop --learned to run the classical stages.")
+    return {kind: load_network(path, kind) for kind, path in found.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -59,8 +71,12 @@ def build_parser() -> argparse.ArgumentParser:
                                                 "white (>= 128) = hole; RGBA: transparent = hole")
     parser.add_argument("-o", "--output", help="output video (.mp4/.avi/.mkv/.mov) or folder for PNG frames")
     parser.add_argument("--demo", action="store_true", help="run the shipped demo clip into demo_output/")
+    parser.add_argument("--learned", action="store_true",
+                        help="run the trained network of every stage whose weights the pack ships in weights/ "
+                             "(frame inpainting, flow completion); the other stages stay classical")
     parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default="telea",
-                        help="per-frame fill (stage 1): OpenCV Telea or Navier-Stokes (default: telea)")
+                        help="per-frame fill (stage 1): OpenCV Telea or Navier-Stokes (default: telea; "
+                             "--learned: the frame network)")
     parser.add_argument("--radius", type=int, default=5, help="neighbourhood of the per-frame fill, pixels (default: 5)")
     parser.add_argument("--working-size", type=int, default=0, metavar="PIXELS",
                         help="long side at which the per-frame fill runs; the fill is upsampled and known pixels "
@@ -147,6 +163,24 @@ def read(args: argparse.Namespace, pairs, timing: dict):
         yield frame, hole
 
 
+def pipeline_stages(args: argparse.Namespace) -> tuple:
+    """The four stages the options ask for: ``(frame inpainter, estimator, completer, blender, refiner)``.
+
+    With ``--learned`` each stage whose trained weights are shipped runs its network.
+    """
+    networks = learned_networks() if args.learned else {}
+    net = networks.get
+    frame = (stages.frame_inpainter("network", network=net("frame_inpaint"), working_size=args.working_size)
+             if net("frame_inpaint") else stages.frame_inpainter(args.frame_method, args.radius,
+                                                                  working_size=args.working_size))
+    completer = stages.flow_completer("network" if net("flow_complete") else "laplacian", net("flow_complete"))
+    blender = stages.flow_blender("network", net("flow_blend")) if net("flow_blend") else \
+        stages.flow_blender(args.blend)
+    refiner = stages.refiner("network", network=net("convlstm_refine")) if net("convlstm_refine") else \
+        stages.refiner("temporal_blend", args.strength)
+    return frame, stages.flow_estimator(args.estimator), completer, blender, refiner
+
+
 def inpaint(args: argparse.Namespace) -> dict:
     """Stream INPUT/MASK through [Flow Propagate and] the four stages into the writers; returns counts and timings."""
     frames = FrameSource(args.input)
@@ -154,10 +188,7 @@ def inpaint(args: argparse.Namespace) -> dict:
     masks = MaskSource(args.mask, info.width, info.height, invert=args.invert_mask)
     pairs = paired(frames, masks, args.max_frames)  # checks the counts before any output is created
     fps = args.fps or info.fps
-    engine = StreamingInpainter(stages.frame_inpainter(args.frame_method, args.radius, working_size=args.working_size),
-                                stages.flow_estimator(args.estimator), stages.flow_completer("laplacian"),
-                                stages.flow_blender(args.blend), stages.refiner("temporal_blend", args.strength),
-                                flow_working_size=args.flow_working_size)
+    engine = StreamingInpainter(*pipeline_stages(args), flow_working_size=args.flow_working_size)
     total = info.frame_count or None
     if args.max_frames:
         total = min(total or args.max_frames, args.max_frames)

@@ -135,3 +135,21 @@ def _check_tensors(path: Path, network: Network, tensors: dict[str, torch.Tensor
             raise ValueError(f"{path}: tensor {name} is {tensor.dtype}, expected {expected[name].dtype}.")
         if not torch.isfinite(tensor).all():
             raise ValueError(f"{path}: tensor {name} contains NaN or infinite values; the weights are corrupt.")
+
+
+def find_weights(folder: str | os.PathLike) -> dict[str, Path]:
+    """The weights files of ``folder`` (``*.safetensors``, not recursive) by the network kind in their metadata.
+
+    Files that are not readable weights of this pack are left out; when two files hold the same
+    kind, the first by name wins. A missing folder gives ``{}``.
+    """
+    found: dict[str, Path] = {}
+    folder = Path(folder)
+    for path in sorted(folder.glob("*.safetensors")) if folder.is_dir() else []:
+        try:
+            kind = read_metadata(path).get("kind")
+        except ValueError:
+            continue
+        if kind in KINDS and kind not in found:
+            found[kind] = path
+    return found

@@ -197,14 +197,17 @@ class ZeroFlow:
 
 
 def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium",
-                     working_size: int = 0, flow_working_size: int = 0) -> StreamingInpainter:
+                     working_size: int = 0, flow_working_size: int = 0, frame=None,
+                     completer=None) -> StreamingInpainter:
     """The classical pipeline of ``model/stages.py`` with its default settings (Telea, DIS medium,
     Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow;
-    ``working_size``: long side of the Telea fill, ``flow_working_size``: of Robust Flow (0 = full resolution)."""
-    return StreamingInpainter(stages.frame_inpainter("telea", working_size=working_size),
+    ``working_size``: long side of the Telea fill, ``flow_working_size``: of Robust Flow (0 = full resolution).
+    ``frame`` / ``completer``: another frame inpainter or flow completer (e.g. a learned one) in place of
+    Telea / the Laplacian fill."""
+    return StreamingInpainter(frame or stages.frame_inpainter("telea", working_size=working_size),
                               ZeroFlow() if estimator is None else stages.flow_estimator(estimator),
-                              stages.flow_completer("laplacian"), stages.flow_blender(blend), stages.refiner(),
-                              flow_working_size=flow_working_size)
+                              completer or stages.flow_completer("laplacian"), stages.flow_blender(blend),
+                              stages.refiner(), flow_working_size=flow_working_size)
 
 
 def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
@@ -258,7 +261,8 @@ def classical_configs(working_size: int = 0) -> dict[str, Config]:
 
 CLASSICAL_CONFIGS = classical_configs()
 DEFAULT_CONFIGS = ("telea", "classical")
-LEARNED_ROWS = ("pconv_only", "refine_no_flow", "flow_p_only", "flow_i_only", "full_blend")
+LEARNED_ROWS = ("pconv_only", "propagate_pconv", "classical_flownet", "propagate_flownet", "learned",
+                "propagate_learned", "refine_no_flow", "flow_p_only", "flow_i_only", "full_blend")
 
 # The learned network kinds (model/networks KINDS) and file-name fragments that identify their weights
 # when a file carries no "kind" metadata.
@@ -375,7 +379,27 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     frame = makers["frame_inpaint"]
     if working_size:
         frame = _at_working_size(frame, working_size)
-    rows = {"pconv_only": Config("pconv_only", "frame network per frame (PConv only)", per_frame(frame))}
+    rows = {"pconv_only": Config("pconv_only", "frame network per frame (PConv only)", per_frame(frame)),
+            "propagate_pconv": Config("propagate_pconv", "Flow Propagate, then the frame network per frame on "
+                                      "the remaining hole", propagated(per_frame(frame)))}
+    if "flow_complete" in makers:
+        flow_net = makers["flow_complete"]
+        rows.update({name: Config(name, description, make) for name, description, make in [
+            ("classical_flownet", "classical pipeline with F^I completed by the flow network (not Laplacian)",
+             streaming(lambda: classical_engine(completer=flow_net()))),
+            ("propagate_flownet", "Flow Propagate, then the classical pipeline with the flow network's F^I",
+             propagated(streaming(lambda: classical_engine(completer=flow_net())))),
+            ("learned", "frame network + the flow network's F^I + classical blend and refiner (the CLI's "
+                        "--learned with these two networks)",
+             streaming(lambda: classical_engine(frame=frame(), completer=flow_net()))),
+            ("propagate_learned", "Flow Propagate, then the 'learned' row on the remaining hole",
+             propagated(streaming(lambda: classical_engine(frame=frame(), completer=flow_net())))),
+        ]})
+    else:
+        rows["learned"] = Config("learned", "frame network + classical Robust Flow, blend and refiner",
+                                 streaming(lambda: classical_engine(frame=frame())))
+        rows["propagate_learned"] = Config("propagate_learned", "Flow Propagate, then the 'learned' row",
+                                           propagated(streaming(lambda: classical_engine(frame=frame()))))
     if "convlstm_refine" not in makers:
         return _tagged(rows, working_size, "frame network"), notes + ["refiner rows skipped: no ConvLSTM refiner "
                                                                       "weights."]

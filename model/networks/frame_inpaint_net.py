@@ -53,12 +53,24 @@ class FrameInpaintNet(Network):
         super().__init__(config)
         self.unet = PConvUNet(3, 3, self.config.widths, self.config.first_kernel)
 
+    def fill_at_working_size(self, frame: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """The U-Net's prediction at the working size: ``frame`` ``[B,3,H,W]`` in [0,1], ``hole``
+        ``[B,1,H,W]`` binary -> ``(fill [B,3,h,w], hole [B,1,h,w])``.
+
+        ``fill`` is about [0,1] (not clamped) at every pixel; the small hole covers every small
+        pixel that touches the hole. Training scores it against the frame reduced to ``(h, w)``.
+        """
+        size = working_size(*frame.shape[-2:], self.config.scale, self.config.max_side)
+        small, small_hole = shrink_known(frame, hole, size)
+        return self.unet(small - 0.5, 1.0 - small_hole) + 0.5, small_hole  # the U-Net ignores hole pixels
+
+    def predict(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """:meth:`fill_at_working_size` brought to the frame size -> ``[B,3,H,W]`` (known pixels not yet kept)."""
+        return resize_image(self.fill_at_working_size(frame, hole)[0], tuple(frame.shape[-2:]))
+
     def forward(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         """``frame`` ``[B,3,H,W]`` in [0,1], ``hole`` ``[B,1,H,W]`` binary (1 = missing) -> ``[B,3,H,W]`` in [0,1].
 
         Outside the hole the output equals ``frame`` bit-exact.
         """
-        size = working_size(*frame.shape[-2:], self.config.scale, self.config.max_side)
-        small, small_hole = shrink_known(frame, hole, size)
-        fill = self.unet(small - 0.5, 1.0 - small_hole) + 0.5  # the U-Net ignores hole pixels (masked)
-        return keep_known(resize_image(fill, tuple(frame.shape[-2:])), frame, hole)
+        return keep_known(self.predict(frame, hole), frame, hole)

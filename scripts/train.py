@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""Train the pack's networks stage by stage, pack the training data, export weights.
+
+    python scripts/train.py --stage frame --minutes 60 --resume            # stage 1, CPU, resumable
+    python scripts/train.py --stage flow --minutes 30 --resume --threads 1  # stage 2
+    python scripts/train.py --stage frame --device cuda --data packed/ --minutes 8 --batch 48
+    python scripts/train.py pack-data packed/        # the training set in one small folder (for a GPU box)
+    python scripts/train.py export --stage frame --out weights/frvi_frame_inpaint.safetensors
+
+Training reads ``--data`` (``../shared/data`` by default, or a folder written by ``pack-data``):
+``train_clips/`` and ``images/`` for training, ``clips/`` for the validation score only. A run
+lives in ``--run-dir`` (default ``runs/<stage>``): a checkpoint every ``--checkpoint-minutes``
+(and on Ctrl-C or SIGTERM), ``log.jsonl`` with losses and validation scores. The same command
+with ``--resume`` continues it with the same batches and learning-rate schedule.
+"""
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from model.flow import DISFlowEstimator  # noqa: E402
+from training import data as training_data  # noqa: E402
+from training.loop import train  # noqa: E402
+from training.stages import STAGES, export_weights, flow_stage, frame_stage  # noqa: E402
+
+DEFAULT_DATA = ROOT.parent / "shared" / "data"
+DATA_TERMS = ("DAVIS 2016 train clips (research use only; the weights inherit these terms), Kodak24, CBSD68 "
+              "and McMaster stills; see shared/data SOURCE.txt files")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--stage", choices=STAGES, required=True, help="frame (stage 1) or flow (stage 2)")
+    parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of this call (default 30)")
+    parser.add_argument("--max-steps", type=int, default=None, help="stop at this step (default: no cap)")
+    parser.add_argument("--total-steps", type=int, default=None,
+                        help="step at which the learning rate has decayed (frame 40000, flow 20000)")
+    parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --run-dir")
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="training data root (default ../shared/data)")
+    parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>)")
+    parser.add_argument("--batch", type=int, default=8, help="samples per step (default 8)")
+    parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
+    parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
+    parser.add_argument("--checkpoint-minutes", type=float, default=3.0, help="minutes between checkpoints")
+    parser.add_argument("--val-every", type=int, default=1000, help="steps between validation scores (0 = never)")
+    parser.add_argument("--max-frames", type=int, default=None, help="frames read per training clip (tests)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    return parser
+
+
+def run_training(args: argparse.Namespace) -> int:
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        print("error: --device cuda but torch sees no CUDA GPU; use --device cpu.", file=sys.stderr)
+        return 2
+    root = Path(args.data)
+    started = time.monotonic()
+    data = training_data.TrainingData.load(root, max_frames=args.max_frames)
+    validation = root / "clips" if (root / "clips").is_dir() else None
+    print(f"data: {len(data.clips)} clips ({sum(len(c.frames) for c in data.clips)} frames), "
+          f"{len(data.stills)} stills; validation: {validation or 'none'} ({time.monotonic() - started:.0f} s)")
+    if args.stage == "frame":
+        stage = frame_stage(data, args.batch, validation, args.total_steps or 40_000, args.lr)
+    else:
+        flows = training_data.clip_flows(data, DISFlowEstimator("dis_medium"))
+        stage = flow_stage(data, flows, args.batch, validation, args.total_steps or 20_000, args.lr)
+    summary = train(stage, Path(args.run_dir or ROOT / "runs" / args.stage), args.minutes, args.max_steps,
+                    args.resume, args.device, args.seed, args.checkpoint_minutes, args.val_every,
+                    progress=not args.quiet)
+    print(f"stopped at step {summary['step']} after {summary['seconds']:.0f} s"
+          + (f"; last validation {summary['validation'][-1]}" if summary["validation"] else ""))
+    return 0
+
+
+def pack_data(argv: list[str]) -> int:
+    """``pack-data DIR``: train clips (frames JPEG, masks PNG), stills and validation clips at 432 px long side."""
+    parser = argparse.ArgumentParser(prog="train.py pack-data", description=pack_data.__doc__)
+    parser.add_argument("out", help="folder to write")
+    parser.add_argument("--data", default=str(DEFAULT_DATA), help="source data root (default ../shared/data)")
+    parser.add_argument("--quality", type=int, default=92, help="JPEG quality (default 92)")
+    args = parser.parse_args(argv)
+    source, out = Path(args.data), Path(args.out)
+    count = 0
+    for part in ("train_clips", "clips"):
+        for clip in sorted(p for p in (source / part).glob("*") if (p / "frames").is_dir()):
+            for sub in ("frames", "masks"):
+                for path in training_data._images(clip / sub):
+                    target = out / part / clip.name / sub / path.name
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    if sub == "frames":
+                        image = cv2.cvtColor(training_data._read_rgb(path, training_data.LONG_SIDE), cv2.COLOR_RGB2BGR)
+                        cv2.imwrite(str(target.with_suffix(".jpg")), image, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
+                    else:
+                        mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
+                        scale = training_data.LONG_SIDE / max(mask.shape)
+                        if scale < 1:
+                            mask = cv2.resize(mask, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
+                        cv2.imwrite(str(target.with_suffix(".png")), mask)
+                    count += 1
+    for path in training_data._images(source / "images"):
+        target = out / "images" / path.relative_to(source / "images")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(path, target)
+        count += 1
+    size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
+    print(f"wrote {count} files, {size / 2 ** 20:.1f} MiB to {out}")
+    return 0
+
+
+def export(argv: list[str]) -> int:
+    """``export --stage S --out FILE``: the checkpoint's network as a weights file of the pack."""
+    parser = argparse.ArgumentParser(prog="train.py export", description=export.__doc__)
+    parser.add_argument("--stage", choices=STAGES, required=True)
+    parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>)")
+    parser.add_argument("--out", required=True, help="the .safetensors file to write")
+    parser.add_argument("--device-note", default="cpu (2 cores)", help="where it was trained, for the metadata")
+    args = parser.parse_args(argv)
+    path = export_weights(args.stage, Path(args.run_dir or ROOT / "runs" / args.stage), args.out,
+                          {"training_data": DATA_TERMS, "training_device": args.device_note,
+                           "licence_note": "trained on research-use DAVIS footage: research / non-commercial use"})
+    print(f"wrote {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        if argv and argv[0] == "pack-data":
+            return pack_data(argv[1:])
+        if argv and argv[0] == "export":
+            return export(argv[1:])
+        return run_training(build_parser().parse_args(argv))
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,260 @@
+"""The training system on tiny generated data: losses with known values, data with true flow,
+a few steps that lower the loss, checkpoints that resume to the same losses, export, pack-data."""
+from __future__ import annotations
+
+import ast
+import dataclasses
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from conftest import REPO, load_script
+from model.flow import DISFlowEstimator
+from model.networks import FlowCompleteConfig, FlowCompleteNet, FrameInpaintConfig, FrameInpaintNet
+from model.warp import warp
+from model.weights_io import load_network, read_metadata
+from training import data as training_data
+from training import losses
+from training.loop import train
+from training.stages import export_weights, flow_stage, frame_stage
+
+
+def tiny_frame_net():
+    return FrameInpaintNet(FrameInpaintConfig(widths=(8, 16, 16), first_kernel=3, scale=1.0, max_side=0))
+
+
+def tiny_flow_net():
+    return FlowCompleteNet(FlowCompleteConfig(widths=(8, 16, 16), first_kernel=3, scale=0.5))
+
+
+def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
+    small = rng.integers(0, 256, size=(h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+
+
+@pytest.fixture(scope="module")
+def tiny_root(tmp_path_factory) -> Path:
+    """A data root like ../shared/data: two 5-frame train clips with object masks, three stills, and a
+    validation clip under clips/ that training must never read."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    for name in ("clip_a", "clip_b"):
+        background = _texture(rng, 72, 140)
+        for t in range(5):
+            frame = background[:, 2 * t:2 * t + 120].copy()
+            mask = np.zeros((72, 120), np.uint8)
+            cv2.circle(mask, (30 + 6 * t, 36), 14, 255, -1)
+            frame[mask > 0] = (200, 40, 40)
+            for sub, image in (("frames", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)), ("masks", mask)):
+                (root / "train_clips" / name / sub).mkdir(parents=True, exist_ok=True)
+                cv2.imwrite(str(root / "train_clips" / name / sub / f"{t:05d}.png"), image)
+    (root / "images" / "set").mkdir(parents=True)
+    for i in range(3):
+        cv2.imwrite(str(root / "images" / "set" / f"{i}.png"), _texture(rng, 80, 96))
+    (root / "clips" / "validation_only" / "frames").mkdir(parents=True)
+    return root
+
+
+@pytest.fixture(scope="module")
+def tiny_data(tiny_root) -> training_data.TrainingData:
+    return training_data.TrainingData.load(tiny_root)
+
+
+def quick(stage, **changes):
+    """The stage with a short warm-up, so a few steps move the weights."""
+    return dataclasses.replace(stage, warmup=2, **changes)
+
+
+# ------------------------------------------------------------------------------------- losses
+def test_masked_l1_averages_over_the_region_only():
+    output, target = torch.zeros(1, 3, 2, 2), torch.zeros(1, 3, 2, 2)
+    output[:, :, 0, 0], output[:, :, 1, 1] = 0.5, 9.0  # the 9 lies outside the region
+    region = torch.tensor([[[[1.0, 1.0], [0.0, 0.0]]]])
+    assert losses.masked_l1(output, target, region).item() == pytest.approx(0.25)
+    assert losses.masked_l1(output, target, torch.zeros_like(region)).item() == 0.0
+
+
+def test_structure_loss_is_zero_for_a_perfect_fill_and_grows_for_a_flat_one():
+    gen = torch.Generator().manual_seed(0)
+    target = torch.rand(1, 3, 32, 32, generator=gen)
+    region = torch.ones(1, 1, 32, 32)
+    ssim_same, grad_same = losses.structure_loss(target, target, region)
+    assert ssim_same.item() == pytest.approx(0.0, abs=1e-5) and grad_same.item() == pytest.approx(0.0, abs=1e-7)
+    flat = target.mean((2, 3), keepdim=True).expand_as(target)
+    ssim_flat, grad_flat = losses.structure_loss(flat, target, region)
+    assert ssim_flat.item() > 0.5 and grad_flat.item() > 0.05
+
+
+def test_total_variation_of_a_ramp_is_its_slope():
+    ramp = (0.1 * torch.arange(6.0)).view(1, 1, 1, 6).expand(1, 1, 4, 6)
+    assert losses.total_variation(ramp, torch.ones(1, 1, 4, 6)).item() == pytest.approx(0.1)
+    assert losses.total_variation(torch.full((1, 3, 4, 6), 0.3), torch.ones(1, 1, 4, 6)).item() == 0.0
+
+
+def test_flow_terms_on_known_vectors():
+    target = torch.zeros(2, 2, 4, 4)
+    target[0, 0, :, :2], target[0, 0, :, 2:] = -2.0, 2.0  # sample 0: x in {-2, 2}, spread 2 over both channels
+    output = target.clone()
+    output[:, 0] += 3.0
+    output[:, 1] += 4.0
+    region = torch.ones(2, 1, 4, 4)
+    assert losses.end_point_error(output, target, region).item() == pytest.approx(5.0)
+    scale = losses.flow_scale(target, region)
+    assert scale.flatten().tolist() == pytest.approx([2.0 ** 0.5, 1.0])  # sqrt(mean of x^2 and y^2); floor 1
+    expected = (3.5 / 2.0 ** 0.5 + 3.5) / 2  # |3| and |4| averaged, divided by each sample's scale
+    assert losses.flow_l1(output, target, region, scale).item() == pytest.approx(expected)
+
+
+# --------------------------------------------------------------------------------------- data
+def test_training_data_never_reads_the_validation_clips(tmp_path):
+    (tmp_path / "clips" / "a" / "frames").mkdir(parents=True)
+    cv2.imwrite(str(tmp_path / "clips" / "a" / "frames" / "0.png"), np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(ValueError, match="no training data"):
+        training_data.TrainingData.load(tmp_path)
+
+
+def test_tiny_root_loads_clips_masks_and_stills(tiny_data):
+    assert [c.name for c in tiny_data.clips] == ["clip_a", "clip_b"]
+    assert tiny_data.clips[0].frames.shape == (5, 72, 120, 3) and tiny_data.clips[0].masks.max() == 1
+    assert len(tiny_data.stills) == 3
+
+
+def test_a_batch_depends_only_on_seed_and_step(tiny_data):
+    first = training_data.frame_batch(tiny_data, training_data.step_rng(3, 7), 4, (40, 56))
+    again = training_data.frame_batch(tiny_data, training_data.step_rng(3, 7), 4, (40, 56))
+    other = training_data.frame_batch(tiny_data, training_data.step_rng(3, 8), 4, (40, 56))
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert not torch.equal(first["frame"], other["frame"])
+    assert first["frame"].shape == (4, 3, 40, 56) and first["hole"].shape == (4, 1, 40, 56)
+
+
+@pytest.mark.parametrize("kind", training_data.HOLE_KINDS)
+def test_every_hole_kind_gives_binary_partial_holes(tiny_data, kind):
+    for step in range(5):
+        hole = training_data.random_hole(3, 48, 64, training_data.step_rng(0, step), kind, tiny_data.object_masks)
+        assert hole.shape == (3, 1, 48, 64)
+        assert set(hole.unique().tolist()) <= {0.0, 1.0}
+        assert 0.0 < hole.mean().item() < 0.9
+
+
+def test_synthetic_flow_is_the_true_motion(tiny_data):
+    errors_true, errors_zero = [], []
+    for step in range(4):
+        video = training_data.synthetic_video(tiny_data, training_data.step_rng(1, step), 3, (48, 64))
+        frames = torch.from_numpy(video.frames).permute(0, 3, 1, 2).float() / 255.0
+        flow = torch.from_numpy(video.flow)
+        assert flow.shape == (3, 2, 48, 64) and torch.count_nonzero(flow[0]) == 0
+        for t in (1, 2):
+            warped, valid = warp(frames[t - 1:t], flow[t:t + 1])
+            inside = valid[0, 0] > 0.5
+            errors_true.append((warped - frames[t:t + 1]).abs().mean(1)[0][inside].median().item())
+            errors_zero.append((frames[t - 1] - frames[t]).abs().mean(0)[inside].median().item())
+    assert np.mean(errors_true) < 0.02  # bilinear resampling and occlusion edges only
+    assert np.mean(errors_true) < 0.3 * np.mean(errors_zero)
+
+
+def test_flow_batch_marks_a_grown_union_of_two_holes(tiny_data):
+    batch = training_data.flow_batch(tiny_data, training_data.step_rng(0, 0), 3, (48, 64), real_share=0.0)
+    assert batch["flow"].shape == (3, 2, 48, 64) and batch["unknown"].shape == (3, 1, 48, 64)
+    assert batch["unknown"].mean() > 0.05
+
+
+# ------------------------------------------------------------------------------ loop, resume
+def _loss_on(stage, network, batch) -> float:
+    with torch.no_grad():
+        return stage.loss(batch, stage.forward(network.eval(), batch))[0].item()
+
+
+def test_a_few_frame_steps_lower_the_loss_and_write_a_checkpoint(tiny_data, tmp_path):
+    stage = quick(frame_stage(tiny_data, 4, None, total_steps=60, lr=3e-3, crops=((40, 56),), build=tiny_frame_net))
+    held_out = stage.batch(training_data.step_rng(99, 0), 0)
+    torch.manual_seed(0)
+    before = _loss_on(stage, stage.build(), held_out)
+    summary = train(stage, tmp_path / "run", max_steps=60, progress=False, val_every=0)
+    assert summary["step"] == 60
+    trained = stage.build()
+    trained.load_state_dict(load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors")))
+    assert _loss_on(stage, trained, held_out) < 0.85 * before
+    state = json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())
+    assert state["step"] == 60 and state["stage"] == "frame"
+
+
+def test_a_few_flow_steps_lower_the_loss(tiny_data, tmp_path):
+    flows = training_data.clip_flows(tiny_data, DISFlowEstimator("dis_fast"))
+    assert flows[0].shape == (4, 2, 72, 120)
+    stage = quick(flow_stage(tiny_data, flows, 8, None, total_steps=80, lr=3e-3, crops=((48, 64),),
+                             build=tiny_flow_net, validate=False))
+    held_out = [stage.batch(training_data.step_rng(99, i), 0) for i in range(4)]
+    torch.manual_seed(0)
+    untrained = stage.build()
+    before = np.mean([_loss_on(stage, untrained, batch) for batch in held_out])
+    train(stage, tmp_path / "run", max_steps=80, progress=False, val_every=0)
+    trained = stage.build()
+    trained.load_state_dict(load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors")))
+    after = np.mean([_loss_on(stage, trained, batch) for batch in held_out])
+    print(f"flow loss {before:.4f} -> {after:.4f}")
+    assert after < 0.9 * before
+
+
+def test_resuming_gives_the_losses_of_an_uninterrupted_run(tiny_data, tmp_path):
+    stage = quick(frame_stage(tiny_data, 2, None, total_steps=6, crops=((32, 48),), build=tiny_frame_net))
+    whole = train(stage, tmp_path / "whole", max_steps=6, progress=False, val_every=0)
+    first = train(stage, tmp_path / "split", max_steps=3, progress=False, val_every=0)
+    rest = train(stage, tmp_path / "split", max_steps=6, resume=True, progress=False, val_every=0)
+    assert len(first["losses"]) == 3 and len(rest["losses"]) == 3
+    np.testing.assert_allclose(first["losses"] + rest["losses"], whole["losses"], rtol=1e-5, atol=1e-7)
+
+
+def test_a_checkpoint_is_not_overwritten_without_resume_and_survives_a_kill_between_renames(tiny_data, tmp_path):
+    stage = quick(frame_stage(tiny_data, 2, None, total_steps=4, crops=((32, 48),), build=tiny_frame_net))
+    train(stage, tmp_path / "run", max_steps=2, progress=False, val_every=0)
+    with pytest.raises(ValueError, match="--resume"):
+        train(stage, tmp_path / "run", max_steps=4, progress=False, val_every=0)
+    (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / "checkpoint.old")  # killed between the renames
+    summary = train(stage, tmp_path / "run", max_steps=4, resume=True, progress=False, val_every=0)
+    assert len(summary["losses"]) == 2 and (tmp_path / "run" / "checkpoint").is_dir()
+
+
+def test_export_writes_a_weights_file_that_loads_strictly(tiny_data, tmp_path):
+    stage = quick(frame_stage(tiny_data, 2, None, total_steps=4, crops=((32, 48),), build=tiny_frame_net))
+    train(stage, tmp_path / "run", max_steps=2, progress=False, val_every=0)
+    path = export_weights("frame", tmp_path / "run", tmp_path / "frame.safetensors", {"training_data": "tiny"})
+    network = load_network(path, "frame_inpaint")
+    assert network.config.widths == (8, 16, 16)
+    metadata = read_metadata(path)
+    assert metadata["training_steps"] == "2" and metadata["training_data"] == "tiny"
+    with pytest.raises(ValueError, match="not the flow stage"):
+        export_weights("flow", tmp_path / "run", tmp_path / "flow.safetensors")
+
+
+def test_pack_data_writes_a_root_that_training_reads(tiny_root, tmp_path):
+    train_script = load_script("train")
+    assert train_script.main(["pack-data", str(tmp_path / "packed"), "--data", str(tiny_root)]) == 0
+    packed = training_data.TrainingData.load(tmp_path / "packed")
+    assert [c.name for c in packed.clips] == ["clip_a", "clip_b"] and len(packed.stills) == 3
+    assert sorted(p.suffix for p in (tmp_path / "packed" / "train_clips" / "clip_a" / "frames").iterdir())[0] == ".jpg"
+
+
+def test_train_script_runs_a_stage_and_resumes(tiny_root, tmp_path):
+    train_script = load_script("train")
+    args = ["--stage", "frame", "--data", str(tiny_root), "--run-dir", str(tmp_path / "run"), "--batch", "2",
+            "--val-every", "0", "--quiet", "--threads", "1"]
+    assert train_script.main(args + ["--max-steps", "2"]) == 0
+    assert train_script.main(args + ["--max-steps", "2"]) == 2  # a checkpoint exists: refuses without --resume
+    assert train_script.main(args + ["--max-steps", "3", "--resume"]) == 0
+    assert json.loads((tmp_path / "run" / "checkpoint" / "state.json").read_text())["step"] == 3
+
+
+def test_nothing_in_the_pack_imports_training():
+    """training/ imports model/; the pack that ComfyUI loads must not depend on it."""
+    files = [REPO / "__init__.py", *(REPO / "model").rglob("*.py"), *(REPO / "nodes").rglob("*.py")]
+    for path in files:
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else \
+                [node.module or ""] if isinstance(node, ast.ImportFrom) else []
+            assert not any(n == "training" or n.startswith("training.") or n.endswith(".training") for n in names), path

@@ -1,0 +1,111 @@
+"""Loss terms of the staged training, each a function of tensors with stated shapes.
+
+Spatial terms (frame network, and the refiner in part 2):
+
+* :func:`masked_l1`: L1 over a region, the paper's hole and valid terms.
+* :func:`structure_loss`: in place of the paper's VGG perceptual loss, which needs pretrained
+  VGG weights this project cannot download: ``1 - SSIM`` (7x7 window) plus the L1 of image
+  gradients, both inside the (slightly grown) hole. SSIM compares local means, contrasts and
+  correlations, so a flat mean-colour fill that L1 rewards scores badly; the gradient term asks
+  edges to continue into the hole. Both are cheap on a CPU.
+* :func:`total_variation`: smoothness of the fill at the hole, against checkerboard noise.
+
+Flow terms: :func:`flow_l1` (per-sample normalised L1 inside the hole) and
+:func:`end_point_error`.
+
+Temporal terms of part 2 take the same ``(output, target, region)`` shapes and slot into a
+:class:`WeightedLoss` beside these.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from kornia.filters import spatial_gradient
+from kornia.metrics import ssim as ssim_map
+
+
+def masked_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Mean absolute error over ``region``: ``output``/``target`` ``[B,C,H,W]``, ``region`` ``[B,1,H,W]`` in [0,1].
+
+    ``sum(|output - target| * region) / (C * sum(region))``; 0 when the region is empty.
+
+    >>> masked_l1(torch.ones(1, 3, 2, 2), torch.zeros(1, 3, 2, 2), torch.tensor([[[[1., 0.], [0., 0.]]]]))
+    tensor(1.)
+    """
+    weight = region.expand_as(output)
+    return ((output - target).abs() * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def structure_loss(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor,
+                   window: int = 7) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(1 - SSIM, gradient L1)`` over ``region``; images ``[B,3,H,W]`` in [0,1], ``region`` ``[B,1,H,W]``.
+
+    Both are 0 for ``output == target``.
+    """
+    similarity = ssim_map(output, target, window, padding="same")
+    dissimilarity = masked_l1(similarity, torch.ones_like(similarity), region)
+    gradient = masked_l1(spatial_gradient(output).flatten(1, 2), spatial_gradient(target).flatten(1, 2), region)
+    return dissimilarity, gradient
+
+
+def total_variation(image: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Mean absolute difference of neighbouring pixels where either lies in ``region``.
+
+    ``image`` ``[B,C,H,W]``, ``region`` ``[B,1,H,W]`` in [0,1]; 0 for a constant image.
+    """
+    dx = (image[..., :, 1:] - image[..., :, :-1]).abs()
+    dy = (image[..., 1:, :] - image[..., :-1, :]).abs()
+    rx = torch.maximum(region[..., :, 1:], region[..., :, :-1])
+    ry = torch.maximum(region[..., 1:, :], region[..., :-1, :])
+    return masked_l1(dx, torch.zeros_like(dx), rx) + masked_l1(dy, torch.zeros_like(dy), ry)
+
+
+def grow(region: torch.Tensor, pixels: int) -> torch.Tensor:
+    """Dilate a 0/1 ``[B,1,H,W]`` region by a square of ``2 * pixels + 1`` (differentiable-free, on any device)."""
+    return F.max_pool2d(region, 2 * pixels + 1, 1, pixels) if pixels > 0 else region
+
+
+def flow_scale(flow: torch.Tensor, known: torch.Tensor, floor: float = 1.0) -> torch.Tensor:
+    """Per-sample scale of a flow ``[B,2,H,W]`` over ``known`` ``[B,1,H,W]``: std of the vectors, at least ``floor``.
+
+    Returns ``[B,1,1,1]``; dividing errors by it makes fast and slow motion count alike.
+    """
+    count = known.sum((1, 2, 3), keepdim=True).clamp_min(1.0)
+    mean = (flow * known).sum((2, 3), keepdim=True) / count
+    var = (((flow - mean) ** 2) * known).sum((1, 2, 3), keepdim=True) / (2.0 * count)
+    return var.sqrt().clamp_min(floor)
+
+
+def flow_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
+    """L1 of flows ``[B,2,H,W]`` over ``region`` ``[B,1,H,W]``, each sample divided by its ``scale`` ``[B,1,1,1]``."""
+    return masked_l1(output / scale, target / scale, region)
+
+
+def end_point_error(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """Mean Euclidean distance (pixels) between flows ``[B,2,H,W]`` over ``region`` ``[B,1,H,W]``.
+
+    >>> end_point_error(torch.zeros(1, 2, 1, 1), torch.tensor([[[[3.]], [[4.]]]]), torch.ones(1, 1, 1, 1))
+    tensor(5.)
+    """
+    distance = (output - target).norm(dim=1, keepdim=True)
+    return (distance * region).sum() / region.sum().clamp_min(1.0)
+
+
+@dataclass
+class WeightedLoss:
+    """A weighted sum of named terms: ``terms`` maps a name to ``(weight, fn(batch, outputs) -> scalar)``."""
+
+    terms: dict[str, tuple[float, Callable[[dict, dict], torch.Tensor]]]
+
+    def __call__(self, batch: dict, outputs: dict) -> tuple[torch.Tensor, dict[str, float]]:
+        """``(total, {name: value})``; terms of weight 0 are skipped."""
+        total, values = 0.0, {}
+        for name, (weight, fn) in self.terms.items():
+            if weight:
+                value = fn(batch, outputs)
+                total = total + weight * value
+                values[name] = float(value.detach())
+        return total, values

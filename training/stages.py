@@ -1,0 +1,260 @@
+"""The paper's training stages as :class:`~training.loop.Stage` specs, their validation, and weight export.
+
+* ``frame`` (stage 1): :class:`~model.networks.FrameInpaintNet` on single frames with holes of
+  every kind (``training.data.frame_batch``); loss: 6·L1 hole + 0.5·L1 valid (the U-Net's raw
+  prediction on known pixels, which the upsampled fill blends with at the hole border)
+  + 0.4·(1 − SSIM) + 2·gradient L1 + 0.05·TV (``training/losses.py`` says why).
+* ``flow`` (stage 2): :class:`~model.networks.FlowCompleteNet` on flow fields with holes
+  (``training.data.flow_batch``): synthetic videos with true flow, and DIS on the clean train
+  clips; loss: L1 of the flow inside the hole, each sample divided by its flow's spread.
+
+Validation reads ``root/clips`` (the validation set: scored, never trained on): hole PSNR of the
+frame network against per-frame Telea, and flow end-point error inside the hole against the
+Laplacian fill, on held-back synthetic videos and on DIS flow of the clean validation clips.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from model import mask_generators, metrics
+from model.flow import DISFlowEstimator, LaplacianFlowCompleter
+from model.frame_inpaint import ClassicalFrameInpainter
+from model.networks import FlowCompleteNet, FrameInpaintNet
+from model.resample import resize_image
+from model.weights_io import save_network
+
+from . import data as training_data
+from .losses import WeightedLoss, end_point_error, flow_l1, flow_scale, grow, masked_l1, structure_loss, \
+    total_variation
+from .loop import Stage
+
+STAGES = ("frame", "flow")
+KIND_OF_STAGE = {"frame": "frame_inpaint", "flow": "flow_complete"}
+FRAME_CROPS = ((240, 432), (224, 336), (192, 384), (256, 256))  # (h, w) at the 432x240 scale
+FLOW_CROPS = ((240, 432), (224, 320), (200, 360))
+VALIDATION_CLIPS = ("davis_blackswan", "davis_camel", "schoolgirls", "tennis")
+VALIDATION_SIZE = (240, 432)
+
+
+# ---------------------------------------------------------------------------------- frame stage
+def _frame_forward(network: FrameInpaintNet, batch: dict) -> dict:
+    """Scores at the network's working size (where it fills; the upsampling after it is fixed)."""
+    raw, hole = network.fill_at_working_size(batch["frame"], batch["hole"])
+    target = resize_image(batch["frame"], tuple(raw.shape[-2:]))
+    composite = torch.where(hole > 0.5, raw, target)
+    dissimilarity, gradient = structure_loss(composite, target, grow(hole, 2))
+    return {"raw": raw, "target": target, "hole": hole, "composite": composite, "ssim": dissimilarity,
+            "gradient": gradient}
+
+
+def frame_loss() -> WeightedLoss:
+    """The frame stage's loss terms (see the module docstring), at the network's working size."""
+    return WeightedLoss({
+        "hole": (6.0, lambda b, o: masked_l1(o["raw"], o["target"], o["hole"])),
+        "valid": (0.5, lambda b, o: masked_l1(o["raw"], o["target"], 1.0 - o["hole"])),
+        "ssim": (0.4, lambda b, o: o["ssim"]),
+        "gradient": (2.0, lambda b, o: o["gradient"]),
+        "tv": (0.05, lambda b, o: total_variation(o["composite"], grow(o["hole"], 1))),
+    })
+
+
+def frame_stage(data: training_data.TrainingData, batch_size: int = 8, validation_root: Path | None = None,
+                total_steps: int = 40_000, lr: float = 1e-3, crops: tuple = FRAME_CROPS,
+                build=FrameInpaintNet) -> Stage:
+    """Stage 1: the frame inpainting network on random crops of ``data`` (crop ``(h, w)`` drawn per step from
+    ``crops``); ``build`` makes the network (tests pass a small one); validation on ``validation_root``."""
+    def batch(rng: np.random.Generator, step: int) -> dict:
+        size = crops[int(rng.integers(len(crops)))]
+        return training_data.frame_batch(data, rng, batch_size, size)
+    validation = FrameValidation(validation_root) if validation_root else None
+    return Stage("frame", build, batch, _frame_forward, frame_loss(), validation, lr=lr,
+                 total_steps=total_steps,
+                 config={"batch_size": batch_size, "crops": crops, "lr": lr, "total_steps": total_steps,
+                         "loss": "6 L1 hole + 0.5 L1 valid + 0.4 (1-SSIM) + 2 gradient L1 + 0.05 TV"})
+
+
+def _validation_frames(root: Path) -> dict[str, torch.Tensor]:
+    """Frames 0 and 12 of the validation clips at 432x240 -> ``{clip: [2,3,240,432]}``."""
+    import cv2
+    out = {}
+    for name in VALIDATION_CLIPS:
+        files = sorted((root / name / "frames").glob("*"))
+        if len(files) < 13:
+            continue
+        frames = []
+        for path in (files[0], files[12]):
+            image = cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR), VALIDATION_SIZE[::-1],
+                               interpolation=cv2.INTER_AREA)
+            frames.append(training_data.to_tensor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+        out[name] = torch.stack(frames)
+    return out
+
+
+def _validation_holes(root: Path, names: list[str]) -> dict[tuple[str, str], torch.Tensor]:
+    """Holes of the evaluation's protocols for frames 0 and 12 of each clip -> ``{(clip, kind): [2,1,H,W]}``."""
+    donors = [p.name for p in sorted(root.iterdir()) if (p / "masks").is_dir() and p.name.startswith("davis_")]
+    holes = {}
+    for name in names:
+        for kind in training_data.HOLE_KINDS:
+            donor = None
+            if kind == "objects":
+                if not [d for d in donors if d != name]:
+                    continue
+                donor = mask_generators.load_mask_sequence(root / mask_generators.choose_donor(name, donors, 0)
+                                                           / "masks", max_frames=24)
+            hole = mask_generators.make_hole(kind, 24, *VALIDATION_SIZE, seed=0, key=name, donor=donor)
+            holes[(name, kind)] = hole[[0, 12]]
+    return holes
+
+
+class FrameValidation:
+    """Hole PSNR of the frame network against per-frame Telea on frames of the validation clips.
+
+    Returns ``{"gain_<kind>": dB over Telea, ..., "gain": mean over kinds, "psnr": the network's mean}``.
+    """
+
+    def __init__(self, root: Path):
+        self.frames = _validation_frames(Path(root))
+        self.holes = _validation_holes(Path(root), list(self.frames))
+        telea = ClassicalFrameInpainter("telea", 5)
+        self.telea = {key: self._psnr(lambda f, h: torch.cat([telea(f[i:i + 1], h[i:i + 1]) for i in range(len(f))]),
+                                      key) for key in self.holes}
+
+    def _psnr(self, fill, key) -> float:
+        frames, hole = self.frames[key[0]], self.holes[key]
+        corrupted = frames * (1 - hole) + 0.5 * hole
+        return float(metrics.psnr(fill(corrupted, hole), frames, hole).mean())
+
+    def __call__(self, network: FrameInpaintNet) -> dict[str, float]:
+        scores = {key: self._psnr(network, key) for key in self.holes}
+        out = {}
+        for kind in training_data.HOLE_KINDS:
+            gains = [scores[k] - self.telea[k] for k in self.holes if k[1] == kind]
+            if gains:
+                out[f"gain_{kind}"] = float(np.mean(gains))
+        out["gain"] = float(np.mean([v for k, v in out.items()]))
+        out["psnr"] = float(np.mean(list(scores.values())))
+        return out
+
+
+# ----------------------------------------------------------------------------------- flow stage
+def _flow_forward(network: FlowCompleteNet, batch: dict) -> dict:
+    return {"flow": network(batch["flow"] * (1.0 - batch["unknown"]), batch["unknown"])}
+
+
+def flow_loss() -> WeightedLoss:
+    """The flow stage's loss: spread-normalised L1 inside the hole, and the plain end-point error (weight 0: logged)."""
+    def normalised(batch, out):
+        scale = flow_scale(batch["flow"], 1.0 - batch["unknown"])
+        return flow_l1(out["flow"], batch["flow"], batch["unknown"], scale)
+    return WeightedLoss({
+        "flow_l1": (1.0, normalised),
+        "epe": (1e-9, lambda b, o: end_point_error(o["flow"], b["flow"], b["unknown"])),  # logged only
+    })
+
+
+def flow_stage(data: training_data.TrainingData, real_flows: list[np.ndarray] | None, batch_size: int = 8,
+               validation_root: Path | None = None, total_steps: int = 20_000, lr: float = 1e-3,
+               crops: tuple = FLOW_CROPS, build=FlowCompleteNet, validate: bool = True) -> Stage:
+    """Stage 2: the flow completion network on synthetic true flow and DIS flow of the clean train clips
+    (``real_flows``, see :func:`training.data.clip_flows`); ``crops``, ``build`` as in :func:`frame_stage`;
+    ``validate=False`` skips the held-back synthetic set too."""
+    def batch(rng: np.random.Generator, step: int) -> dict:
+        size = crops[int(rng.integers(len(crops)))]
+        return training_data.flow_batch(data, rng, batch_size, size, real_flows)
+    validation = FlowValidation(data, validation_root) if validate else None
+    return Stage("flow", build, batch, _flow_forward, flow_loss(), validation, lr=lr,
+                 total_steps=total_steps,
+                 config={"batch_size": batch_size, "crops": crops, "lr": lr, "total_steps": total_steps,
+                         "real_share": 0.5, "loss": "L1 of flow / per-sample flow std, inside the hole"})
+
+
+class FlowValidation:
+    """End-point error inside the hole: the network against the Laplacian fill.
+
+    On 24 held-back synthetic flows (seeds no training step uses) and, when ``root`` holds the
+    validation clips, on DIS flow of their clean frames (pairs 1-0 and 13-12).
+    Returns ``{"epe_synthetic", "epe_synthetic_laplacian", "epe_clips", "epe_clips_laplacian"}``.
+    """
+
+    HELD_BACK_SEED = 2_000_003
+
+    def __init__(self, data: training_data.TrainingData, root: Path | None):
+        self.sets = {"synthetic": [training_data.flow_batch(data, training_data.step_rng(self.HELD_BACK_SEED, i),
+                                                            1, VALIDATION_SIZE, None) for i in range(24)]}
+        if root is not None:
+            frames = _validation_frames(Path(root))
+            dis = DISFlowEstimator("dis_medium")
+            pairs = []
+            for i, (name, clip) in enumerate(sorted(frames.items())):
+                files = sorted((Path(root) / name / "frames").glob("*"))
+                neighbours = _validation_neighbours(files)
+                for j, (frame, previous) in enumerate(zip(clip, neighbours)):
+                    rng = training_data.step_rng(self.HELD_BACK_SEED, 1000 + 2 * i + j)
+                    kind = training_data.HOLE_KINDS[(i + j) % len(training_data.HOLE_KINDS)]
+                    hole = training_data.random_hole(2, *VALIDATION_SIZE, rng, kind, data.object_masks, True)
+                    unknown = torch.nn.functional.max_pool2d(torch.maximum(hole[0], hole[1])[None], 17, 1, 8)
+                    pairs.append({"flow": dis(frame[None], previous[None]), "unknown": unknown})
+            if pairs:
+                self.sets["clips"] = pairs
+        self.laplacian = {name: self._epe(LaplacianFlowCompleter(), items) for name, items in self.sets.items()}
+
+    @staticmethod
+    def _epe(completer, items) -> float:
+        errors = [float(end_point_error(completer(b["flow"] * (1 - b["unknown"]), b["unknown"]), b["flow"],
+                                        b["unknown"])) for b in items]
+        return float(np.mean(errors))
+
+    def __call__(self, network: FlowCompleteNet) -> dict[str, float]:
+        out = {}
+        for name, items in self.sets.items():
+            out[f"epe_{name}"] = self._epe(network, items)
+            out[f"epe_{name}_laplacian"] = self.laplacian[name]
+        return out
+
+
+def _validation_neighbours(files: list[Path]) -> list[torch.Tensor]:
+    """Frames 1 and 13 (the neighbours of the validation frames 0 and 12) at 432x240."""
+    import cv2
+    out = []
+    for path in (files[1], files[13]):
+        image = cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR), VALIDATION_SIZE[::-1], interpolation=cv2.INTER_AREA)
+        out.append(training_data.to_tensor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+    return out
+
+
+# --------------------------------------------------------------------------------------- export
+def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes: dict[str, str] | None = None) -> Path:
+    """Write the network of ``run_dir/checkpoint`` to ``out`` through :func:`model.weights_io.save_network`.
+
+    The metadata records the stage, step, training seconds, the stage config and ``notes``
+    (data and its terms).
+    """
+    import json
+    from safetensors.torch import load_file
+    if stage_name not in STAGES:
+        raise ValueError(f"unknown stage {stage_name!r}; choose one of {list(STAGES)}.")
+    folder = Path(run_dir) / "checkpoint"
+    if not (folder / "model.safetensors").is_file():
+        raise ValueError(f"{folder}: no checkpoint to export; train first (scripts/train.py --stage {stage_name}).")
+    state = json.loads((folder / "state.json").read_text())
+    cls = FrameInpaintNet if stage_name == "frame" else FlowCompleteNet
+    if state.get("architecture", cls.ARCHITECTURE) != cls.ARCHITECTURE:
+        raise ValueError(f"{folder}: the checkpoint holds a {state['architecture']} network, not the {stage_name} "
+                         "stage's; pick the run folder of that stage.")
+    network = cls(cls.Config.from_json(state["network_config"])) if "network_config" in state else cls()
+    network.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    extra = {"training_stage": stage_name, "training_steps": str(state["step"]),
+             "training_seconds": f"{state.get('seconds', 0.0):.0f}", "training_config": json.dumps(state["config"]),
+             **(notes or {})}
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    save_network(network, out, extra)
+    return out
+
+
+__all__ = ["FLOW_CROPS", "FRAME_CROPS", "FlowValidation", "FrameValidation", "KIND_OF_STAGE", "STAGES",
+           "export_weights", "flow_loss", "flow_stage", "frame_loss", "frame_stage"]
