@@ -36,8 +36,14 @@ def register_model_folder() -> None:
 register_model_folder()
 
 
-def weight_files() -> list[str]:
-    """Names (relative paths) of the weights files the loaders offer, sorted; ``[NO_WEIGHTS]`` if none."""
+def shipped_file(kind: str) -> str:
+    """File name of the trained weights the pack ships in ``weights/`` for a network ``kind``."""
+    return f"frvi_{kind}.safetensors"
+
+
+def weight_files(first: str | None = None) -> list[str]:
+    """Names (relative paths) of the weights files the loaders offer, sorted, with ``first`` (a loader's
+    shipped default) at the top when it is there; ``[NO_WEIGHTS]`` if none."""
     if folder_paths is not None:
         names = folder_paths.get_filename_list(MODEL_FOLDER)
     elif PACK_WEIGHTS.is_dir():
@@ -45,6 +51,9 @@ def weight_files() -> list[str]:
     else:
         names = []
     names = sorted(n for n in names if n.lower().endswith(".safetensors"))
+    if first in names:
+        names.remove(first)
+        names.insert(0, first)
     return names or [NO_WEIGHTS]
 
 
@@ -73,8 +82,11 @@ class _LoadNetwork:
 
     @classmethod
     def INPUT_TYPES(cls):
-        return {"required": {"weights": (weight_files(), {
-            "tooltip": "A .safetensors file from models/frvi/ (or the pack's weights/) made for this stage."})},
+        files = weight_files(shipped_file(cls.KIND))
+        return {"required": {"weights": (files, {
+            "default": files[0],
+            "tooltip": f"A .safetensors file from models/frvi/ (or the pack's weights/) made for this stage; "
+                       f"{shipped_file(cls.KIND)} is the pack's own trained network when it ships one."})},
             "optional": {"working_size": ("INT", {
                 "default": 0, "min": 0, "max": 8192, "step": 8,
                 "tooltip": "Long side (pixels) at which this network runs; its result is upsampled to the "

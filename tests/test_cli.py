@@ -1,6 +1,7 @@
 """The command-line tool inpaint_video.py and its streaming readers/writers (model/video_io.py)."""
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -198,3 +199,26 @@ def test_working_sizes_keep_known_pixels_exact_and_negative_ones_are_refused(tmp
     for flag in ("--working-size", "--flow-working-size"):
         bad = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, flag, "-8", cwd=tmp_path)
         assert bad.returncode == 2 and flag in bad.stderr and "Traceback" not in bad.stderr
+
+
+def test_learned_runs_the_shipped_networks_with_known_pixels_exact(tmp_path):
+    frames, holes = make_clip(tmp_path / "clip", h=64, w=96)
+    args = (tmp_path / "clip" / "frames", tmp_path / "clip" / "masks")
+    learned = run_cli(*args, "-o", tmp_path / "learned", "--learned", cwd=tmp_path)
+    classical = run_cli(*args, "-o", tmp_path / "classical", cwd=tmp_path)
+    assert learned.returncode == 0 and classical.returncode == 0, learned.stderr + classical.stderr
+    differs = False
+    for i, frame in enumerate(frames):
+        out = cv2.imread(str(tmp_path / "learned" / f"{i:05d}.png"))
+        assert np.array_equal(out[~holes[i]], frame[~holes[i]])
+        assert not (out[holes[i]] == (255, 0, 255)).all(-1).any()  # the magenta object is gone
+        differs |= not np.array_equal(out, cv2.imread(str(tmp_path / "classical" / f"{i:05d}.png")))
+    assert differs  # the networks ran, not Telea
+
+
+def test_learned_without_weights_files_says_what_to_do(tmp_path):
+    spec = importlib.util.spec_from_file_location("frvi_cli", CLI)
+    cli = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cli)
+    with pytest.raises(ValueError, match="no trained weights .* drop --learned"):
+        cli.learned_networks(tmp_path)

@@ -166,6 +166,19 @@ def test_loader_nodes_list_files_and_load_their_own_kind(pack, nodes, weights_di
         nodes["FRVI_LoadFlowBlendNetwork"].load("../outside.safetensors")
 
 
+def test_each_loader_offers_the_pack_s_shipped_file_of_its_kind_first(pack, weights_dir):
+    for kind in TINY:
+        _saved(weights_dir, kind)
+    (weights_dir / "frvi_frame_inpaint.safetensors").write_bytes((weights_dir / "frame_inpaint.safetensors").read_bytes())
+    (weights_dir / "frvi_flow_complete.safetensors").write_bytes((weights_dir / "flow_complete.safetensors").read_bytes())
+    for key, first in (("FRVI_LoadFrameInpaintNetwork", "frvi_frame_inpaint.safetensors"),
+                       ("FRVI_LoadFlowCompletionNetwork", "frvi_flow_complete.safetensors"),
+                       ("FRVI_LoadFlowBlendNetwork", "convlstm_refine.safetensors")):  # none shipped: sorted
+        files, options = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"]["weights"]
+        assert files[0] == first == options["default"]
+        assert sorted(files) == sorted(p.name for p in weights_dir.glob("*.safetensors"))
+
+
 def test_pipeline_nodes_refuse_the_network_method_without_a_model(nodes):
     frames, hole = moving_box_video(t=2, h=24, w=32)
     with pytest.raises(ValueError, match="Frame Inpaint: no trained weights"):

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ..harmonic import harmonic_fill
 from .base import Network
 from .config import NetworkConfig, check_widths, check_working_size
 from .partial_conv import PConvUNet
@@ -62,18 +63,28 @@ class FlowCompleteNet(Network):
 
     The flow is reduced to the working size (vectors rescaled) and normalised per instance
     (:func:`normalise_flow`); the U-Net input is the two normalised channels plus their mean
-    as a third channel, with the known mask. The prediction is de-normalised, brought back to
-    the source size, and used inside ``unknown`` only: known flow is returned exactly.
+    as a third channel, with the known mask, as in the paper. Its prediction, de-normalised, is
+    a correction added to the harmonic (Laplacian) fill of the hole from its border
+    (:func:`model.harmonic.harmonic_fill`): smooth motion, which the harmonic fill already gets
+    right to a fraction of a pixel, costs the network nothing, and it learns where the motion
+    is not smooth. The result is brought back to the source size and used inside ``unknown``
+    only: known flow is returned exactly. An untrained network (last layer scaled by 0.01) gives
+    nearly the harmonic fill.
     """
 
     ARCHITECTURE = "frvi.flow_complete.pconv_unet"
-    VERSION = 1
+    VERSION = 2  # 2: the U-Net's output corrects the harmonic fill (1: it was the flow itself)
     KIND = "flow_complete"
     Config = FlowCompleteConfig
 
     def __init__(self, config: FlowCompleteConfig | None = None):
         super().__init__(config)
         self.unet = PConvUNet(3, 2, self.config.widths, self.config.first_kernel)
+        last = self.unet.decoder[-1]
+        with torch.no_grad():  # start near the harmonic fill: a small correction (0 would stop the gradients)
+            last.conv.weight.mul_(0.01)
+            if last.bias is not None:
+                last.bias.zero_()
 
     def forward(self, flow: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
         """``flow`` ``[B,2,H,W]`` pixels, ``unknown`` ``[B,1,H,W]`` binary -> completed ``[B,2,H,W]`` pixels.
@@ -86,6 +97,7 @@ class FlowCompleteNet(Network):
         known = 1.0 - small_unknown
         normalised, mean, std = normalise_flow(small, known, self.config.min_std)
         x = torch.cat((normalised, normalised.mean(1, keepdim=True)), 1)
-        completed = self.unet(x, known) * std + mean
+        guess = harmonic_fill(small, small_unknown > 0.5, iterations=20)
+        completed = guess + self.unet(x, known) * std
         completed = resize_flow(completed, tuple(flow.shape[-2:]))
         return torch.where(unknown > 0.5, completed, flow)
