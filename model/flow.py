@@ -10,15 +10,20 @@ import torch
 
 from .harmonic import harmonic_fill
 from .masks import grow_hole
+from .native import DIS_PRESETS, dis_flow
 from .resample import resize_flow, resize_image
 from .resample import working_size as working_size_of
 from .warp import warp
 
-DIS_PRESETS = {
-    "dis_ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
-    "dis_fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-    "dis_medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
-}
+FLOW_MIN_SIDE = 64
+"""Smallest long side (pixels) a flow working size may shrink frames to; smaller requests are raised to it
+(flow on fewer pixels than this carries no useful motion, and DIS needs 32+ pixels a side, see model/native.py)."""
+
+
+def flow_long_side(requested: int) -> int:
+    """The long side flow is computed at for a ``requested`` working size (0 = full resolution): at least
+    :data:`FLOW_MIN_SIDE`."""
+    return max(int(requested), FLOW_MIN_SIDE) if requested else 0
 
 
 @dataclass
@@ -53,7 +58,7 @@ class DISFlowEstimator:
     def __init__(self, preset: str = "dis_medium"):
         if preset not in DIS_PRESETS:
             raise ValueError(f"Robust Flow: unknown estimator {preset!r}; choose one of {sorted(DIS_PRESETS)}.")
-        self.preset = DIS_PRESETS[preset]
+        self.preset = preset
 
     def __call__(self, target: torch.Tensor, source: torch.Tensor) -> torch.Tensor:
         """Backward flow from ``target`` ``[1,3,H,W]`` to ``source`` ``[1,3,H,W]`` (both [0,1]) -> ``[1,2,H,W]``.
@@ -61,7 +66,7 @@ class DISFlowEstimator:
         ``warp(source, flow)`` approximates ``target``.
         """
         grey = [cv2.cvtColor(_uint8(x), cv2.COLOR_RGB2GRAY) for x in (target, source)]
-        flow = cv2.DISOpticalFlow_create(self.preset).calc(grey[0], grey[1], None)
+        flow = dis_flow(grey[0], grey[1], self.preset)  # guarded: frames of any size, no native crash
         return torch.from_numpy(flow).permute(2, 0, 1)[None].to(target.device, torch.float32)
 
 
@@ -108,8 +113,8 @@ def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.
         inpainted, prev_inpainted: ``[1,3,H,W]`` P_t and P_{t-1}.
         estimator: callable ``(target, source) -> flow [1,2,H,W]``.
         completer: callable ``(flow, unknown) -> flow``.
-        working_size: long side in pixels at which both flows are computed (0 = full resolution);
-            larger frames are reduced to it (area mean, a reduced pixel is hole if any of its
+        working_size: long side in pixels at which both flows are computed (0 = full resolution;
+            values under :data:`FLOW_MIN_SIDE` are raised to it); larger frames are reduced to it (area mean, a reduced pixel is hole if any of its
             pixels is, ``hole_dilation`` scaled) and the flows (vectors rescaled) and confidences
             are brought back to the frame size, bilinearly.
     Returns:
@@ -119,7 +124,7 @@ def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.
         raise ValueError(f"Robust Flow: working_size must be 0 (full resolution) or a positive number of pixels, "
                          f"got {working_size!r}.")
     size = tuple(inpainted.shape[-2:])
-    small = working_size_of(*size, 1.0, working_size) if working_size else size
+    small = working_size_of(*size, 1.0, flow_long_side(working_size)) if working_size else size
     if small != size:
         reduced = [resize_image(x, small) for x in (inpainted, prev_inpainted)]
         holes = [(resize_image(x, small) > 0).to(x.dtype) for x in (hole, prev_hole)]

@@ -1,14 +1,14 @@
 """Stage 1, Frame Inpaint: fill each frame's hole on its own (P_t in the paper)."""
 from __future__ import annotations
 
-import cv2
 import numpy as np
 import torch
 
 from .checks import keep_known
+from .native import INPAINT_METHODS, inpaint
 from .resample import resize_image, shrink_known, working_size
 
-CLASSICAL_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+CLASSICAL_METHODS = tuple(INPAINT_METHODS)
 
 
 def to_uint8_image(frame: torch.Tensor) -> np.ndarray:
@@ -33,7 +33,9 @@ class ClassicalFrameInpainter:
     def __init__(self, method: str = "telea", radius: int = 5):
         if method not in CLASSICAL_METHODS:
             raise ValueError(f"Frame Inpaint: unknown method {method!r}; choose one of {sorted(CLASSICAL_METHODS)}.")
-        self.flag = CLASSICAL_METHODS[method]
+        if not isinstance(radius, (int, float)) or int(radius) != radius or radius < 1:
+            raise ValueError(f"Frame Inpaint: radius must be a whole number of pixels >= 1, got {radius!r}.")
+        self.method = method
         self.radius = int(radius)
 
     def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -44,7 +46,7 @@ class ClassicalFrameInpainter:
         mask = to_uint8_mask(hole)
         if not mask.any():
             return frame
-        filled = cv2.inpaint(to_uint8_image(frame), mask, self.radius, self.flag)
+        filled = inpaint(to_uint8_image(frame), mask, self.radius, self.method)
         result = torch.from_numpy(filled).permute(2, 0, 1)[None].to(frame.device, frame.dtype) / 255.0
         return keep_known(result, frame, hole)
 

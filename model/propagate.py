@@ -37,6 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_video, hole_at
+from .flow import flow_long_side
 from .harmonic import harmonic_fill
 from .masks import grow_hole
 from .poisson import neighbour, poisson_blend
@@ -91,8 +92,8 @@ class PropagateConfig:
 
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """``(h, w)`` of the flow resolution: the frame size scaled so its longest side is at most ``max_side``
-    (at least 2 pixels a side)."""
-    return working_size(height, width, 1.0, max_side, min_side=2)
+    (raised to :data:`model.flow.FLOW_MIN_SIDE`; at least 2 pixels a side)."""
+    return working_size(height, width, 1.0, flow_long_side(max_side), min_side=2)
 
 
 def downscale(frame: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:

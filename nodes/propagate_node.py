@@ -46,7 +46,8 @@ class FlowPropagate:
                                                      "different frames with their surroundings; none: raw copies."}),
             "flow_max_side": ("INT", {"default": 640, "min": 16, "max": 8192,
                                       "tooltip": "Longest side for flow estimation; colour is always copied at the "
-                                                 "source resolution."}),
+                                                 "source resolution. Values under 64 run at 64 (the least that "
+                                                 "carries motion); saved workflows keep working."}),
         }, "optional": {
             "context_before": ("INT", {"default": 0, "min": 0, "max": 10000,
                                        "tooltip": "For a video in chunks: the first N frames of the batch are only "

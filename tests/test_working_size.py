@@ -166,12 +166,12 @@ def test_robust_flow_at_a_working_size_comes_back_at_the_frame_size_in_frame_pix
 
 
 def test_robust_flow_node_at_a_working_size_runs_in_chunks_like_one_run(nodes):
-    frames, hole = moving_box_video(t=6, h=48, w=64)
+    frames, hole = moving_box_video(t=6, h=48, w=128)
     (p,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
 
     def graph(f, h, q, state=None):
         flow_p, flow_i = nodes["FRVI_RobustFlow"].run(f, h, q, "dis_medium", "laplacian", 4, state=state,
-                                                      working_size=32)
+                                                      working_size=64)
         (flow,) = nodes["FRVI_FlowBlend"].run(flow_p, flow_i, "confidence")
         return nodes["FRVI_ConvLSTMRefine"].run(f, h, q, flow, "temporal_blend", 0.6, state=state)
 
@@ -179,6 +179,6 @@ def test_robust_flow_node_at_a_working_size_runs_in_chunks_like_one_run(nodes):
     first, mid = graph(frames[:3], hole[:3], p[:3])
     second, _ = graph(frames[3:], hole[3:], p[3:], mid)
     assert torch.equal(torch.cat((first, second)), whole)
-    flow_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4, working_size=32)
+    flow_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4, working_size=64)
     full_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4)
     assert flow_p.flow.shape == full_p.flow.shape and not torch.equal(flow_p.flow, full_p.flow)

@@ -175,16 +175,16 @@ def flow_stage(data: training_data.TrainingData, real_flows: list[np.ndarray] | 
 class FlowValidation:
     """End-point error inside the hole: the network against the Laplacian fill.
 
-    On 24 held-back synthetic flows (seeds no training step uses) and, when ``root`` holds the
+    On ``synthetic`` held-back synthetic flows (seeds no training step uses) and, when ``root`` holds the
     validation clips, on DIS flow of their clean frames (pairs 1-0 and 13-12).
     Returns ``{"epe_synthetic", "epe_synthetic_laplacian", "epe_clips", "epe_clips_laplacian"}``.
     """
 
     HELD_BACK_SEED = 2_000_003
 
-    def __init__(self, data: training_data.TrainingData, root: Path | None):
+    def __init__(self, data: training_data.TrainingData, root: Path | None, synthetic: int = 24):
         self.sets = {"synthetic": [training_data.flow_batch(data, training_data.step_rng(self.HELD_BACK_SEED, i),
-                                                            1, VALIDATION_SIZE, None) for i in range(24)]}
+                                                            1, VALIDATION_SIZE, None) for i in range(synthetic)]}
         if root is not None:
             frames = _validation_frames(Path(root))
             dis = DISFlowEstimator("dis_medium")

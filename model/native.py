@@ -1,0 +1,74 @@
+"""Guarded entries to the native (OpenCV) calls that see user-sized images.
+
+A crash inside native code takes the whole process with it: in ComfyUI, the server and every
+queued job. Measured with OpenCV 5.0 (``opencv-python``): DIS optical flow on 8-bit frames with
+a side under 32 pixels either raises its own error ("The input image must have either width
+or height >= 12") or dies with a segmentation fault, depending on the preset and the other side
+(e.g. 24x400 with the fast and ultrafast presets, 8x40 with every preset). Frames with both
+sides of 32 pixels or more never failed (32-48 pixels against 8-4000, both ways, every
+preset). DIS also sizes its pyramid by the short side, so a thin frame sees little motion: a
+6-pixel shift of a 20-row strip measured 0.0 px as it is, 2.0 px padded to 32 rows, 4.1 px
+to 64 and 5.9 px to 128. So :func:`dis_flow` pads any side under :data:`DIS_MIN_SIDE` (128)
+by edge replication and crops the flow back; frames of 128x128 and more are untouched.
+``cv2.inpaint`` ran on every size from 1x1 up, so :func:`inpaint` only checks its inputs.
+
+Nodes, the CLI and training all reach OpenCV through these functions.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+DIS_PRESETS = {
+    "dis_ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST,
+    "dis_fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+    "dis_medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM,
+}
+DIS_MIN_SIDE = 128  # sides under 32 crash DIS; under 128 its pyramid misses motion (module docstring)
+INPAINT_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+
+
+def _grey_pair(target: np.ndarray, source: np.ndarray) -> None:
+    for name, image in (("target", target), ("source", source)):
+        if not isinstance(image, np.ndarray) or image.dtype != np.uint8 or image.ndim != 2:
+            raise ValueError(f"dis_flow: {name} must be a 2-D uint8 grey image, got "
+                             f"{getattr(image, 'dtype', type(image).__name__)} {getattr(image, 'shape', '')}.")
+    if target.shape != source.shape:
+        raise ValueError(f"dis_flow: the two frames differ in size ({target.shape} vs {source.shape}).")
+    if min(target.shape) < 1:
+        raise ValueError(f"dis_flow: empty frame {target.shape}.")
+
+
+def dis_flow(target: np.ndarray, source: np.ndarray, preset: str = "dis_medium") -> np.ndarray:
+    """OpenCV DIS backward flow from ``target`` to ``source`` -> ``[H,W,2]`` float32 pixels (x, y).
+
+    Args:
+        target, source: ``[H,W]`` uint8 grey frames of one size (any size from 1x1).
+        preset: a key of :data:`DIS_PRESETS`.
+    Frames with a side under :data:`DIS_MIN_SIDE` are padded (edge pixels repeated) on the
+    bottom/right first; the flow of the padding is cropped away.
+    """
+    if preset not in DIS_PRESETS:
+        raise ValueError(f"unknown flow estimator {preset!r}; choose one of {sorted(DIS_PRESETS)}.")
+    _grey_pair(target, source)
+    h, w = target.shape
+    pad_h, pad_w = max(0, DIS_MIN_SIDE - h), max(0, DIS_MIN_SIDE - w)
+    if pad_h or pad_w:
+        target, source = (cv2.copyMakeBorder(x, 0, pad_h, 0, pad_w, cv2.BORDER_REPLICATE) for x in (target, source))
+    flow = cv2.DISOpticalFlow_create(DIS_PRESETS[preset]).calc(np.ascontiguousarray(target),
+                                                               np.ascontiguousarray(source), None)
+    return np.ascontiguousarray(flow[:h, :w])
+
+
+def inpaint(image: np.ndarray, hole: np.ndarray, radius: int, method: str = "telea") -> np.ndarray:
+    """OpenCV's single-image fill: ``image`` ``[H,W,3]`` uint8, ``hole`` ``[H,W]`` uint8 (non-zero = fill)
+    -> ``[H,W,3]`` uint8. ``radius`` >= 1 pixels; ``method`` ``"telea"`` or ``"ns"``."""
+    if method not in INPAINT_METHODS:
+        raise ValueError(f"Frame Inpaint: unknown method {method!r}; choose one of {sorted(INPAINT_METHODS)}.")
+    if not isinstance(radius, (int, np.integer)) or radius < 1:
+        raise ValueError(f"Frame Inpaint: radius must be a whole number of pixels >= 1, got {radius!r}.")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or hole.shape != image.shape[:2] \
+            or hole.dtype != np.uint8:
+        raise ValueError(f"inpaint: expected a [H,W,3] uint8 image and a [H,W] uint8 hole, got "
+                         f"{image.dtype} {image.shape} and {hole.dtype} {hole.shape}.")
+    return cv2.inpaint(np.ascontiguousarray(image), np.ascontiguousarray(hole), int(radius), INPAINT_METHODS[method])
