@@ -235,7 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"interrupted; {args.output} holds the frames written so far.", file=sys.stderr)
+        print(f"interrupted; nothing was written to {args.output} (a previous output there is untouched).",
+              file=sys.stderr)
         return 130
     n = max(report["frames"], 1)
     print(f"wrote {report['frames']} frames of {report['width']}x{report['height']} at {report['fps']:g} fps "

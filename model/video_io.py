@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import math
 import os
+import shutil
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -281,13 +282,20 @@ def _count_message(frames: FrameSource, masks: MaskSource, n_frames, n_masks) ->
             "(same count) or a single mask image for every frame.")
 
 
+PARTIAL = ".frvi-partial"  # marks an output still being written
+
+
 class FrameWriter:
-    """Write ``[1,3,H,W]`` frames in [0,1] to a video file or to a folder of PNG frames.
+    """Write ``[1,3,H,W]`` frames in [0,1] to a video file or to a folder of PNG frames, all or nothing.
 
     A path with a video extension (``.mp4 .m4v .mov .mkv .avi``) writes a video at ``fps``;
     any other path without an extension (or an existing folder) becomes a folder of
     ``<name>.png`` files, named after ``names`` (the source frames' stems) or ``00000.png``...
-    Use as a context manager so the video is finalised on errors too.
+    Frames go to a temporary name beside the target (``<stem>.frvi-partial<suffix>`` or the
+    folder ``<name>.frvi-partial``) and reach the target only when the context ends without an
+    error: the video is renamed over it, the PNGs are moved into the folder. A run that fails,
+    is interrupted (Ctrl-C) or killed leaves the previous output, if any, untouched, and no
+    file that looks complete. Use as a context manager.
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float = DEFAULT_FPS,
@@ -298,20 +306,26 @@ class FrameWriter:
         suffix = self.path.suffix.lower()
         if suffix in VIDEO_CODECS:
             self.path.parent.mkdir(parents=True, exist_ok=True)
+            self.temporary = self.path.with_name(self.path.stem + PARTIAL + self.path.suffix)
             self.pad = (width % 2, height % 2)
             if any(self.pad):
                 warnings.warn(f"{self.path}: frames are {width}x{height}; video encoders need even sizes, so the "
                               "video is padded by one row/column. Write a frame folder to keep the size exactly.",
                               stacklevel=2)
             size = (width + self.pad[0], height + self.pad[1])
-            self.video = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix]), fps, size)
+            self.video = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix]), fps,
+                                         size)
             if not self.video.isOpened():
                 raise ValueError(f"{self.path}: OpenCV could not open a {suffix} writer; try .avi or a frame folder.")
         elif suffix and not self.path.is_dir():
             raise ValueError(f"{self.path}: unknown output type {suffix!r}; give a video file "
                              f"({' '.join(VIDEO_CODECS)}) or a folder for PNG frames.")
         else:
-            self.path.mkdir(parents=True, exist_ok=True)
+            if self.path.exists() and not self.path.is_dir():
+                raise ValueError(f"{self.path}: exists and is not a folder; give a folder for PNG frames.")
+            self.temporary = self.path.with_name(self.path.name + PARTIAL)
+            shutil.rmtree(self.temporary, ignore_errors=True)  # left by a killed run
+            self.temporary.mkdir(parents=True)
 
     def write(self, frame: torch.Tensor) -> None:
         """Append one ``[1,3,H,W]`` frame in [0,1] (the writer's size)."""
@@ -325,21 +339,35 @@ class FrameWriter:
             self.video.write(image)
         else:
             name = self.names[self.count] if self.names and self.count < len(self.names) else f"{self.count:05d}"
-            if not cv2.imwrite(str(self.path / f"{name}.png"), image):
+            if not cv2.imwrite(str(self.temporary / f"{name}.png"), image):
                 raise ValueError(f"{self.path / name}.png: could not write; check the folder is writable.")
         self.count += 1
 
-    def close(self) -> None:
-        """Finish the file (videos need this to be playable)."""
+    def close(self, complete: bool = True) -> None:
+        """Finish: with ``complete`` the output replaces the target, otherwise it is thrown away."""
         if self.video is not None:
             self.video.release()
             self.video = None
+        if not self.temporary.exists():
+            return
+        if not complete:
+            if self.temporary.is_dir():
+                shutil.rmtree(self.temporary, ignore_errors=True)
+            else:
+                self.temporary.unlink(missing_ok=True)
+        elif self.temporary.is_dir():
+            self.path.mkdir(parents=True, exist_ok=True)
+            for image in sorted(self.temporary.iterdir()):
+                os.replace(image, self.path / image.name)
+            self.temporary.rmdir()
+        else:
+            os.replace(self.temporary, self.path)
 
     def __enter__(self) -> "FrameWriter":
         return self
 
-    def __exit__(self, *exc) -> None:
-        self.close()
+    def __exit__(self, exc_type, *exc) -> None:
+        self.close(complete=exc_type is None)
 
 
 def tint_hole(frame: torch.Tensor, hole: torch.Tensor, colour=(1.0, 0.15, 0.15), alpha: float = 0.5) -> torch.Tensor:

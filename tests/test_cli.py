@@ -222,3 +222,43 @@ def test_learned_without_weights_files_says_what_to_do(tmp_path):
     spec.loader.exec_module(cli)
     with pytest.raises(ValueError, match="no trained weights .* drop --learned"):
         cli.learned_networks(tmp_path)
+
+
+def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 120.0) -> None:
+    import time
+    deadline = time.monotonic() + seconds
+    while not (path.exists() and (path.is_dir() and any(path.iterdir()) or path.is_file() and path.stat().st_size)):
+        assert process.poll() is None, "the run ended before it wrote anything"
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.05)
+
+
+@pytest.mark.parametrize("output", ["out.avi", "out"])
+@pytest.mark.parametrize("stop", ["kill", "interrupt"])
+def test_a_run_stopped_halfway_leaves_the_previous_output_untouched_and_a_finished_run_replaces_it(
+        tmp_path, output, stop):
+    import signal
+    make_clip(tmp_path / "short", t=2, h=48, w=64)
+    make_clip(tmp_path / "long", t=60, h=96, w=128, seed=1)
+    target = tmp_path / output
+    assert run_cli(tmp_path / "short" / "frames", tmp_path / "short" / "masks", "-o", target,
+                   cwd=tmp_path).returncode == 0
+    before = {p.name: p.read_bytes() for p in target.iterdir()} if target.is_dir() else target.read_bytes()
+    partial = target.with_name(target.stem + ".frvi-partial" + target.suffix)
+    process = subprocess.Popen([sys.executable, str(CLI), str(tmp_path / "long" / "frames"),
+                                str(tmp_path / "long" / "masks"), "-o", str(target)], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _wait_for(partial, process)
+    process.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    after = {p.name: p.read_bytes() for p in target.iterdir()} if target.is_dir() else target.read_bytes()
+    assert after == before
+    if stop == "interrupt":
+        assert process.returncode == 130 and "nothing was written" in stderr and not partial.exists()
+    finished = run_cli(tmp_path / "long" / "frames", tmp_path / "long" / "masks", "-o", target, cwd=tmp_path)
+    assert finished.returncode == 0, finished.stderr
+    assert not partial.exists()
+    if target.is_dir():
+        assert len(list(target.glob("*.png"))) == 60
+    else:
+        assert len(read_video(target)) == 60

@@ -63,12 +63,12 @@ class FlowCompleteNet(Network):
 
     The flow is reduced to the working size (vectors rescaled) and normalised per instance
     (:func:`normalise_flow`); the U-Net input is the two normalised channels plus their mean
-    as a third channel, with the known mask, as in the paper. Its prediction, de-normalised, is
-    a correction added to the harmonic (Laplacian) fill of the hole from its border
-    (:func:`model.harmonic.harmonic_fill`): smooth motion, which the harmonic fill already gets
-    right to a fraction of a pixel, costs the network nothing, and it learns where the motion
-    is not smooth. The result is brought back to the source size and used inside ``unknown``
-    only: known flow is returned exactly. An untrained network (last layer scaled by 0.01) gives
+    as a third channel, with the known mask, as in the paper. Its prediction, de-normalised and
+    brought back to the source size, is a correction added to the harmonic (Laplacian) fill of
+    the hole from its border at the source size (:func:`model.harmonic.harmonic_fill`, the
+    classical completion): smooth motion, which the harmonic fill already gets right to a
+    fraction of a pixel, costs the network nothing, and it learns where the motion is not
+    smooth. The result is used inside ``unknown`` only: known flow is returned exactly. An untrained network (last layer scaled by 0.01) gives
     nearly the harmonic fill.
     """
 
@@ -97,7 +97,6 @@ class FlowCompleteNet(Network):
         known = 1.0 - small_unknown
         normalised, mean, std = normalise_flow(small, known, self.config.min_std)
         x = torch.cat((normalised, normalised.mean(1, keepdim=True)), 1)
-        guess = harmonic_fill(small, small_unknown > 0.5, iterations=20)
-        completed = guess + self.unet(x, known) * std
-        completed = resize_flow(completed, tuple(flow.shape[-2:]))
-        return torch.where(unknown > 0.5, completed, flow)
+        correction = resize_flow(self.unet(x, known) * std, tuple(flow.shape[-2:]))
+        guess = harmonic_fill(flow, unknown > 0.5, iterations=20)  # at the source size: the Laplacian completion
+        return torch.where(unknown > 0.5, guess + correction, flow)
