@@ -86,23 +86,25 @@ def run_training(args: argparse.Namespace) -> int:
 
 
 def pack_data(argv: list[str]) -> int:
-    """``pack-data DIR``: train clips (frames JPEG, masks PNG), stills and validation clips at 432 px long side."""
+    """``pack-data DIR``: the training set (train clips: JPEG frames, PNG masks; stills as JPEG) and the
+    validation windows (first 24 frames of each clip) at the training scale, in one small folder."""
     parser = argparse.ArgumentParser(prog="train.py pack-data", description=pack_data.__doc__)
     parser.add_argument("out", help="folder to write")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="source data root (default ../shared/data)")
     parser.add_argument("--quality", type=int, default=92, help="JPEG quality (default 92)")
     args = parser.parse_args(argv)
     source, out = Path(args.data), Path(args.out)
+    jpeg = [cv2.IMWRITE_JPEG_QUALITY, args.quality]
     count = 0
-    for part in ("train_clips", "clips"):
+    for part, frames in (("train_clips", None), ("clips", 24)):
         for clip in sorted(p for p in (source / part).glob("*") if (p / "frames").is_dir()):
             for sub in ("frames", "masks"):
-                for path in training_data._images(clip / sub):
+                for path in training_data._images(clip / sub)[:frames]:
                     target = out / part / clip.name / sub / path.name
                     target.parent.mkdir(parents=True, exist_ok=True)
                     if sub == "frames":
                         image = cv2.cvtColor(training_data._read_rgb(path, training_data.LONG_SIDE), cv2.COLOR_RGB2BGR)
-                        cv2.imwrite(str(target.with_suffix(".jpg")), image, [cv2.IMWRITE_JPEG_QUALITY, args.quality])
+                        cv2.imwrite(str(target.with_suffix(".jpg")), image, jpeg)
                     else:
                         mask = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)
                         scale = training_data.LONG_SIDE / max(mask.shape)
@@ -111,9 +113,10 @@ def pack_data(argv: list[str]) -> int:
                         cv2.imwrite(str(target.with_suffix(".png")), mask)
                     count += 1
     for path in training_data._images(source / "images"):
-        target = out / "images" / path.relative_to(source / "images")
+        target = (out / "images" / path.relative_to(source / "images")).with_suffix(".jpg")
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(path, target)
+        image = training_data._read_rgb(path, training_data.STILL_LONG_SIDE)
+        cv2.imwrite(str(target), cv2.cvtColor(image, cv2.COLOR_RGB2BGR), jpeg)
         count += 1
     size = sum(p.stat().st_size for p in out.rglob("*") if p.is_file())
     print(f"wrote {count} files, {size / 2 ** 20:.1f} MiB to {out}")

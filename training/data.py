@@ -26,6 +26,7 @@ from model import mask_generators
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 LONG_SIDE = 432  # frames are held at the evaluation's 432x240 scale
+STILL_LONG_SIDE = LONG_SIDE + LONG_SIDE // 4  # stills a little larger: crops are taken at random scales
 HOLE_KINDS = ("fixed_rect", "random_rect", "strokes", "objects")
 
 
@@ -94,7 +95,7 @@ class TrainingData:
                                  "clip needs one object mask per frame.")
             masks = np.stack([_read_mask(p, size) for p in mask_files])
             clips.append(TrainClip(folder.name, frames, masks))
-        stills = [_read_rgb(p, long_side + long_side // 4) for p in _images(root / "images")]
+        stills = [_read_rgb(p, long_side + long_side // 4) for p in _images(root / "images")]  # STILL_LONG_SIDE
         if not clips and not stills:
             raise ValueError(f"{root}: no training data (expected train_clips/<clip>/frames and images/); "
                              "give ../shared/data or a folder written by 'scripts/train.py pack-data'.")
