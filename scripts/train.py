@@ -31,7 +31,7 @@ if str(ROOT) not in sys.path:
 from model.flow import DISFlowEstimator  # noqa: E402
 from training import data as training_data  # noqa: E402
 from training.loop import train  # noqa: E402
-from training.stages import STAGES, export_weights, flow_stage, frame_stage  # noqa: E402
+from training.stages import STAGES, export_weights, flow_stage, frame_stage, weight_card  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DATA_TERMS = ("DAVIS 2016 train clips (research use only; the weights inherit these terms), Kodak24, CBSD68 "
@@ -131,10 +131,13 @@ def export(argv: list[str]) -> int:
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
     parser.add_argument("--device-note", default="cpu (2 cores)", help="where it was trained, for the metadata")
     args = parser.parse_args(argv)
-    path = export_weights(args.stage, Path(args.run_dir or ROOT / "runs" / args.stage), args.out,
+    run_dir = Path(args.run_dir or ROOT / "runs" / args.stage)
+    path = export_weights(args.stage, run_dir, args.out,
                           {"training_data": DATA_TERMS, "training_device": args.device_note,
                            "licence_note": "trained on research-use DAVIS footage: research / non-commercial use"})
-    print(f"wrote {path}")
+    card = path.with_suffix(".md")
+    card.write_text(weight_card(path, run_dir))
+    print(f"wrote {path} and its card {card}")
     return 0
 
 

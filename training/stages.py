@@ -256,5 +256,42 @@ def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes:
     return out
 
 
+def weight_card(path: str | Path, run_dir: str | Path) -> str:
+    """A Markdown card for an exported weights file: the network, how it was trained and its validation history."""
+    import json
+    from model.weights_io import load_network, read_metadata
+    path = Path(path)
+    metadata = read_metadata(path)
+    network = load_network(path)
+    state = json.loads((Path(run_dir) / "checkpoint" / "state.json").read_text())
+    config = json.loads(metadata["training_config"])
+    lines = [f"# {path.name}", "",
+             f"The pack's trained **{network.KIND}** network (`{metadata['architecture']}`, version "
+             f"{metadata['version']}, {network.parameter_count():,} parameters), written by "
+             f"`scripts/train.py export` from `{Path(run_dir).name}`.", "",
+             "| | |", "|---|---|",
+             f"| config | `{metadata['config']}` |",
+             f"| training stage | {metadata['training_stage']} (`scripts/train.py --stage {metadata['training_stage']}`) |",
+             f"| steps | {int(metadata['training_steps']):,} of batch {config['batch_size']} "
+             f"({int(metadata['training_steps']) * config['batch_size']:,} samples) |",
+             f"| training time | {int(metadata['training_seconds']) / 60:.0f} min of compute on "
+             f"{metadata.get('training_device', '?')} |",
+             f"| optimiser | AdamW, peak lr {config['lr']}, warm-up then cosine decay to step {config['total_steps']:,} |",
+             f"| loss | {config['loss']} |",
+             f"| crops (h, w) | {', '.join(f'{h}x{w}' for h, w in config['crops'])} at the 432x240 scale |",
+             f"| data | {metadata.get('training_data', '?')} |",
+             f"| terms | {metadata.get('licence_note', '?')} |", ""]
+    history = state.get("validation", [])
+    if history:
+        keys = [k for k in history[-1] if k != "step"]
+        lines += ["Validation during training (`clips/`, never trained on; see `training/stages.py`):", "",
+                  "| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
+        shown = history[:: max(1, len(history) // 8)] + ([history[-1]] if len(history) > 1 else [])
+        for row in {r["step"]: r for r in shown}.values():
+            lines.append(f"| {row['step']:,} | " + " | ".join(f"{row[k]:.3f}" for k in keys) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
 __all__ = ["FLOW_CROPS", "FRAME_CROPS", "FlowValidation", "FrameValidation", "KIND_OF_STAGE", "STAGES",
            "export_weights", "flow_loss", "flow_stage", "frame_loss", "frame_stage"]
