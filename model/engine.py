@@ -116,8 +116,13 @@ def refine_frames(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Ten
 class StreamingInpainter:
     """All four stages, one frame at a time, carrying only the previous frame's state.
 
-    >>> engine = StreamingInpainter(inpainter, estimator, completer, blender, refiner)
-    >>> for frame, hole in video: out = engine.step(frame, hole)   # [1,3,H,W] each
+    >>> from model import stages
+    >>> engine = StreamingInpainter(stages.frame_inpainter("telea"), stages.flow_estimator("dis_fast"),
+    ...                             stages.flow_completer(), stages.flow_blender(), stages.refiner())
+    >>> hole = torch.zeros(1, 1, 48, 64); hole[..., 16:32, 20:40] = 1
+    >>> outputs = [engine.step(torch.rand(1, 3, 48, 64), hole) for _ in range(3)]  # one frame at a time
+    >>> outputs[-1].shape
+    torch.Size([1, 3, 48, 64])
     """
 
     def __init__(self, inpainter, estimator, completer, blender, refiner, hole_dilation: int = 8,

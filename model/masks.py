@@ -42,3 +42,18 @@ def feather(mask: torch.Tensor, radius: float) -> torch.Tensor:
     sigma = radius / 2.0
     size = 2 * int(np.ceil(2 * sigma)) + 1
     return gaussian_blur2d(mask, (size, size), (sigma, sigma), border_type="replicate").clamp(0.0, 1.0)
+
+
+def hole_radius(hole: torch.Tensor) -> float:
+    """Radius (pixels) of the largest disk inside a hole ``[1,H,W]`` or ``[H,W]`` (>= 0.5 = hole): its half-thickness.
+
+    0 for an empty hole; the distance from the widest hole pixel to the nearest known pixel
+    (the frame's border does not count as known).
+    """
+    binary = (hole.detach().reshape(hole.shape[-2:]) >= HOLE_THRESHOLD).cpu().numpy().astype(np.uint8)
+    if not binary.any():
+        return 0.0
+    if binary.all():
+        return float(max(binary.shape))
+    padded = cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_REPLICATE)  # the border is not a known pixel
+    return float(cv2.distanceTransform(padded, cv2.DIST_L2, 5).max())

@@ -57,9 +57,13 @@ class Propagated:
 class StreamingPropagator:
     """Flow Propagate one frame in, one frame out (delayed by up to ``chunk + context`` frames).
 
-    >>> propagator = StreamingPropagator(estimator, completer, PropagateConfig(max_distance=12))
-    >>> for item in propagator.run(video):   # video: (frame [1,3,H,W], hole [1,1,H,W]) pairs
-    ...     use(item.filled, item.remaining)
+    >>> from model import stages
+    >>> propagator = StreamingPropagator(stages.flow_estimator("dis_fast"), stages.flow_completer(),
+    ...                                  PropagateConfig(max_distance=2))
+    >>> hole = torch.zeros(1, 1, 48, 64); hole[..., 16:32, 20:40] = 1
+    >>> video = ((torch.rand(1, 3, 48, 64), hole) for _ in range(5))  # (frame, hole) pairs
+    >>> [tuple(item.filled.shape) for item in propagator.run(video)]  # one out per frame in, in order
+    [(1, 3, 48, 64), (1, 3, 48, 64), (1, 3, 48, 64), (1, 3, 48, 64), (1, 3, 48, 64)]
 
     Args:
         estimator: ``(target, source) -> flow [1,2,h,w]`` (``model.stages.flow_estimator``).

@@ -143,8 +143,14 @@ def _probe(path: Path, read_flag: int) -> tuple[str, list[Path], VideoInfo]:
 class FrameSource:
     """Frames of a video file, an image folder or a single image, read one at a time.
 
-    >>> source = FrameSource("clip.mp4"); source.info.width, source.info.fps
-    >>> for frame in source: ...   # [1,3,H,W] float32 RGB in [0,1]
+    >>> import tempfile
+    >>> folder = Path(tempfile.mkdtemp())  # or a video file such as "clip.mp4"
+    >>> for i in range(3): _ = cv2.imwrite(str(folder / f"{i:03d}.png"), np.zeros((24, 32, 3), np.uint8))
+    >>> source = FrameSource(folder)
+    >>> source.info.width, source.info.height, source.info.frame_count
+    (32, 24, 3)
+    >>> [tuple(frame.shape) for frame in source]  # [1,3,H,W] float32 RGB in [0,1], one at a time
+    [(1, 3, 24, 32), (1, 3, 24, 32), (1, 3, 24, 32)]
     """
 
     def __init__(self, path: str | os.PathLike):

@@ -236,3 +236,26 @@ def test_image_networks_run_under_reduced_precision_autocast():
     for image in (filled, out):
         assert image.dtype == torch.float32 and torch.equal(image[known], frame[known])
     assert memory["h"].dtype == torch.float32
+
+
+def test_frame_network_fills_thin_holes_at_a_larger_working_size_than_large_ones():
+    net = TINY["frame_inpaint"](scale=0.25, thin_radius=4.0).eval()
+    thin, large = torch.zeros(1, 1, 120, 160), torch.zeros(1, 1, 120, 160)
+    thin[..., 60:64, 20:140] = 1.0  # 4 rows: radius 2 px
+    large[..., 20:100, 30:130] = 1.0  # radius 40 px
+    assert net.working_size_for(large) == (30, 40)  # the configured quarter size
+    assert net.working_size_for(thin) == (120, 160)  # radius 2 -> factor 2, capped at the frame size
+    assert net.working_size_for(torch.zeros(1, 1, 120, 160)) == (30, 40)
+    assert net.with_working_size(80).working_size_for(thin) == (60, 80)  # an explicit size wins
+    frame = torch.rand(1, 3, 120, 160)
+    with torch.no_grad():
+        out = net(frame, thin)
+    assert torch.equal(out[(thin < 0.5).expand_as(out)], frame[(thin < 0.5).expand_as(frame)])
+
+
+def test_hole_radius_is_the_half_thickness_of_the_hole():
+    from model.masks import hole_radius
+    hole = torch.zeros(1, 40, 60)
+    hole[0, 10:30, 10:50] = 1.0
+    assert hole_radius(hole) == pytest.approx(10.0, abs=0.5)
+    assert hole_radius(torch.zeros(1, 8, 8)) == 0.0

@@ -37,8 +37,8 @@ class Network(nn.Module):
         """This network, sharing its parameters, set to run with a long side of ``long_side`` pixels.
 
         ``long_side = 0`` returns the network itself (the working size of its config). Otherwise the
-        copy's config has ``scale = 1`` and ``max_side = long_side``: frames larger than that are
-        reduced to it, smaller ones run at their own size. Trained weights run at other sizes
+        copy's config has ``scale = 1`` and ``max_side = long_side`` (and no size that adapts to
+        the hole): frames larger than that are reduced to it, smaller ones run at their own size. Trained weights run at other sizes
         than the one they were tuned for; score a choice with the harness first
         (``scripts/evaluate.py --configs pconv_only,pconv_only@512 --weights DIR``).
         """
@@ -48,7 +48,8 @@ class Network(nn.Module):
         if long_side == 0 or not {"scale", "max_side"} <= {f.name for f in dataclasses.fields(self.config)}:
             return self
         clone = copy.copy(self)  # a new object whose submodules (and so parameters) are the same objects
-        clone.config = dataclasses.replace(self.config, scale=1.0, max_side=long_side)
+        fixed = {"thin_radius": 0.0} if "thin_radius" in {f.name for f in dataclasses.fields(self.config)} else {}
+        clone.config = dataclasses.replace(self.config, scale=1.0, max_side=long_side, **fixed)
         return clone
 
     def parameter_count(self) -> int:

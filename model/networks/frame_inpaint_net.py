@@ -6,6 +6,7 @@ from dataclasses import dataclass
 import torch
 
 from ..checks import keep_known
+from ..masks import hole_radius
 from .base import Network
 from .config import NetworkConfig, check_widths, check_working_size
 from .partial_conv import PConvUNet
@@ -22,16 +23,27 @@ class FrameInpaintConfig(NetworkConfig):
         scale: working size as a fraction of the frame size (<= 1).
         max_side: cap on the working size's long side in pixels (0 = no cap); larger frames are
             filled at this size and the fill is upsampled (known pixels stay exact).
+        thin_radius: 0 = off. Otherwise a frame whose hole is thin runs at a larger working size:
+            just large enough that the hole's widest point (the radius of the largest disk inside
+            it) measures ``thin_radius`` pixels there, never smaller than ``scale``/``max_side``
+            give, at most ``thin_max_side`` on the long side (0 = the frame's size). Large holes
+            gain context from a small working size, thin ones keep detail at a large one.
+        thin_max_side: cap of that larger working size's long side (0 = none).
     """
 
     widths: tuple[int, ...] = (16, 32, 64, 128, 256)
     first_kernel: int = 5
     scale: float = 0.5
     max_side: int = 256
+    thin_radius: float = 0.0
+    thin_max_side: int = 0
 
     def __post_init__(self):
         check_widths(self.widths)
         check_working_size(self.scale, self.max_side)
+        check_working_size(1.0, self.thin_max_side)
+        if not self.thin_radius >= 0:
+            raise ValueError(f"thin_radius must be >= 0 pixels (0 = off), got {self.thin_radius!r}.")
         if self.first_kernel % 2 != 1 or self.first_kernel < 1:
             raise ValueError(f"first_kernel must be a positive odd integer, got {self.first_kernel!r}.")
 
@@ -60,9 +72,19 @@ class FrameInpaintNet(Network):
         ``fill`` is about [0,1] (not clamped) at every pixel; the small hole covers every small
         pixel that touches the hole. Training scores it against the frame reduced to ``(h, w)``.
         """
-        size = working_size(*frame.shape[-2:], self.config.scale, self.config.max_side)
-        small, small_hole = shrink_known(frame, hole, size)
+        small, small_hole = shrink_known(frame, hole, self.working_size_for(hole))
         return self.unet(small - 0.5, 1.0 - small_hole) + 0.5, small_hole  # the U-Net ignores hole pixels
+
+    def working_size_for(self, hole: torch.Tensor) -> tuple[int, int]:
+        """``(h, w)`` at which the hole ``[B,1,H,W]`` (binary) is filled (see the config's ``thin_radius``)."""
+        height, width = hole.shape[-2:]
+        size = working_size(height, width, self.config.scale, self.config.max_side)
+        if not self.config.thin_radius or not bool((hole > 0.5).any()):
+            return size
+        radius = max(hole_radius(h) for h in hole)
+        factor = min(1.0, self.config.thin_radius / max(radius, 1e-6))
+        larger = working_size(height, width, factor, self.config.thin_max_side)
+        return larger if larger[0] * larger[1] > size[0] * size[1] else size
 
     def predict(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         """:meth:`fill_at_working_size` brought to the frame size -> ``[B,3,H,W]`` (known pixels not yet kept)."""
