@@ -438,3 +438,65 @@ def test_core_optical_flow_model_drives_robust_flow(comfyui, tmp_path):
     graph["30"] = {"class_type": "OpticalFlowLoader", "inputs": {"model_name": "e2e_raft_large.safetensors"}}
     graph["4"]["inputs"].update(optical_flow=["30", 0], raft_iterations=2)
     check_png_result(comfyui, graph, tmp_path)
+
+
+# ---------------------------------------------------------------- random legal graphs: the server never dies
+SERVER_FUZZ_CASES = int(os.environ.get("FRVI_SERVER_FUZZ_CASES", "10"))
+
+
+def fuzz_graph(case: int, pack, input_dir: Path) -> dict:
+    """A seeded random-but-legal graph (tests/fuzz_cases.py's draws) with its inputs written into ``input_dir``."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from fuzz_cases import random_video, widget_values
+    rng = np.random.default_rng([case, 29])
+    frames, hole, _ = random_video(rng)
+    encode(input_dir / f"fuzz_{case}_frames.png", (frames.numpy() * 255).round().astype(np.uint8), "apng", "rgb24")
+    encode(input_dir / f"fuzz_{case}_mask.png", (hole.numpy() * 255).round().astype(np.uint8), "apng", "rgb24")
+    w = {key: widget_values(cls, rng) for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    for key, name in (("FRVI_FlowBlend", "method"), ("FRVI_ConvLSTMRefine", "method")):  # no weights shipped
+        if w[key][name] == "network" and rng.random() < 0.85:
+            w[key][name] = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"][name][0][0]
+    pw = w["FRVI_FlowPropagate"]
+    context = {"context_before": 0, "context_after": 0}
+    if rng.random() < 0.3:  # a chunk with context frames; now and then more than the batch holds (a clear error)
+        context = {"context_before": int(rng.integers(3)), "context_after": int(rng.integers(3))}
+    return {
+        "1": {"class_type": "LoadImage", "inputs": {"image": f"fuzz_{case}_frames.png"}},
+        "2": {"class_type": "LoadImage", "inputs": {"image": f"fuzz_{case}_mask.png"}},
+        "3": {"class_type": "ImageToMask", "inputs": {"image": ["2", 0], "channel": "red"}},
+        "11": {"class_type": "FRVI_LoadFrameInpaintNetwork", "inputs": {
+            "weights": "frvi_frame_inpaint.safetensors", "working_size": w["FRVI_LoadFrameInpaintNetwork"]["working_size"]}},
+        "12": {"class_type": "FRVI_LoadFlowCompletionNetwork", "inputs": {"weights": "frvi_flow_complete.safetensors"}},
+        "4": {"class_type": "FRVI_FrameInpaint", "inputs": {"frames": ["1", 0], "hole": ["3", 0], "model": ["11", 0],
+                                                            **w["FRVI_FrameInpaint"]}},
+        "5": {"class_type": "FRVI_RobustFlow", "inputs": {
+            "frames": ["1", 0], "hole": ["3", 0], "inpainted": ["4", 0], "completion_model": ["12", 0],
+            **{k: v for k, v in w["FRVI_RobustFlow"].items() if k != "raft_iterations"}}},
+        "6": {"class_type": "FRVI_FlowBlend", "inputs": {"flow_p": ["5", 0], "flow_i": ["5", 1], **w["FRVI_FlowBlend"]}},
+        "7": {"class_type": "FRVI_ConvLSTMRefine", "inputs": {"frames": ["1", 0], "hole": ["3", 0],
+                                                              "inpainted": ["4", 0], "flow": ["6", 0],
+                                                              **w["FRVI_ConvLSTMRefine"]}},
+        "8": {"class_type": "SaveImage", "inputs": {"images": ["7", 0], "filename_prefix": f"fuzz/case{case}"}},
+        "9": {"class_type": "FRVI_FlowPropagate", "inputs": {"frames": ["1", 0], "hole": ["3", 0],
+                                                             **{k: v for k, v in pw.items() if not k.startswith("context")},
+                                                             **context}},
+        "10": {"class_type": "PreviewImage", "inputs": {"images": ["9", 0]}},
+    }
+
+
+def test_random_legal_graphs_end_in_results_or_value_errors_and_the_server_lives(comfyui, pack, tmp_path):
+    """FRVI_SERVER_FUZZ_CASES seeded graphs (default 10; 200 were run by hand, see the README)."""
+    outcomes, errors = [], []
+    for case in range(SERVER_FUZZ_CASES):
+        graph = fuzz_graph(case, pack, Path(comfyui["COMFYUI_INPUT"]))
+        result = queue(comfyui, graph, tmp_path)
+        assert result.returncode in (0, 1), f"case {case}: exit {result.returncode}\n{result.stderr[-3000:]}"
+        if result.returncode == 1:
+            assert "ValueError" in result.stderr, f"case {case}: not a ValueError\n{result.stderr[-3000:]}"
+        outcomes.append(result.returncode)
+        errors.extend(line for line in result.stderr.splitlines() if "ValueError" in line)
+        with urllib.request.urlopen(comfyui["COMFYUI_URL"] + "/system_stats", timeout=30) as response:
+            assert response.status == 200, f"the server died after case {case}"
+    print(f"{outcomes.count(0)} results, {outcomes.count(1)} clear errors of {len(outcomes)} cases", *errors,
+          sep="\n")
+    assert outcomes.count(0) >= len(outcomes) // 2
