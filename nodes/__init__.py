@@ -5,32 +5,21 @@ from .pipeline_nodes import ConvLSTMRefine, FlowBlend, FrameInpaint, RobustFlow
 from .propagate_node import FlowPropagate
 from .utility_nodes import FlowVisualize, HoleComposite, HoleGrowFeather
 
-NODE_CLASS_MAPPINGS = {
-    "FRVI_FlowPropagate": FlowPropagate,
-    "FRVI_FrameInpaint": FrameInpaint,
-    "FRVI_RobustFlow": RobustFlow,
-    "FRVI_FlowBlend": FlowBlend,
-    "FRVI_ConvLSTMRefine": ConvLSTMRefine,
-    "FRVI_HoleGrowFeather": HoleGrowFeather,
-    "FRVI_FlowVisualize": FlowVisualize,
-    "FRVI_HoleComposite": HoleComposite,
-    "FRVI_LoadFrameInpaintNetwork": LoadFrameInpaintNetwork,
-    "FRVI_LoadFlowCompletionNetwork": LoadFlowCompletionNetwork,
-    "FRVI_LoadFlowBlendNetwork": LoadFlowBlendNetwork,
-    "FRVI_LoadConvLSTMRefineNetwork": LoadConvLSTMRefineNetwork,
-}
+# (class key in saved workflows, node class, display name): one declaration per node
+NODES = (
+    ("FRVI_FlowPropagate", FlowPropagate, "Flow Propagate"),
+    ("FRVI_FrameInpaint", FrameInpaint, "Frame Inpaint"),
+    ("FRVI_RobustFlow", RobustFlow, "Robust Flow"),
+    ("FRVI_FlowBlend", FlowBlend, "Flow Blend"),
+    ("FRVI_ConvLSTMRefine", ConvLSTMRefine, "ConvLSTM Refine"),
+    ("FRVI_HoleGrowFeather", HoleGrowFeather, "Hole Grow & Feather"),
+    ("FRVI_FlowVisualize", FlowVisualize, "Flow Visualize"),
+    ("FRVI_HoleComposite", HoleComposite, "Hole Composite"),
+    ("FRVI_LoadFrameInpaintNetwork", LoadFrameInpaintNetwork, "Load Frame Inpaint Network"),
+    ("FRVI_LoadFlowCompletionNetwork", LoadFlowCompletionNetwork, "Load Flow Completion Network"),
+    ("FRVI_LoadFlowBlendNetwork", LoadFlowBlendNetwork, "Load Flow Blend Network"),
+    ("FRVI_LoadConvLSTMRefineNetwork", LoadConvLSTMRefineNetwork, "Load ConvLSTM Refine Network"),
+)
 
-NODE_DISPLAY_NAME_MAPPINGS = {
-    "FRVI_FlowPropagate": "Flow Propagate",
-    "FRVI_FrameInpaint": "Frame Inpaint",
-    "FRVI_RobustFlow": "Robust Flow",
-    "FRVI_FlowBlend": "Flow Blend",
-    "FRVI_ConvLSTMRefine": "ConvLSTM Refine",
-    "FRVI_HoleGrowFeather": "Hole Grow & Feather",
-    "FRVI_FlowVisualize": "Flow Visualize",
-    "FRVI_HoleComposite": "Hole Composite",
-    "FRVI_LoadFrameInpaintNetwork": "Load Frame Inpaint Network",
-    "FRVI_LoadFlowCompletionNetwork": "Load Flow Completion Network",
-    "FRVI_LoadFlowBlendNetwork": "Load Flow Blend Network",
-    "FRVI_LoadConvLSTMRefineNetwork": "Load ConvLSTM Refine Network",
-}
+NODE_CLASS_MAPPINGS = {key: cls for key, cls, _ in NODES}
+NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, _, name in NODES}
