@@ -284,7 +284,8 @@ def weight_card(path: str | Path, run_dir: str | Path) -> str:
     history = state.get("validation", [])
     if history:
         keys = [k for k in history[-1] if k != "step"]
-        lines += ["Validation during training (`clips/`, never trained on; see `training/stages.py`):", "",
+        lines += ["Validation during training, on held-out data never trained on (frames of `clips/`; for flow also "
+                  "held-back synthetic videos; see `training/stages.py`):", "",
                   "| step | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
         shown = history[:: max(1, len(history) // 8)] + ([history[-1]] if len(history) > 1 else [])
         for row in {r["step"]: r for r in shown}.values():
