@@ -12,7 +12,8 @@ to 64 and 5.9 px to 128. So :func:`dis_flow` pads any side under :data:`DIS_MIN_
 by edge replication and crops the flow back; frames of 128x128 and more are untouched.
 ``cv2.inpaint`` ran on every size from 1x1 up, so :func:`inpaint` only checks its inputs.
 
-Nodes, the CLI and training all reach OpenCV through these functions.
+Nodes, the CLI and training reach OpenCV's DIS, inpainting and resizing of user-sized images
+through these functions.
 """
 from __future__ import annotations
 
@@ -72,3 +73,15 @@ def inpaint(image: np.ndarray, hole: np.ndarray, radius: int, method: str = "tel
         raise ValueError(f"inpaint: expected a [H,W,3] uint8 image and a [H,W] uint8 hole, got "
                          f"{image.dtype} {image.shape} and {hole.dtype} {hole.shape}.")
     return cv2.inpaint(np.ascontiguousarray(image), np.ascontiguousarray(hole), int(radius), INPAINT_METHODS[method])
+
+
+def resize(image: np.ndarray, size: tuple[int, int], interpolation: int = cv2.INTER_AREA) -> np.ndarray:
+    """OpenCV resize of ``image`` ``[H,W]`` or ``[H,W,C]`` to ``size`` ``(width, height)``, both at least 1 pixel.
+
+    OpenCV raises its own error for a zero size; this says which size was asked for instead.
+    """
+    width, height = (int(v) for v in size)
+    if width < 1 or height < 1 or image.ndim not in (2, 3) or min(image.shape[:2]) < 1:
+        raise ValueError(f"resize: cannot resize a {image.shape} image to {width}x{height}; both need at least 1 "
+                         "pixel a side.")
+    return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)

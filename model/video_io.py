@@ -33,6 +33,7 @@ import cv2
 import numpy as np
 import torch
 
+from .native import resize
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 DEFAULT_FPS = 24.0
@@ -226,8 +227,7 @@ class MaskSource:
     def _to_tensor(self, hole: np.ndarray) -> torch.Tensor:
         if hole.shape != (self.height, self.width):
             self._check_size(hole.shape[1], hole.shape[0])
-            hole = cv2.resize(hole.astype(np.uint8), (self.width, self.height),
-                              interpolation=cv2.INTER_NEAREST).astype(bool)
+            hole = resize(hole.astype(np.uint8), (self.width, self.height), cv2.INTER_NEAREST).astype(bool)
         if self.invert:
             hole = ~hole
         return torch.from_numpy(hole.astype(np.float32))[None, None]
