@@ -404,7 +404,8 @@ def check_png_result(comfyui: dict, graph: dict, tmp_path: Path) -> np.ndarray:
 
 
 def test_learned_path_runs_from_loader_nodes(comfyui, pack, tmp_path):
-    """Weights initialised here (no trained weights yet) load through the loader nodes and run every stage."""
+    """Weights initialised here (the blend and refiner have no trained ones yet) load through the loader nodes and
+    run every stage."""
     folder = Path(comfyui["COMFYUI_HOME"]) / "models" / "frvi"
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
