@@ -16,6 +16,7 @@ with ``--resume`` continues it with the same batches and learning-rate schedule.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import time
@@ -134,11 +135,22 @@ def export(argv: list[str]) -> int:
     parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>)")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
     parser.add_argument("--device-note", default="cpu (2 cores)", help="where it was trained, for the metadata")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
+                        help="a config field that changes how the network runs, not its tensors, e.g. "
+                             "thin_radius=24 (tuned with scripts/evaluate.py); repeatable")
     args = parser.parse_args(argv)
+    settings = {}
+    for item in args.set:
+        field, _, value = item.partition("=")
+        try:
+            settings[field] = json.loads(value)
+        except json.JSONDecodeError:
+            raise ValueError(f"--set {item!r}: give FIELD=VALUE with a JSON value, e.g. thin_radius=24.") from None
     run_dir = Path(args.run_dir or ROOT / "runs" / args.stage)
     path = export_weights(args.stage, run_dir, args.out,
                           {"training_data": DATA_TERMS, "training_device": args.device_note,
-                           "licence_note": "trained on research-use DAVIS footage: research / non-commercial use"})
+                           "licence_note": "trained on research-use DAVIS footage: research / non-commercial use"},
+                          settings)
     card = path.with_suffix(".md")
     card.write_text(weight_card(path, run_dir))
     print(f"wrote {path} and its card {card}")

@@ -227,11 +227,13 @@ def _validation_neighbours(files: list[Path]) -> list[torch.Tensor]:
 
 
 # --------------------------------------------------------------------------------------- export
-def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes: dict[str, str] | None = None) -> Path:
+def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes: dict[str, str] | None = None,
+                   settings: dict | None = None) -> Path:
     """Write the network of ``run_dir/checkpoint`` to ``out`` through :func:`model.weights_io.save_network`.
 
-    The metadata records the stage, step, training seconds, the stage config and ``notes``
-    (data and its terms).
+    ``settings``: config fields that change how the trained network runs, not its tensors (e.g. a
+    working size tuned with the harness), set in the exported file. The metadata records the
+    stage, step, training seconds, the stage config, the settings and ``notes`` (data, terms).
     """
     import json
     from safetensors.torch import load_file
@@ -247,7 +249,15 @@ def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes:
                          "stage's; pick the run folder of that stage.")
     network = cls(cls.Config.from_json(state["network_config"])) if "network_config" in state else cls()
     network.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    if settings:
+        import dataclasses
+        fields = {f.name for f in dataclasses.fields(network.config)}
+        unknown = sorted(set(settings) - fields)
+        if unknown:
+            raise ValueError(f"export: {unknown} are not config fields of {cls.__name__} (known: {sorted(fields)}).")
+        network.config = dataclasses.replace(network.config, **settings)
     extra = {"training_stage": stage_name, "training_steps": str(state["step"]),
+             "export_settings": json.dumps(settings or {}),
              "training_seconds": f"{state.get('seconds', 0.0):.0f}", "training_config": json.dumps(state["config"]),
              **(notes or {})}
     out = Path(out)
@@ -271,6 +281,7 @@ def weight_card(path: str | Path, run_dir: str | Path) -> str:
              f"`scripts/train.py export` from `{Path(run_dir).name}`.", "",
              "| | |", "|---|---|",
              f"| config | `{metadata['config']}` |",
+             f"| set at export (tuned with the harness) | `{metadata.get('export_settings', '{}')}` |",
              f"| training stage | {metadata['training_stage']} (`scripts/train.py --stage {metadata['training_stage']}`) |",
              f"| steps | {int(metadata['training_steps']):,} of batch {config['batch_size']} "
              f"({int(metadata['training_steps']) * config['batch_size']:,} samples) |",
