@@ -30,7 +30,8 @@ def test_shipped_weights_load_strictly_with_their_card_and_terms(kind):
 
 
 def test_the_frame_network_beats_telea_on_a_validation_clip():
-    """Measured with the shipped file: +0.9 dB mean over the three paper masks on these 8 frames; asked: +0.4."""
+    """Measured with the shipped file: +1.8 / +0.9 / +0.4 dB (fixed rectangle, random rectangle, strokes) on these
+    8 frames, +1.0 mean; asked: +0.4."""
     frames, _ = read_clip("davis_blackswan", 8, (432, 240))
     frames = frames.permute(0, 3, 1, 2)
     network = load_network(WEIGHTS / SHIPPED["frame_inpaint"], "frame_inpaint")
@@ -45,5 +46,18 @@ def test_the_frame_network_beats_telea_on_a_validation_clip():
         gains.append(float(metrics.psnr(learned, frames, hole).mean() - metrics.psnr(classical, frames, hole).mean()))
         known = (hole < 0.5).expand_as(frames)
         assert torch.equal(learned[known], corrupted[known])
-    print(f"gains over Telea (dB): {gains}")
     assert sum(gains) / len(gains) > 0.4, gains
+
+
+def test_the_flow_network_is_not_worse_than_the_laplacian_fill_on_held_back_synthetic_flow():
+    """Measured with the shipped file on these 24 held-back samples: EPE 0.095 px against 0.098 (Laplacian): a
+    small margin, as the network is at parity with the Laplacian fill (README, Training)."""
+    data_root = Path(__file__).resolve().parents[2] / "shared" / "data"
+    if not (data_root / "train_clips").is_dir():
+        pytest.skip(f"training data not found at {data_root}")
+    from training.data import TrainingData
+    from training.stages import FlowValidation
+    validation = FlowValidation(TrainingData.load(data_root, max_frames=10), None, synthetic=24)
+    with torch.no_grad():
+        scores = validation(load_network(WEIGHTS / SHIPPED["flow_complete"], "flow_complete"))
+    assert scores["epe_synthetic"] < scores["epe_synthetic_laplacian"], scores
