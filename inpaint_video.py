@@ -13,6 +13,9 @@ With --propagate, Flow Propagate first copies into the hole what the frames up t
 --max-distance before and after saw (model/propagate_stream.py: overlapping windows of frames,
 so memory stays flat too); the four stages then fill only what no frame saw. The demo
 uses it; --no-propagate turns it off.
+
+With --learned, each stage whose trained weights the pack ships in weights/ runs its network
+(today the frame inpainting and flow completion networks); the others stay classical.
 """
 from __future__ import annotations
 
@@ -64,8 +67,8 @@ def learned_networks(folder: Path = PACK_WEIGHTS) -> dict:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Frame-recurrent video inpainting (Ding et al. 2019), classical stages, no weights. "
-                    "With no arguments it runs the shipped demo clip.")
+        description="Frame-recurrent video inpainting (Ding et al. 2019): classical stages by default, the pack's "
+                    "trained networks with --learned. With no arguments it runs the shipped demo clip.")
     parser.add_argument("input", nargs="?", help="video file or folder of frames (jpg/png/webp/bmp/tif)")
     parser.add_argument("mask", nargs="?", help="mask video, mask folder, or one mask image for all frames; "
                                                 "white (>= 128) = hole; RGBA: transparent = hole")

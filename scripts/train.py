@@ -82,9 +82,14 @@ def run_training(args: argparse.Namespace) -> int:
     else:
         flows = training_data.clip_flows(data, DISFlowEstimator("dis_medium"))
         stage = flow_stage(data, flows, args.batch, validation, args.total_steps or 20_000, args.lr)
-    summary = train(stage, Path(args.run_dir or ROOT / "runs" / args.stage), args.minutes, args.max_steps,
-                    args.resume, args.device, args.seed, args.checkpoint_minutes, args.val_every,
-                    progress=not args.quiet)
+    run_dir = Path(args.run_dir or ROOT / "runs" / args.stage)
+    try:
+        summary = train(stage, run_dir, args.minutes, args.max_steps, args.resume, args.device, args.seed,
+                        args.checkpoint_minutes, args.val_every, progress=not args.quiet)
+    except KeyboardInterrupt:
+        print(f"interrupted; the checkpoint in {run_dir} holds the last step: continue with --resume.",
+              file=sys.stderr)
+        return 130
     print(f"stopped at step {summary['step']} after {summary['seconds']:.0f} s"
           + (f"; last validation {summary['validation'][-1]}" if summary["validation"] else ""))
     return 0
