@@ -217,6 +217,9 @@ def test_a_checkpoint_is_not_overwritten_without_resume_and_survives_a_kill_betw
     train(stage, tmp_path / "run", max_steps=2, progress=False, val_every=0)
     with pytest.raises(ValueError, match="--resume"):
         train(stage, tmp_path / "run", max_steps=4, progress=False, val_every=0)
+    flows = quick(flow_stage(tiny_data, None, 2, None, crops=((32, 48),), build=tiny_flow_net, validate=False))
+    with pytest.raises(ValueError, match="'frame' stage"):
+        train(flows, tmp_path / "run", max_steps=4, resume=True, progress=False, val_every=0)
     (tmp_path / "run" / "checkpoint").rename(tmp_path / "run" / "checkpoint.old")  # killed between the renames
     summary = train(stage, tmp_path / "run", max_steps=4, resume=True, progress=False, val_every=0)
     assert len(summary["losses"]) == 2 and (tmp_path / "run" / "checkpoint").is_dir()

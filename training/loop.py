@@ -107,6 +107,10 @@ def train(stage: Stage, run_dir: str | Path, minutes: float = 60.0, max_steps: i
     torch.manual_seed(seed)  # the initial weights, too, depend on the seed alone
     network = stage.build().to(device=device, memory_format=torch.channels_last).train()  # oneDNN/cuDNN's fast layout
     optimizer = torch.optim.AdamW(network.parameters(), lr=stage.lr, weight_decay=stage.weight_decay)
+    saved = run_dir / "checkpoint" / "state.json"
+    if resume and saved.is_file() and json.loads(saved.read_text()).get("stage") != stage.name:
+        raise ValueError(f"{run_dir} holds a checkpoint of the {json.loads(saved.read_text()).get('stage')!r} "
+                         f"stage, not {stage.name!r}; pick that stage's --run-dir.")
     state = load_checkpoint(run_dir, network, optimizer) if resume else None
     if state is None and not resume and (run_dir / "checkpoint").exists():
         raise ValueError(f"{run_dir} already holds a checkpoint; pass --resume to continue it or choose "
