@@ -13,7 +13,6 @@ import torch
 
 from .checks import check_same_video, check_video, hole_at, keep_known
 from .flow import FlowField, robust_flow_pair
-from .flow_blend import blend_flows
 from .refine import RecurrentState
 
 OnFrame = Optional[Callable[[int], None]]
