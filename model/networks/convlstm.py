@@ -22,10 +22,10 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from ..checks import keep_known
+from ..resample import pad_to_multiple, resize_flow, resize_image, working_size
 from ..warp import warp
 from .base import Network, memory_format_of
 from .config import NetworkConfig, check_widths, check_working_size
-from ..resample import pad_to_multiple, resize_flow, resize_image, working_size
 
 
 @dataclass(frozen=True)

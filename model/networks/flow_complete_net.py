@@ -6,10 +6,10 @@ from dataclasses import dataclass
 import torch
 
 from ..harmonic import harmonic_fill
+from ..resample import rescale_vectors, resize_flow, shrink_known, working_size
 from .base import Network
 from .config import NetworkConfig, check_widths, check_working_size
 from .partial_conv import PConvUNet
-from ..resample import rescale_vectors, resize_flow, shrink_known, working_size
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,8 @@ class FlowCompleteNet(Network):
     the hole from its border at the source size (:func:`model.harmonic.harmonic_fill`, the
     classical completion): smooth motion, which the harmonic fill already gets right to a
     fraction of a pixel, costs the network nothing, and it learns where the motion is not
-    smooth. The result is used inside ``unknown`` only: known flow is returned exactly. An untrained network (last layer scaled by 0.01) gives
-    nearly the harmonic fill.
+    smooth. The result is used inside ``unknown`` only: known flow is returned exactly. An
+    untrained network (last layer scaled by 0.01) gives nearly the harmonic fill.
     """
 
     ARCHITECTURE = "frvi.flow_complete.pconv_unet"

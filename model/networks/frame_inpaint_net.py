@@ -7,10 +7,10 @@ import torch
 
 from ..checks import keep_known
 from ..masks import hole_radius
+from ..resample import resize_image, shrink_known, working_size
 from .base import Network
 from .config import NetworkConfig, check_widths, check_working_size
 from .partial_conv import PConvUNet
-from ..resample import resize_image, shrink_known, working_size
 
 
 @dataclass(frozen=True)

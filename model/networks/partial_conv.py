@@ -16,8 +16,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
-from .base import memory_format_of
 from ..resample import pad_to_multiple
+from .base import memory_format_of
 
 
 class PartialConv2d(nn.Module):
