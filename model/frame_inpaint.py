@@ -5,10 +5,8 @@ import numpy as np
 import torch
 
 from .checks import keep_known
-from .native import INPAINT_METHODS, inpaint
+from .native import check_inpaint_args, inpaint
 from .resample import resize_image, shrink_known, working_size
-
-CLASSICAL_METHODS = tuple(INPAINT_METHODS)
 
 
 def to_uint8_image(frame: torch.Tensor) -> np.ndarray:
@@ -31,10 +29,7 @@ class ClassicalFrameInpainter:
     """
 
     def __init__(self, method: str = "telea", radius: int = 5):
-        if method not in CLASSICAL_METHODS:
-            raise ValueError(f"Frame Inpaint: unknown method {method!r}; choose one of {sorted(CLASSICAL_METHODS)}.")
-        if not isinstance(radius, (int, float)) or int(radius) != radius or radius < 1:
-            raise ValueError(f"Frame Inpaint: radius must be a whole number of pixels >= 1, got {radius!r}.")
+        check_inpaint_args(method, radius)  # at construction, before any frame
         self.method = method
         self.radius = int(radius)
 

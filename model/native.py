@@ -61,13 +61,18 @@ def dis_flow(target: np.ndarray, source: np.ndarray, preset: str = "dis_medium")
     return np.ascontiguousarray(flow[:h, :w])
 
 
+def check_inpaint_args(method: str, radius) -> None:
+    """Raise ValueError unless ``method`` is ``"telea"``/``"ns"`` and ``radius`` a whole number of pixels >= 1."""
+    if method not in INPAINT_METHODS:
+        raise ValueError(f"Frame Inpaint: unknown method {method!r}; choose one of {sorted(INPAINT_METHODS)}.")
+    if not isinstance(radius, (int, float, np.integer)) or int(radius) != radius or radius < 1:
+        raise ValueError(f"Frame Inpaint: radius must be a whole number of pixels >= 1, got {radius!r}.")
+
+
 def inpaint(image: np.ndarray, hole: np.ndarray, radius: int, method: str = "telea") -> np.ndarray:
     """OpenCV's single-image fill: ``image`` ``[H,W,3]`` uint8, ``hole`` ``[H,W]`` uint8 (non-zero = fill)
     -> ``[H,W,3]`` uint8. ``radius`` >= 1 pixels; ``method`` ``"telea"`` or ``"ns"``."""
-    if method not in INPAINT_METHODS:
-        raise ValueError(f"Frame Inpaint: unknown method {method!r}; choose one of {sorted(INPAINT_METHODS)}.")
-    if not isinstance(radius, (int, np.integer)) or radius < 1:
-        raise ValueError(f"Frame Inpaint: radius must be a whole number of pixels >= 1, got {radius!r}.")
+    check_inpaint_args(method, radius)
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or hole.shape != image.shape[:2] \
             or hole.dtype != np.uint8:
         raise ValueError(f"inpaint: expected a [H,W,3] uint8 image and a [H,W] uint8 hole, got "
