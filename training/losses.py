@@ -26,6 +26,8 @@ import torch.nn.functional as F
 from kornia.filters import spatial_gradient
 from kornia.metrics import ssim as ssim_map
 
+from model.networks.flow_complete_net import normalise_flow
+
 
 def masked_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
     """Mean absolute error over ``region``: ``output``/``target`` ``[B,C,H,W]``, ``region`` ``[B,1,H,W]`` in [0,1].
@@ -73,10 +75,7 @@ def flow_scale(flow: torch.Tensor, known: torch.Tensor, floor: float = 1.0) -> t
 
     Returns ``[B,1,1,1]``; dividing errors by it makes fast and slow motion count alike.
     """
-    count = known.sum((1, 2, 3), keepdim=True).clamp_min(1.0)
-    mean = (flow * known).sum((2, 3), keepdim=True) / count
-    var = (((flow - mean) ** 2) * known).sum((1, 2, 3), keepdim=True) / (2.0 * count)
-    return var.sqrt().clamp_min(floor)
+    return normalise_flow(flow, known, floor)[2]  # the flow network's own per-instance scale
 
 
 def flow_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor, scale: torch.Tensor) -> torch.Tensor:
