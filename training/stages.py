@@ -76,20 +76,24 @@ def frame_stage(data: training_data.TrainingData, batch_size: int = 8, validatio
                          "loss": "6 L1 hole + 0.5 L1 valid + 0.4 (1-SSIM) + 2 gradient L1 + 0.05 TV"})
 
 
+def _read_frames(files: list[Path], indices: tuple[int, ...]) -> torch.Tensor:
+    """Frames ``indices`` of ``files`` at the validation size -> ``[N,3,240,432]`` in [0,1]."""
+    import cv2
+    frames = []
+    for i in indices:
+        image = cv2.resize(cv2.imread(str(files[i]), cv2.IMREAD_COLOR), VALIDATION_SIZE[::-1],
+                           interpolation=cv2.INTER_AREA)
+        frames.append(training_data.to_tensor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
+    return torch.stack(frames)
+
+
 def _validation_frames(root: Path) -> dict[str, torch.Tensor]:
     """Frames 0 and 12 of the validation clips at 432x240 -> ``{clip: [2,3,240,432]}``."""
-    import cv2
     out = {}
     for name in VALIDATION_CLIPS:
         files = sorted((root / name / "frames").glob("*"))
-        if len(files) < 13:
-            continue
-        frames = []
-        for path in (files[0], files[12]):
-            image = cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR), VALIDATION_SIZE[::-1],
-                               interpolation=cv2.INTER_AREA)
-            frames.append(training_data.to_tensor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
-        out[name] = torch.stack(frames)
+        if len(files) >= 14:  # 0 and 12, and their neighbours 1 and 13 for flow
+            out[name] = _read_frames(files, (0, 12))
     return out
 
 
@@ -190,8 +194,7 @@ class FlowValidation:
             dis = DISFlowEstimator("dis_medium")
             pairs = []
             for i, (name, clip) in enumerate(sorted(frames.items())):
-                files = sorted((Path(root) / name / "frames").glob("*"))
-                neighbours = _validation_neighbours(files)
+                neighbours = _read_frames(sorted((Path(root) / name / "frames").glob("*")), (1, 13))
                 for j, (frame, previous) in enumerate(zip(clip, neighbours)):
                     rng = training_data.step_rng(self.HELD_BACK_SEED, 1000 + 2 * i + j)
                     kind = training_data.HOLE_KINDS[(i + j) % len(training_data.HOLE_KINDS)]
@@ -214,16 +217,6 @@ class FlowValidation:
             out[f"epe_{name}"] = self._epe(network, items)
             out[f"epe_{name}_laplacian"] = self.laplacian[name]
         return out
-
-
-def _validation_neighbours(files: list[Path]) -> list[torch.Tensor]:
-    """Frames 1 and 13 (the neighbours of the validation frames 0 and 12) at 432x240."""
-    import cv2
-    out = []
-    for path in (files[1], files[13]):
-        image = cv2.resize(cv2.imread(str(path), cv2.IMREAD_COLOR), VALIDATION_SIZE[::-1], interpolation=cv2.INTER_AREA)
-        out.append(training_data.to_tensor(cv2.cvtColor(image, cv2.COLOR_BGR2RGB)))
-    return out
 
 
 # --------------------------------------------------------------------------------------- export
