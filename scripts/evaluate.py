@@ -281,23 +281,12 @@ STAGE_FACTORIES = {
 }
 
 
-def _metadata_kind(path: Path) -> str | None:
-    """The ``kind`` stored in a weights file's metadata (model/weights_io.py), or None."""
-    try:
-        from model.weights_io import read_metadata
-        return read_metadata(path).get("kind")
-    except (ImportError, ValueError):
-        return None
-
-
 def find_weights(folder: Path) -> dict[str, Path]:
-    """Weight files of ``folder`` by network kind: the file's ``kind`` metadata, else its name (first match)."""
+    """Weight files of ``folder`` by network kind: the file's ``kind`` metadata
+    (``model.weights_io.find_weights``), else its name (first match)."""
+    from model.weights_io import find_weights as by_metadata
     files = sorted(folder.glob("*.safetensors"))
-    found: dict[str, Path] = {}
-    for path in files:
-        kind = _metadata_kind(path)
-        if kind in WEIGHT_PATTERNS and kind not in found:
-            found[kind] = path
+    found = by_metadata(folder)
     for kind, patterns in WEIGHT_PATTERNS.items():
         for pattern in patterns:
             match = next((f for f in files if pattern in f.stem.lower() and f not in found.values()), None)
@@ -382,24 +371,23 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     rows = {"pconv_only": Config("pconv_only", "frame network per frame (PConv only)", per_frame(frame)),
             "propagate_pconv": Config("propagate_pconv", "Flow Propagate, then the frame network per frame on "
                                       "the remaining hole", propagated(per_frame(frame)))}
-    if "flow_complete" in makers:
-        flow_net = makers["flow_complete"]
+    flow_net = makers.get("flow_complete")
+
+    def frame_and_flow_nets() -> StreamingInpainter:
+        return classical_engine(frame=frame(), completer=flow_net() if flow_net else None)
+    if flow_net:
         rows.update({name: Config(name, description, make) for name, description, make in [
             ("classical_flownet", "classical pipeline with F^I completed by the flow network (not Laplacian)",
              streaming(lambda: classical_engine(completer=flow_net()))),
             ("propagate_flownet", "Flow Propagate, then the classical pipeline with the flow network's F^I",
              propagated(streaming(lambda: classical_engine(completer=flow_net())))),
-            ("learned", "frame network + the flow network's F^I + classical blend and refiner (the CLI's "
-                        "--learned with these two networks)",
-             streaming(lambda: classical_engine(frame=frame(), completer=flow_net()))),
-            ("propagate_learned", "Flow Propagate, then the 'learned' row on the remaining hole",
-             propagated(streaming(lambda: classical_engine(frame=frame(), completer=flow_net())))),
         ]})
-    else:
-        rows["learned"] = Config("learned", "frame network + classical Robust Flow, blend and refiner",
-                                 streaming(lambda: classical_engine(frame=frame())))
-        rows["propagate_learned"] = Config("propagate_learned", "Flow Propagate, then the 'learned' row",
-                                           propagated(streaming(lambda: classical_engine(frame=frame()))))
+    rows["learned"] = Config("learned", "frame network + " + ("the flow network's F^I" if flow_net else
+                                                              "classical Robust Flow") +
+                             " + classical blend and refiner (the CLI's --learned with these networks)",
+                             streaming(frame_and_flow_nets))
+    rows["propagate_learned"] = Config("propagate_learned", "Flow Propagate, then the 'learned' row on the "
+                                       "remaining hole", propagated(streaming(frame_and_flow_nets)))
     if "convlstm_refine" not in makers:
         return _tagged(rows, working_size, "frame network"), notes + ["refiner rows skipped: no ConvLSTM refiner "
                                                                       "weights."]
