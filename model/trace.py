@@ -181,7 +181,7 @@ def gather(frames: torch.Tensor, hole: torch.Tensor, t: int, step: int, position
         box = (Ellipsis, slice(y0, y1), slice(x0, x1))
         of_age = wanted[box] & (age[box] == a)
 
-        def window(y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
+        def window(y0: int, y1: int, x0: int, x1: int, s: int = s) -> torch.Tensor:  # s bound now: called at once
             return source_stack(frames[s:s + 1, :, y0:y1, x0:x1].to(device),
                                 hole_at(hole, s)[..., y0:y1, x0:x1].to(device), gradients)
 

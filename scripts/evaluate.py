@@ -27,7 +27,6 @@ Writes to ``--out``: ``eval.json`` (settings, every clip x mask x configuration 
 from __future__ import annotations
 
 import argparse
-import inspect
 import json
 import math
 import os
@@ -261,8 +260,11 @@ def classical_configs(working_size: int = 0) -> dict[str, Config]:
 
 CLASSICAL_CONFIGS = classical_configs()
 DEFAULT_CONFIGS = ("telea", "classical")
-LEARNED_ROWS = ("pconv_only", "propagate_pconv", "classical_flownet", "propagate_flownet", "learned",
-                "propagate_learned", "refine_no_flow", "flow_p_only", "flow_i_only", "full_blend")
+# The paper's ablation (frame network only, refiner without flow, F^P only, F^I only, full learned), the
+# mixed rows, and each of them with Flow Propagate in front (``propagate_<row>``).
+ABLATION_ROWS = ("pconv_only", "classical_flownet", "learned", "refine_no_flow", "flow_p_only", "flow_i_only",
+                 "full_learned")
+LEARNED_ROWS = ABLATION_ROWS + tuple(f"propagate_{row}" for row in ABLATION_ROWS)
 
 # The learned network kinds (model/networks KINDS) and file-name fragments that identify their weights
 # when a file carries no "kind" metadata.
@@ -271,13 +273,6 @@ WEIGHT_PATTERNS = {
     "flow_complete": ("flow_complete", "flow_completion", "completion"),
     "flow_blend": ("flow_blend", "blend"),
     "convlstm_refine": ("convlstm_refine", "convlstm", "refine"),
-}
-# kind -> (factory name in model/stages.py, its method list, runner class in model/networks/runners.py)
-STAGE_FACTORIES = {
-    "frame_inpaint": ("frame_inpainter", "FRAME_METHODS", "NetworkInpainter"),
-    "flow_complete": ("flow_completer", "COMPLETIONS", "NetworkFlowCompleter"),
-    "flow_blend": ("flow_blender", "BLENDS", "NetworkFlowBlender"),
-    "convlstm_refine": ("refiner", "REFINE_METHODS", "NetworkRefiner"),
 }
 
 
@@ -295,62 +290,30 @@ def find_weights(folder: Path) -> dict[str, Path]:
     return found
 
 
-def _stage_from_stages(kind: str, network):
-    """The learned stage of ``kind`` from ``model/stages.py``'s ``"network"`` method, or None if it has none.
-
-    The loaded network is passed by the factory's own parameter name (``network``/``model``/...).
-    """
-    factory_name, methods, _ = STAGE_FACTORIES[kind]
-    factory = getattr(stages, factory_name, None)
-    if factory is None or "network" not in getattr(stages, methods, ()):
-        return None
-    params = list(inspect.signature(factory).parameters)
-    name = next((p for p in ("network", "model", "net") if p in params), None)
-    if name is None:
-        return None
-    return factory(**{params[0]: "network", name: network})
-
-
-def learned_stage_makers(weights: dict[str, Path]) -> tuple[dict[str, Callable], list[str]]:
-    """Zero-argument makers of the learned stages for the kinds in ``weights``, and notes on how they were built.
-
-    Each network is loaded once (``model.weights_io.load_network``, strict); a maker wraps it in the
-    learned stage of ``model/stages.py`` (method ``"network"``) when that exists, else in the
-    adapter of ``model/networks/runners.py``.
-    """
-    try:
-        from model.networks import runners
-        from model.weights_io import load_network
-    except ImportError as error:
-        return {}, [f"learned rows skipped: the learned networks are not importable ({error})."]
-    makers, notes, via_runner = {}, [], []
+def load_weights(weights: dict[str, Path]) -> tuple[dict[str, torch.nn.Module], list[str]]:
+    """Each network of ``weights`` (kind -> file) loaded once (strict), and notes on the files that failed."""
+    from model.weights_io import load_network
+    networks, notes = {}, []
     for kind, path in weights.items():
         try:
-            network = load_network(path, kind)
+            networks[kind] = load_network(path, kind)
         except ValueError as error:
             notes.append(f"{kind} not used: {error}")
-            continue
-        if _stage_from_stages(kind, network) is not None:
-            makers[kind] = lambda network=network, kind=kind: _stage_from_stages(kind, network)
-        else:
-            runner = getattr(runners, STAGE_FACTORIES[kind][2])
-            makers[kind] = lambda network=network, runner=runner: runner(network)
-            via_runner.append(kind)
-    if via_runner:
-        notes.append(f"model/stages.py offers no 'network' method for {', '.join(via_runner)}: built from "
-                     "model/networks/runners.py directly.")
-    return makers, notes
+    return networks, notes
 
 
 def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dict[str, Config], list[str]]:
-    """The paper's ablation rows built from ``--weights DIR``, or none, with notes saying why.
+    """The learned rows built from ``--weights DIR`` with the stage factories of ``model/stages.py``, or none,
+    with notes saying why.
 
-    Rows: ``pconv_only`` (frame network per frame), ``refine_no_flow`` (frame network + ConvLSTM
-    refiner fed zero flow), ``flow_p_only`` / ``flow_i_only`` (the refiner following one flow),
-    ``full_blend`` (F from the blend network H_f; the average of F^P and F^I when no H_f weights
-    are given). F^I is completed by the flow-completion network when its weights are given, else
-    by the Laplacian completion. F^P is DIS medium on the inpainted frames. ``working_size > 0`` runs the
-    frame network at that long side (rows named ``name@N``); 0 keeps the size stored in its weights file.
+    Rows (each also as ``propagate_<row>``: Flow Propagate first, then the row on the remaining hole):
+    ``pconv_only`` (frame network per frame), ``classical_flownet`` (the classical pipeline with F^I
+    completed by the flow network), ``learned`` (frame and flow networks, classical confidence blend
+    and temporal-blend refiner), and with the refiner's weights the paper's ablation:
+    ``refine_no_flow`` (the refiner fed zero flow), ``flow_p_only`` / ``flow_i_only`` (the refiner
+    following one flow), ``full_learned`` (all four networks; F = the average of F^P and F^I when no
+    H_f weights are given). ``working_size > 0`` runs the frame network at that long side (rows
+    named ``name@N``); 0 keeps the size stored in its weights file.
     """
     if not weights_dir:
         return {}, []
@@ -359,68 +322,54 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
         return {}, [f"learned rows skipped: --weights {folder} is not a folder."]
     weights = find_weights(folder)
     notes = [f"weights in {folder}: {', '.join(f'{k}={v.name}' for k, v in weights.items()) or 'none found'}"]
-    if "frame_inpaint" not in weights:
-        return {}, notes + ["learned rows skipped: no frame-inpainting weights in --weights."]
-    makers, more = learned_stage_makers(weights)
+    networks, more = load_weights(weights)
     notes += more
-    if "frame_inpaint" not in makers:
-        return {}, notes + ["learned rows skipped: the frame-inpainting network could not be built."]
-    frame = makers["frame_inpaint"]
-    if working_size:
-        frame = _at_working_size(frame, working_size)
-    rows = {"pconv_only": Config("pconv_only", "frame network per frame (PConv only)", per_frame(frame)),
-            "propagate_pconv": Config("propagate_pconv", "Flow Propagate, then the frame network per frame on "
-                                      "the remaining hole", propagated(per_frame(frame)))}
-    flow_net = makers.get("flow_complete")
+    if "frame_inpaint" not in networks:
+        return {}, notes + ["learned rows skipped: no usable frame-inpainting weights in --weights."]
 
-    def frame_and_flow_nets() -> StreamingInpainter:
-        return classical_engine(frame=frame(), completer=flow_net() if flow_net else None)
-    if flow_net:
-        rows.update({name: Config(name, description, make) for name, description, make in [
-            ("classical_flownet", "classical pipeline with F^I completed by the flow network (not Laplacian)",
-             streaming(lambda: classical_engine(completer=flow_net()))),
-            ("propagate_flownet", "Flow Propagate, then the classical pipeline with the flow network's F^I",
-             propagated(streaming(lambda: classical_engine(completer=flow_net())))),
-        ]})
-    rows["learned"] = Config("learned", "frame network + " + ("the flow network's F^I" if flow_net else
-                                                              "classical Robust Flow") +
-                             " + classical blend and refiner (the CLI's --learned with these networks)",
-                             streaming(frame_and_flow_nets))
-    rows["propagate_learned"] = Config("propagate_learned", "Flow Propagate, then the 'learned' row on the "
-                                       "remaining hole", propagated(streaming(frame_and_flow_nets)))
-    if "convlstm_refine" not in makers:
-        return _tagged(rows, working_size, "frame network"), notes + ["refiner rows skipped: no ConvLSTM refiner "
-                                                                      "weights."]
-    refine = makers["convlstm_refine"]
-    completer = makers.get("flow_complete", lambda: stages.flow_completer("laplacian"))
-    if "flow_complete" not in makers:
+    def frame():
+        return stages.frame_inpainter("network", network=networks["frame_inpaint"], working_size=working_size)
+
+    def completer():
+        if "flow_complete" in networks:
+            return stages.flow_completer("network", networks["flow_complete"])
+        return stages.flow_completer("laplacian")
+    if "flow_complete" not in networks:
         notes.append("F^I uses the Laplacian completion: no flow-completion weights.")
-    blender = makers.get("flow_blend", lambda: stages.flow_blender("average"))
-    if "flow_blend" not in makers:
-        notes.append("full_blend uses the average of F^P and F^I: no blend-network (H_f) weights.")
+    rows = [("pconv_only", "frame network per frame (PConv only)", per_frame(frame))]
+    if "flow_complete" in networks:
+        rows.append(("classical_flownet", "classical pipeline with F^I completed by the flow network (not Laplacian)",
+                     streaming(lambda: classical_engine(completer=completer()))))
+    rows.append(("learned", "frame network + " + ("the flow network's F^I" if "flow_complete" in networks else
+                                                  "classical Robust Flow") + " + classical blend and refiner",
+                 streaming(lambda: classical_engine(frame=frame(), completer=completer()))))
+    if "convlstm_refine" in networks:
+        def blender():
+            if "flow_blend" in networks:
+                return stages.flow_blender("network", networks["flow_blend"])
+            return stages.flow_blender("average")
+        if "flow_blend" not in networks:
+            notes.append("full_learned uses the average of F^P and F^I: no blend-network (H_f) weights.")
 
-    def engine(estimator: Callable = lambda: stages.flow_estimator("dis_medium"), blend: Callable = blender):
-        return lambda: StreamingInpainter(frame(), estimator(), completer(), blend(), refine())
-    rows.update({
-        "refine_no_flow": Config("refine_no_flow", "frame network + ConvLSTM refiner fed zero flow",
-                                 streaming(engine(estimator=ZeroFlow))),
-        "flow_p_only": Config("flow_p_only", "frame network + refiner following F^P only",
-                              streaming(engine(blend=lambda: stages.flow_blender("flow_p")))),
-        "flow_i_only": Config("flow_i_only", "frame network + refiner following F^I only",
-                              streaming(engine(blend=lambda: stages.flow_blender("flow_i")))),
-        "full_blend": Config("full_blend", "full learned pipeline, F blended from F^P and F^I",
-                             streaming(engine())),
-    })
-    return _tagged(rows, working_size, "frame network"), notes
-
-
-def _at_working_size(make_frame: Callable, working_size: int) -> Callable:
-    """Wrap a maker of the learned frame stage so its network runs at ``working_size`` px long side."""
-    def make():
-        stage = make_frame()
-        stage.network = stage.network.with_working_size(working_size)
-        return stage
-    return make
+        def engine(estimator: Callable = lambda: stages.flow_estimator("dis_medium"), blend: Callable = blender):
+            return lambda: StreamingInpainter(frame(), estimator(), completer(), blend(),
+                                              stages.refiner("network", network=networks["convlstm_refine"]))
+        rows += [
+            ("refine_no_flow", "frame network + ConvLSTM refiner fed zero flow",
+             streaming(engine(estimator=ZeroFlow, blend=lambda: stages.flow_blender("average")))),
+            ("flow_p_only", "frame network + refiner following F^P only",
+             streaming(engine(blend=lambda: stages.flow_blender("flow_p")))),
+            ("flow_i_only", "frame network + refiner following F^I only",
+             streaming(engine(blend=lambda: stages.flow_blender("flow_i")))),
+            ("full_learned", "full learned pipeline: frame network, F^P and the flow network's F^I blended by H_f, "
+                             "ConvLSTM refiner (the CLI's --learned)", streaming(engine())),
+        ]
+    else:
+        notes.append("refiner rows skipped: no ConvLSTM refiner weights.")
+    rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(make))
+             for name, description, make in list(rows)]
+    return _tagged({name: Config(name, description, make) for name, description, make in rows}, working_size,
+                   "frame network"), notes
 
 
 # --------------------------------------------------------------------------------- contact sheet
@@ -658,10 +607,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def merge_reports(folders: list[Path], out: Path) -> str:
-    """Join the ``eval.json`` of runs over different clips (same sizes, masks and configurations) into one report.
+    """Join the ``eval.json`` of several runs into one report: runs over different clips with the same
+    configurations (a long evaluation split across processes), or runs over the same clips with different
+    configurations (new rows beside earlier ones). Sizes, masks, seed and windows must be the same.
 
     Writes ``eval.md`` and ``eval.json`` to ``out`` and copies the contact sheets (a sheet whose name is taken
-    gets the folder's name as a suffix); returns the Markdown report. ValueError if the settings differ.
+    gets the folder's name as a suffix); returns the Markdown report. ValueError if the runs cannot be joined.
     """
     runs = []
     for folder in folders:
@@ -670,16 +621,30 @@ def merge_reports(folders: list[Path], out: Path) -> str:
             raise ValueError(f"--merge: {path} does not exist; give folders written by evaluate.py --out.")
         runs.append(json.loads(path.read_text()))
     first = runs[0]["settings"]
-    same = ("sizes", "masks", "configs", "seed", "max_frames", "start", "rect_fraction")
+    same = ("sizes", "masks", "seed", "max_frames", "start", "rect_fraction")
     for folder, run in zip(folders[1:], runs[1:]):
         differ = [k for k in same if run["settings"][k] != first[k]]
         if differ:
             raise ValueError(f"--merge: {folder} was run with other settings ({', '.join(differ)}); "
                              "only runs with the same settings can be joined.")
     rows = [row for run in runs for row in run["rows"]]
-    clips = [c for run in runs for c in run["settings"]["clips"]]
-    if len(set(clips)) != len(clips):
-        raise ValueError("--merge: a clip appears in more than one run; join runs over different clips.")
+    clip_sets = [run["settings"]["clips"] for run in runs]
+    config_sets = [list(run["settings"]["configs"]) for run in runs]
+    configs_seen: dict[str, str] = {}
+    for run in runs:
+        configs_seen.update(run["settings"]["configs"])
+    if all(c == config_sets[0] for c in config_sets):  # the same rows over different clips
+        clips = [c for group in clip_sets for c in group]
+        if len(set(clips)) != len(clips):
+            raise ValueError("--merge: a clip appears in more than one run; join runs over different clips.")
+    elif all(sorted(c) == sorted(clip_sets[0]) for c in clip_sets):  # other rows over the same clips
+        clips = list(clip_sets[0])
+        if len(configs_seen) != sum(len(c) for c in config_sets):
+            raise ValueError("--merge: runs over the same clips must have different configurations.")
+    else:
+        raise ValueError("--merge: join runs over different clips with the same configurations, or runs over "
+                         "the same clips with different configurations.")
+    first = {**first, "configs": configs_seen}
     notes = [n for run in runs for n in run["settings"].get("notes", [])]
     settings = Settings(first["sizes"], first["masks"], list(first["configs"]), first["seed"], first["max_frames"],
                         first["start"], first["rect_fraction"], first.get("sheet_clips", 3),

@@ -3,9 +3,12 @@
 
     python scripts/train.py --stage frame --minutes 60 --resume            # stage 1, CPU, resumable
     python scripts/train.py --stage flow --minutes 30 --resume --threads 1  # stage 2
+    python scripts/train.py --stage recurrent --minutes 90 --resume         # stage 3: H_f + ConvLSTM (frozen 1-2)
     python scripts/train.py --stage frame --device cuda --data packed/ --minutes 8 --batch 48
     python scripts/train.py pack-data packed/        # the training set in one small folder (for a GPU box)
     python scripts/train.py export --stage frame --out weights/frvi_frame_inpaint.safetensors
+    python scripts/train.py export --stage blend --out weights/frvi_flow_blend.safetensors     # from runs/recurrent
+    python scripts/train.py export --stage refine --out weights/frvi_convlstm_refine.safetensors
 
 Training reads ``--data`` (``../shared/data`` by default, or a folder written by ``pack-data``):
 ``train_clips/`` and ``images/`` for training, ``clips/`` for the validation score only. A run
@@ -36,7 +39,8 @@ if str(ROOT) not in sys.path:
 from model.flow import DISFlowEstimator  # noqa: E402
 from training import data as training_data  # noqa: E402
 from training.loop import train  # noqa: E402
-from training.stages import STAGES, export_weights, flow_stage, frame_stage, weight_card  # noqa: E402
+from training.recurrent import FrozenFront, recurrent_stage  # noqa: E402
+from training.stages import EXPORTS, STAGES, export_weights, flow_stage, frame_stage, run_of, weight_card  # noqa: E402
 
 DEFAULT_DATA = ROOT.parent / "shared" / "data"
 DATA_TERMS = ("DAVIS 2016 train clips (research use only; the weights inherit these terms), Kodak24, CBSD68 "
@@ -45,17 +49,23 @@ DATA_TERMS = ("DAVIS 2016 train clips (research use only; the weights inherit th
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=STAGES, required=True, help="frame (stage 1) or flow (stage 2)")
+    parser.add_argument("--stage", choices=STAGES, required=True, help="frame (stage 1), flow (stage 2) or recurrent (stage 3: blend + refiner)")
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of this call (default 30)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop at this step (default: no cap)")
     parser.add_argument("--total-steps", type=int, default=None,
-                        help="step at which the learning rate has decayed (frame 40000, flow 20000)")
+                        help="step at which the learning rate has decayed (frame 40000, flow 20000, "
+                             "recurrent 12000)")
     parser.add_argument("--resume", action="store_true", help="continue the checkpoint in --run-dir")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="training data root (default ../shared/data)")
     parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>)")
-    parser.add_argument("--batch", type=int, default=8, help="samples per step (default 8)")
+    parser.add_argument("--batch", type=int, default=None, help="samples per step (default 8; recurrent 4 windows)")
+    parser.add_argument("--window", type=int, default=5, help="recurrent stage: frames per window (default 5)")
+    parser.add_argument("--frame-weights", default=str(ROOT / "weights" / "frvi_frame_inpaint.safetensors"),
+                        help="recurrent stage: the frozen frame network (default the shipped file)")
+    parser.add_argument("--flow-weights", default=str(ROOT / "weights" / "frvi_flow_complete.safetensors"),
+                        help="recurrent stage: the frozen flow completion network (default the shipped file)")
     parser.add_argument("--lr", type=float, default=1e-3, help="peak learning rate (default 1e-3)")
     parser.add_argument("--seed", type=int, default=0, help="data seed (default 0)")
     parser.add_argument("--checkpoint-minutes", type=float, default=3.0, help="minutes between checkpoints")
@@ -78,10 +88,16 @@ def run_training(args: argparse.Namespace) -> int:
     print(f"data: {len(data.clips)} clips ({sum(len(c.frames) for c in data.clips)} frames), "
           f"{len(data.stills)} stills; validation: {validation or 'none'} ({time.monotonic() - started:.0f} s)")
     if args.stage == "frame":
-        stage = frame_stage(data, args.batch, validation, args.total_steps or 40_000, args.lr)
-    else:
+        stage = frame_stage(data, args.batch or 8, validation, args.total_steps or 40_000, args.lr)
+    elif args.stage == "flow":
         flows = training_data.clip_flows(data, DISFlowEstimator("dis_medium"))
-        stage = flow_stage(data, flows, args.batch, validation, args.total_steps or 20_000, args.lr)
+        stage = flow_stage(data, flows, args.batch or 8, validation, args.total_steps or 20_000, args.lr)
+    else:
+        from model.weights_io import load_network
+        front = FrozenFront(load_network(args.frame_weights, "frame_inpaint"),
+                            load_network(args.flow_weights, "flow_complete"))
+        stage = recurrent_stage(data, front, args.batch or 4, validation, args.total_steps or 12_000, args.lr,
+                                num_frames=args.window)
     run_dir = Path(args.run_dir or ROOT / "runs" / args.stage)
     try:
         summary = train(stage, run_dir, args.minutes, args.max_steps, args.resume, args.device, args.seed,
@@ -136,8 +152,10 @@ def pack_data(argv: list[str]) -> int:
 def export(argv: list[str]) -> int:
     """``export --stage S --out FILE``: the checkpoint's network as a weights file of the pack."""
     parser = argparse.ArgumentParser(prog="train.py export", description=export.__doc__)
-    parser.add_argument("--stage", choices=STAGES, required=True)
-    parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>)")
+    parser.add_argument("--stage", choices=sorted(EXPORTS), required=True,
+                        help="frame, flow, or blend / refine (both from the recurrent stage's run)")
+    parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>, runs/recurrent "
+                                                         "for blend and refine)")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
     parser.add_argument("--device-note", default="cpu (2 cores)", help="where it was trained, for the metadata")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
@@ -151,7 +169,7 @@ def export(argv: list[str]) -> int:
             settings[field] = json.loads(value)
         except json.JSONDecodeError:
             raise ValueError(f"--set {item!r}: give FIELD=VALUE with a JSON value, e.g. thin_radius=24.") from None
-    run_dir = Path(args.run_dir or ROOT / "runs" / args.stage)
+    run_dir = Path(args.run_dir or ROOT / "runs" / run_of(args.stage))
     path = export_weights(args.stage, run_dir, args.out,
                           {"training_data": DATA_TERMS, "training_device": args.device_note,
                            "licence_note": "trained on research-use DAVIS footage: research / non-commercial use"},

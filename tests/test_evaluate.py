@@ -121,6 +121,23 @@ def test_runs_over_different_clips_merge_into_the_report_of_one_run(clips, tmp_p
     assert evaluate.main(["--merge", str(part_a), str(part_a), "--out", str(tmp_path / "x")]) == 2  # same clip twice
 
 
+def test_runs_of_other_configurations_on_the_same_clips_merge_into_one_table(clips, tmp_path):
+    common = ["--size", "source", "--max-frames", "3", "--masks", "fixed_rect", "--quiet", "--sheet-clips", "0",
+              "--threads", "1"]
+    whole, first, second, joined = (tmp_path / n for n in ("whole", "first", "second", "joined"))
+    assert evaluate.main([str(clips), *common, "--configs", "telea,telea@32", "--out", str(whole)]) == 0
+    assert evaluate.main([str(clips), *common, "--configs", "telea", "--out", str(first)]) == 0
+    assert evaluate.main([str(clips), *common, "--configs", "telea@32", "--out", str(second)]) == 0
+    assert evaluate.main(["--merge", str(first), str(second), "--out", str(joined)]) == 0
+    one, merged = (json.loads((d / "eval.json").read_text()) for d in (whole, joined))
+    key = lambda r: (r["clip"], r["config"])  # noqa: E731
+    drop_time = lambda rows: sorted(({k: v for k, v in r.items() if k != "ms_per_frame"} for r in rows), key=key)  # noqa: E731
+    assert drop_time(merged["rows"]) == drop_time(one["rows"])
+    assert list(merged["settings"]["configs"]) == ["telea", "telea@32"]
+    assert evaluate.main(["--merge", str(first), str(first), "--out", str(tmp_path / "x")]) == 2  # same rows twice
+    assert evaluate.main(["--merge", str(first), str(whole), "--out", str(tmp_path / "y")]) == 2  # rows overlap
+
+
 def test_bad_arguments_give_exit_code_2(clips, tmp_path, capsys):
     assert evaluate.main([str(clips), "--masks", "circles", "--out", str(tmp_path)]) == 2
     assert "unknown mask protocol" in capsys.readouterr().err
@@ -162,8 +179,7 @@ def test_panning_video_is_deterministic_and_moves():
 
 
 def test_learned_rows_run_with_weights_initialised_in_the_test(clips, tmp_path):
-    networks = pytest.importorskip("model.networks")
-    weights_io = pytest.importorskip("model.weights_io")
+    from model import networks, weights_io
     weights = tmp_path / "weights"
     weights.mkdir()
     for kind, cls in networks.NETWORKS.items():

@@ -15,12 +15,14 @@ from safetensors.torch import load_file
 
 from conftest import REPO, load_script
 from model.flow import DISFlowEstimator
-from model.networks import FlowCompleteConfig, FlowCompleteNet, FrameInpaintConfig, FrameInpaintNet
+from model.networks import ConvLSTMRefineConfig, FlowBlendConfig, FlowCompleteConfig, FlowCompleteNet, \
+    FrameInpaintConfig, FrameInpaintNet
 from model.warp import warp
 from model.weights_io import load_network, read_metadata
 from training import data as training_data
 from training import losses
 from training.loop import train
+from training.recurrent import BlendAndRefine, FrozenFront, recurrent_stage
 from training.stages import export_weights, flow_stage, frame_stage
 
 
@@ -110,6 +112,50 @@ def test_flow_terms_on_known_vectors():
     assert losses.flow_l1(output, target, region, scale).item() == pytest.approx(expected)
 
 
+def _ramp(height: int = 6, width: int = 10) -> torch.Tensor:
+    """``[1,3,H,W]``: brightness x / width, so a shift of one pixel changes every value by 1 / width."""
+    return (torch.arange(float(width)) / width).view(1, 1, 1, width).expand(1, 3, height, width).contiguous()
+
+
+def test_warping_loss_is_zero_for_a_static_scene_and_a_perfect_warp():
+    frame = _ramp()
+    region = torch.ones(1, 1, 6, 10)
+    assert losses.warping_loss(frame, frame, torch.zeros(1, 2, 6, 10), region).item() == pytest.approx(0.0, abs=1e-6)
+    moved = torch.roll(frame, -1, dims=-1)  # content moved one pixel left: output(x) = earlier(x + 1)
+    flow = torch.zeros(1, 2, 6, 10)
+    flow[:, 0] = 1.0  # output pixel x came from earlier pixel x + 1
+    inside = region.clone()
+    inside[..., -1] = 0.0  # the rolled-in column has no source
+    assert losses.warping_loss(moved, frame, flow, inside).item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_warping_loss_of_a_known_shift_without_its_flow_is_the_ramp_slope():
+    frame = _ramp()
+    moved = torch.roll(frame, -1, dims=-1)
+    inside = torch.ones(1, 1, 6, 10)
+    inside[..., -1] = 0.0
+    assert losses.warping_loss(moved, frame, torch.zeros(1, 2, 6, 10), inside).item() == pytest.approx(0.1)
+
+
+def test_consistent_region_keeps_pixels_the_flow_connects_and_drops_the_rest():
+    rng = np.random.default_rng(0)
+    texture = torch.from_numpy(_texture(rng, 24, 32)).permute(2, 0, 1)[None].float() / 255.0
+    moved = torch.roll(texture, -2, dims=-1)
+    flow = torch.zeros(1, 2, 24, 32)
+    flow[:, 0] = 2.0
+    right = losses.consistent_region(moved, texture, flow)
+    assert right[..., :-2].min().item() == 1.0 and right[..., -1].max().item() == 0.0  # sources outside: dropped
+    assert losses.consistent_region(moved, texture, torch.zeros_like(flow)).mean().item() < 0.7
+
+
+def test_compose_flow_chains_two_shifts_and_marks_where_the_chain_leaves_the_frame():
+    one = torch.zeros(1, 2, 5, 8)
+    one[:, 0] = 1.0
+    two, valid = losses.compose_flow(one, one)
+    assert torch.equal(two[..., :7], torch.full_like(two[..., :7], 0.0).index_fill_(1, torch.tensor([0]), 2.0))
+    assert valid[..., -1].max().item() == 0.0 and valid[..., :-1].min().item() == 1.0
+
+
 # --------------------------------------------------------------------------------------- data
 def test_training_data_never_reads_the_validation_clips(tmp_path):
     (tmp_path / "clips" / "a" / "frames").mkdir(parents=True)
@@ -162,6 +208,63 @@ def test_flow_batch_marks_a_grown_union_of_two_holes(tiny_data):
     batch = training_data.flow_batch(tiny_data, training_data.step_rng(0, 0), 3, (48, 64), real_share=0.0)
     assert batch["flow"].shape == (3, 2, 48, 64) and batch["unknown"].shape == (3, 1, 48, 64)
     assert batch["unknown"].mean() > 0.05
+
+
+def test_clip_windows_hold_consecutive_frames_in_either_order_with_their_flow(tiny_data):
+    estimator = DISFlowEstimator("dis_fast")
+    orders = set()
+    for step in range(12):
+        window = training_data.clip_window(tiny_data, training_data.step_rng(2, step), 3, (40, 56), estimator)
+        assert window.frames.shape == (3, 40, 56, 3) and window.flow.shape == (3, 2, 40, 56)
+        assert not window.flow[0].any()
+        frames = torch.stack([training_data.to_tensor(f) for f in window.frames])
+        warped, _ = warp(frames[:-1], torch.from_numpy(window.flow[1:]))
+        assert (warped - frames[1:]).abs().mean() < (frames[:-1] - frames[1:]).abs().mean()
+        orders.add(float(np.sign(window.flow[1:, 0].mean())))  # the clips pan one way: the sign gives the order
+    assert orders == {-1.0, 1.0}
+    assert training_data.clip_window(tiny_data, training_data.step_rng(0, 0), 9, (40, 56), estimator) is None
+
+
+def tiny_pair():
+    return BlendAndRefine(FlowBlendConfig(widths=(4, 8, 8)), ConvLSTMRefineConfig(widths=(4, 8), hidden=4))
+
+
+@pytest.fixture(scope="module")
+def tiny_front():
+    torch.manual_seed(0)
+    return FrozenFront(tiny_frame_net().eval(), tiny_flow_net().eval(), "dis_fast")
+
+
+def test_recurrent_batches_depend_only_on_seed_and_step(tiny_data, tiny_front):
+    stage = recurrent_stage(tiny_data, tiny_front, 2, None, crops=((40, 56),), num_frames=3, build=tiny_pair)
+    first, again = stage.batch(training_data.step_rng(4, 1), 1), stage.batch(training_data.step_rng(4, 1), 1)
+    assert all(torch.equal(first[k], again[k]) for k in first)
+    assert first["target"].shape == (2, 3, 3, 40, 56) and first["flow_i"].shape == (2, 3, 2, 40, 56)
+    known = first["hole"] < 0.5
+    assert torch.equal(first["inpainted"].masked_select(known), first["target"].masked_select(known))
+
+
+def test_a_few_recurrent_steps_lower_the_loss_and_export_both_networks(tiny_data, tiny_front, tmp_path):
+    stage = quick(recurrent_stage(tiny_data, tiny_front, 2, None, total_steps=40, lr=3e-3, crops=((40, 56),),
+                                  num_frames=3, build=tiny_pair))
+    fixed = stage.batch(training_data.step_rng(99, 0), 0)
+    stage = dataclasses.replace(stage, batch=lambda rng, step: fixed)
+    torch.manual_seed(0)
+    before = _loss_on(stage, stage.build(), fixed)
+    terms = stage.loss(fixed, stage.forward(stage.build(), fixed))[1]
+    assert {"hole", "ssim", "gradient", "short_term", "long_term", "flow_l1"} <= set(terms)
+    train(stage, tmp_path / "run", max_steps=40, progress=False, val_every=0)
+    trained = stage.build()
+    trained.load_state_dict(load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors")))
+    after = _loss_on(stage, trained, fixed)
+    print(f"recurrent loss {before:.4f} -> {after:.4f}")
+    assert after < 0.9 * before
+    blend = load_network(export_weights("blend", tmp_path / "run", tmp_path / "b.safetensors"), "flow_blend")
+    refine = load_network(export_weights("refine", tmp_path / "run", tmp_path / "r.safetensors"), "convlstm_refine")
+    assert blend.config.widths == (4, 8, 8) and refine.config.hidden == 4
+    assert torch.equal(refine.cell.gates.weight, trained.refine.cell.gates.weight)
+    with pytest.raises(ValueError, match="'recurrent' stage"):
+        export_weights("frame", tmp_path / "run", tmp_path / "f.safetensors")
 
 
 # ------------------------------------------------------------------------------ loop, resume
@@ -233,7 +336,7 @@ def test_export_writes_a_weights_file_that_loads_strictly(tiny_data, tmp_path):
     assert network.config.widths == (8, 16, 16)
     metadata = read_metadata(path)
     assert metadata["training_steps"] == "2" and metadata["training_data"] == "tiny"
-    with pytest.raises(ValueError, match="not the flow stage"):
+    with pytest.raises(ValueError, match="is trained by the .flow. stage"):
         export_weights("flow", tmp_path / "run", tmp_path / "flow.safetensors")
 
 

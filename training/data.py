@@ -363,3 +363,54 @@ def clip_flows(data: TrainingData, estimator) -> list[np.ndarray]:
         out.append(np.stack([estimator(frames[t], frames[t - 1])[0].numpy().astype(np.float16)
                              for t in range(1, len(frames))]))
     return out
+
+
+# ------------------------------------------------------------------ recurrent stage (windows)
+def clip_window(data: TrainingData, rng: np.random.Generator, num_frames: int, size: tuple[int, int],
+                estimator) -> SyntheticVideo | None:
+    """``num_frames`` consecutive frames of a random train clip, one crop for all, and their flow.
+
+    Frames are taken with a stride of 1 or 2, in either time order (the reverse-order pass of
+    the paper is a window played backwards), rescaled by one random factor, cropped to ``size``
+    ``(h, w)`` at one position and mirrored together. ``flow[t]`` is ``estimator(frame t,
+    frame t-1)`` on the clean crops (e.g. DIS: a stand-in for the true flow of real footage);
+    ``flow[0] = 0``. None when no clip has enough frames.
+    """
+    stride = int(rng.integers(1, 3))
+    span = (num_frames - 1) * stride + 1
+    clips = [c for c in data.clips if len(c.frames) >= span]
+    if not clips:
+        return None
+    clip = clips[int(rng.integers(len(clips)))]
+    start = int(rng.integers(0, len(clip.frames) - span + 1))
+    indices = list(range(start, start + span, stride))
+    if rng.random() < 0.5:
+        indices.reverse()
+    h, w = size
+    full_h, full_w = clip.frames.shape[1:3]
+    factor = max(rng.uniform(0.75, 1.25), h / full_h, w / full_w)
+    new = (max(w, round(full_w * factor)), max(h, round(full_h * factor)))
+    top = int(rng.integers(0, new[1] - h + 1))
+    left = int(rng.integers(0, new[0] - w + 1))
+    mirror = rng.random() < 0.5
+    frames = np.empty((num_frames, h, w, 3), np.uint8)
+    for t, index in enumerate(indices):
+        image = cv2.resize(clip.frames[index], new, interpolation=cv2.INTER_AREA if factor < 1 else cv2.INTER_LINEAR)
+        crop = image[top:top + h, left:left + w]
+        frames[t] = crop[:, ::-1] if mirror else crop
+    tensors = [to_tensor(f)[None] for f in frames]
+    flow = np.zeros((num_frames, 2, h, w), np.float32)
+    for t in range(1, num_frames):
+        flow[t] = estimator(tensors[t], tensors[t - 1])[0].cpu().numpy()
+    return SyntheticVideo(frames, flow)
+
+
+def video_window(data: TrainingData, rng: np.random.Generator, num_frames: int, size: tuple[int, int],
+                 estimator, real_share: float = 0.5) -> SyntheticVideo:
+    """A training window: a real clip window (:func:`clip_window`) with probability ``real_share``,
+    else a :func:`synthetic_video` with true flow. Frames ``[T,h,w,3]`` uint8, flow ``[T,2,h,w]``."""
+    if rng.random() < real_share:
+        window = clip_window(data, rng, num_frames, size, estimator)
+        if window is not None:
+            return window
+    return synthetic_video(data, rng, num_frames, size)

@@ -13,8 +13,11 @@ Spatial terms (frame network, and the refiner in part 2):
 Flow terms: :func:`flow_l1` (per-sample normalised L1 inside the hole) and
 :func:`end_point_error`.
 
-Temporal terms of part 2 take the same ``(output, target, region)`` shapes and slot into a
-:class:`WeightedLoss` beside these.
+Temporal terms (the recurrent stage): :func:`warping_loss` compares an output with an earlier
+output carried along the true flow (the paper's short-term term between consecutive frames and
+long-term term against the window's first frame, whose flow :func:`compose_flow` chains);
+:func:`consistent_region` keeps only pixels the flow really connects (occluded or
+disoccluded pixels, whose colour changes along the flow in the clean frames, are left out).
 """
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ from kornia.filters import spatial_gradient
 from kornia.metrics import ssim as ssim_map
 
 from model.networks.flow_complete_net import normalise_flow
+from model.warp import warp
 
 
 def masked_l1(output: torch.Tensor, target: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
@@ -91,6 +95,46 @@ def end_point_error(output: torch.Tensor, target: torch.Tensor, region: torch.Te
     """
     distance = (output - target).norm(dim=1, keepdim=True)
     return (distance * region).sum() / region.sum().clamp_min(1.0)
+
+
+def consistent_region(target: torch.Tensor, source: torch.Tensor, flow: torch.Tensor,
+                      tolerance: float = 0.06) -> torch.Tensor:
+    """Where ``flow`` connects the clean frames: ``[B,1,H,W]`` 1.0 where ``warp(source, flow)`` matches ``target``.
+
+    ``target``/``source`` ``[B,3,H,W]`` in [0,1], ``flow`` ``[B,2,H,W]`` (target -> source, pixels).
+    A pixel counts when its mean absolute colour error is under ``tolerance`` and its source
+    point lies inside the frame: occluded pixels fail the colour test.
+    """
+    warped, valid = warp(source, flow)
+    return ((warped - target).abs().mean(1, keepdim=True) < tolerance).to(target.dtype) * valid
+
+
+def warping_loss(output: torch.Tensor, earlier: torch.Tensor, flow: torch.Tensor, region: torch.Tensor) -> torch.Tensor:
+    """L1 between ``output`` and ``earlier`` carried to it along ``flow``, over ``region`` (where the warp is valid).
+
+    ``output``/``earlier`` ``[B,3,H,W]``, ``flow`` ``[B,2,H,W]`` (output's frame -> earlier's frame,
+    pixels), ``region`` ``[B,1,H,W]`` in [0,1]. 0 for a static scene with ``flow = 0``.
+
+    >>> frame = torch.arange(8.).view(1, 1, 1, 8).expand(1, 3, 4, 8) / 8
+    >>> round(float(warping_loss(frame, frame, torch.zeros(1, 2, 4, 8), torch.ones(1, 1, 4, 8))), 6)
+    0.0
+    """
+    carried, valid = warp(earlier, flow)
+    return masked_l1(output, carried, region * valid)
+
+
+def compose_flow(flow: torch.Tensor, earlier_flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Chain backward flows: frame t -> t-1 (``flow``) and t-1 -> s (``earlier_flow``) give t -> s.
+
+    Both ``[B,2,H,W]`` pixels; returns ``(flow t -> s [B,2,H,W], valid [B,1,H,W])``, valid 0
+    where the chain leaves the frame.
+
+    >>> shift = torch.ones(1, 2, 4, 4)
+    >>> compose_flow(shift, shift)[0][0, :, 1, 1].tolist()
+    [2.0, 2.0]
+    """
+    carried, valid = warp(earlier_flow, flow)
+    return flow + carried, valid
 
 
 @dataclass

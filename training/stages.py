@@ -7,6 +7,9 @@
 * ``flow`` (stage 2): :class:`~model.networks.FlowCompleteNet` on flow fields with holes
   (``training.data.flow_batch``): synthetic videos with true flow, and DIS on the clean train
   clips; loss: L1 of the flow inside the hole, each sample divided by its flow's spread.
+* ``recurrent`` (stage 3): the blend network H_f and the ConvLSTM refiner together, with the
+  networks of stages 1-2 frozen; see ``training/recurrent.py``. Its run exports two files
+  (``blend``, ``refine``: see :data:`EXPORTS`).
 
 Validation reads ``root/clips`` (the validation set: scored, never trained on): hole PSNR of the
 frame network against per-frame Telea, and flow end-point error inside the hole against the
@@ -22,7 +25,7 @@ import torch
 from model import mask_generators, metrics
 from model.flow import DISFlowEstimator, LaplacianFlowCompleter
 from model.frame_inpaint import ClassicalFrameInpainter
-from model.networks import FlowCompleteNet, FrameInpaintNet
+from model.networks import ConvLSTMRefineNet, FlowBlendNet, FlowCompleteNet, FrameInpaintNet
 from model.resample import resize_image
 from model.weights_io import save_network
 
@@ -31,8 +34,16 @@ from .losses import WeightedLoss, end_point_error, flow_l1, flow_scale, grow, ma
     total_variation
 from .loop import Stage
 
-STAGES = ("frame", "flow")
-KIND_OF_STAGE = {"frame": "frame_inpaint", "flow": "flow_complete"}
+STAGES = ("frame", "flow", "recurrent")
+KIND_OF_STAGE = {"frame": "frame_inpaint", "flow": "flow_complete", "recurrent": "flow_blend+convlstm_refine"}
+# what can be exported: (stage whose run holds it, network class, prefix of its tensors in that checkpoint)
+EXPORTS = {"frame": ("frame", FrameInpaintNet, ""), "flow": ("flow", FlowCompleteNet, ""),
+           "blend": ("recurrent", FlowBlendNet, "blend."), "refine": ("recurrent", ConvLSTMRefineNet, "refine.")}
+
+
+def run_of(export_name: str) -> str:
+    """The stage (and default run folder ``runs/<stage>``) that trains the network ``export_name`` of :data:`EXPORTS`."""
+    return EXPORTS[export_name][0]
 FRAME_CROPS = ((240, 432), (224, 336), (192, 384), (256, 256))  # (h, w) at the 432x240 scale
 FLOW_CROPS = ((240, 432), (224, 320), (200, 360))
 VALIDATION_CLIPS = ("davis_blackswan", "davis_camel", "schoolgirls", "tennis")
@@ -222,7 +233,8 @@ class FlowValidation:
 # --------------------------------------------------------------------------------------- export
 def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes: dict[str, str] | None = None,
                    settings: dict | None = None) -> Path:
-    """Write the network of ``run_dir/checkpoint`` to ``out`` through :func:`model.weights_io.save_network`.
+    """Write the network ``stage_name`` (a key of :data:`EXPORTS`) of ``run_dir/checkpoint`` to ``out`` through
+    :func:`model.weights_io.save_network` (``blend`` and ``refine`` both come from the recurrent stage's run).
 
     ``settings``: config fields that change how the trained network runs, not its tensors (e.g. a
     working size tuned with the harness), set in the exported file. The metadata records the
@@ -230,18 +242,25 @@ def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes:
     """
     import json
     from safetensors.torch import load_file
-    if stage_name not in STAGES:
-        raise ValueError(f"unknown stage {stage_name!r}; choose one of {list(STAGES)}.")
+    if stage_name not in EXPORTS:
+        raise ValueError(f"unknown network {stage_name!r}; choose one of {sorted(EXPORTS)}.")
+    trained_by, cls, prefix = EXPORTS[stage_name]
     folder = Path(run_dir) / "checkpoint"
     if not (folder / "model.safetensors").is_file():
-        raise ValueError(f"{folder}: no checkpoint to export; train first (scripts/train.py --stage {stage_name}).")
+        raise ValueError(f"{folder}: no checkpoint to export; train first (scripts/train.py --stage {trained_by}).")
     state = json.loads((folder / "state.json").read_text())
-    cls = FrameInpaintNet if stage_name == "frame" else FlowCompleteNet
-    if state.get("architecture", cls.ARCHITECTURE) != cls.ARCHITECTURE:
+    if state.get("stage", trained_by) != trained_by:
+        raise ValueError(f"{folder}: the checkpoint is of the {state['stage']!r} stage, but {stage_name!r} is trained "
+                         f"by the {trained_by!r} stage; pick that stage's run folder.")
+    if not prefix and state.get("architecture", cls.ARCHITECTURE) != cls.ARCHITECTURE:
         raise ValueError(f"{folder}: the checkpoint holds a {state['architecture']} network, not the {stage_name} "
                          "stage's; pick the run folder of that stage.")
-    network = cls(cls.Config.from_json(state["network_config"])) if "network_config" in state else cls()
-    network.load_state_dict(load_file(str(folder / "model.safetensors")), strict=True)
+    config = state.get("network_config")
+    if config is not None and prefix:
+        config = json.dumps(json.loads(config)[prefix.rstrip(".")])
+    network = cls(cls.Config.from_json(config)) if config is not None else cls()
+    tensors = load_file(str(folder / "model.safetensors"))
+    network.load_state_dict({k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}, strict=True)
     if settings:
         import dataclasses
         fields = {f.name for f in dataclasses.fields(network.config)}
@@ -275,7 +294,8 @@ def weight_card(path: str | Path, run_dir: str | Path) -> str:
              "| | |", "|---|---|",
              f"| config | `{metadata['config']}` |",
              f"| set at export (tuned with the harness) | `{metadata.get('export_settings', '{}')}` |",
-             f"| training stage | {metadata['training_stage']} (`scripts/train.py --stage {metadata['training_stage']}`) |",
+             f"| training stage | {run_of(metadata['training_stage'])} (`scripts/train.py --stage "
+             f"{run_of(metadata['training_stage'])}`) |",
              f"| steps | {int(metadata['training_steps']):,} of batch {config['batch_size']} "
              f"({int(metadata['training_steps']) * config['batch_size']:,} samples) |",
              f"| training time | {int(metadata['training_seconds']) / 60:.0f} min of compute on "
@@ -298,5 +318,5 @@ def weight_card(path: str | Path, run_dir: str | Path) -> str:
     return "\n".join(lines)
 
 
-__all__ = ["FLOW_CROPS", "FRAME_CROPS", "FlowValidation", "FrameValidation", "KIND_OF_STAGE", "STAGES",
-           "export_weights", "flow_loss", "flow_stage", "frame_loss", "frame_stage"]
+__all__ = ["EXPORTS", "FLOW_CROPS", "FRAME_CROPS", "FlowValidation", "FrameValidation", "KIND_OF_STAGE", "STAGES",
+           "export_weights", "run_of", "flow_loss", "flow_stage", "frame_loss", "frame_stage"]

@@ -90,9 +90,10 @@ def _fp32(device: torch.device):
 class ConvLSTMRefineNet(Network):
     """Encoder -> ConvLSTM -> decoder, predicting a residual added to P_t.
 
-    Input at frame t (8 channels, at the working size): P_t - 0.5 (3), the hole (1), the
-    previous output warped by F_t, W(O_{t-1}), minus 0.5 (3), and the trust in that warp
-    (1: the warp's validity times the flow confidence). Encoder: stride-2 3x3 convs with ReLU.
+    Input at frame t (9 channels, at the working size): P_t - 0.5 (3), the hole (1), the
+    previous output warped by F_t, W(O_{t-1}), minus 0.5 (3), the trust in that warp
+    (1: the warp's validity times the flow confidence), and the warped previous hole (1:
+    whether the carried pixel was itself a fill or a real pixel seen at t-1). Encoder: stride-2 3x3 convs with ReLU.
     The ConvLSTM cell takes the deepest features and the warped (h, c) of frame t-1. Decoder:
     nearest x2, concatenation with the encoder input of that level, 3x3 conv, LeakyReLU(0.2);
     the last conv gives 4 channels: the gate logit and the correction r. Output, at full
@@ -101,10 +102,10 @@ class ConvLSTMRefineNet(Network):
     """
 
     ARCHITECTURE = "frvi.convlstm_refine.unet_convlstm"
-    VERSION = 1
+    VERSION = 2  # 2: the warped previous hole is an input
     KIND = "convlstm_refine"
     Config = ConvLSTMRefineConfig
-    INPUT_CHANNELS = 8
+    INPUT_CHANNELS = 9
 
     def __init__(self, config: ConvLSTMRefineConfig | None = None):
         super().__init__(config)
@@ -118,6 +119,9 @@ class ConvLSTMRefineNet(Network):
         outs = skips[:-1] + (4,)  # gate logit + 3-channel correction
         self.decoder = nn.ModuleList(nn.Conv2d(c_deep + c_skip, c_out, 3, 1, 1)
                                      for c_deep, c_skip, c_out in zip(deep, skips, outs))
+        with torch.no_grad():  # start near "P_t + ½ (W(O_{t-1}) - P_t)", a small correction
+            self.decoder[-1].weight.mul_(0.01)
+            self.decoder[-1].bias.zero_()
 
     def memory_size(self, height: int, width: int) -> tuple[int, int]:
         """``(h, w)`` of the ConvLSTM state for ``height x width`` frames."""
@@ -153,7 +157,8 @@ class ConvLSTMRefineNet(Network):
 
     def forward(self, frame: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tensor, flow: torch.Tensor,
                 confidence: torch.Tensor, prev_output: torch.Tensor | None = None,
-                memory: dict[str, torch.Tensor] | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+                memory: dict[str, torch.Tensor] | None = None,
+                prev_hole: torch.Tensor | None = None) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """One time step.
 
         Args:
@@ -164,6 +169,8 @@ class ConvLSTMRefineNet(Network):
             confidence: ``[B,1,H,W]`` in [0,1], trust in F_t.
             prev_output: ``[B,3,H,W]`` output of frame t-1, or None at the first frame.
             memory: ``{"h", "c"}`` of frame t-1 (see :meth:`initial_memory`), or None/empty.
+            prev_hole: ``[B,1,H,W]`` hole of frame t-1 (None: treated as all filled, the cautious
+                reading).
         Returns:
             ``(output [B,3,H,W] in [0,1], memory {"h", "c"} [B,hidden,h,w] float32)``; the
             output equals ``frame`` bit-exact outside the hole.
@@ -171,15 +178,17 @@ class ConvLSTMRefineNet(Network):
         size = tuple(frame.shape[-2:])
         with _fp32(frame.device):
             if prev_output is None:
-                warped_prev, trust = inpainted, torch.zeros_like(hole)
+                warped_prev, trust, was_filled = inpainted, torch.zeros_like(hole), torch.ones_like(hole)
             else:
-                warped_prev, valid = warp(prev_output.float(), flow.float())
+                previous_hole = torch.ones_like(hole) if prev_hole is None else prev_hole.float()
+                warped, valid = warp(torch.cat((prev_output.float(), previous_hole), 1), flow.float())
+                warped_prev, was_filled = warped[:, :3], warped[:, 3:] + (1.0 - valid)
                 trust = valid * confidence.clamp(0.0, 1.0)
             h_prev, c_prev = (self.warp_memory(memory, flow) if memory else
                               tuple(self.initial_memory(frame).values()))
         work = working_size(*size, self.config.scale, self.config.max_side)
-        small = [resize_image(t, work) for t in (inpainted, hole, warped_prev, trust)]  # cheaper than at full size
-        x = torch.cat((small[0] - 0.5, small[1], small[2] - 0.5, small[3]), 1)
+        small = [resize_image(t, work) for t in (inpainted, hole, warped_prev, trust, was_filled)]  # cheaper than full size
+        x = torch.cat((small[0] - 0.5, small[1], small[2] - 0.5, small[3], small[4].clamp(0.0, 1.0)), 1)
         x, (h, w) = pad_to_multiple(x, self.multiple)
         layout = memory_format_of(self)
         x = x.contiguous(memory_format=layout)

@@ -65,6 +65,9 @@ class FlowBlendNet(Network):
         self.dec2 = _conv(c3 + c2, c2)
         self.dec1 = _conv(c2 + c1, c1)
         self.head = _conv(c1, 2)
+        with torch.no_grad():  # H_f starts near 0: the blend starts as the plain average ½(F^P + F^I)
+            self.head.weight.mul_(0.01)
+            self.head.bias.zero_()
 
     def residual(self, flow_p: torch.Tensor, flow_i: torch.Tensor, conf_p: torch.Tensor | None = None,
                  conf_i: torch.Tensor | None = None) -> torch.Tensor:

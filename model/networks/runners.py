@@ -132,7 +132,8 @@ class NetworkRefiner(_Runner):
                  confidence: torch.Tensor, state: RecurrentState | None) -> tuple[torch.Tensor, dict]:
         net = self._ready(frame.device)
         prev_output = None if state is None else state.output.to(frame.device)
+        prev_hole = None if state is None else state.hole.to(frame.device)
         memory = {k: v.to(frame.device) for k, v in state.memory.items()} if state is not None else None
         with self._precision(frame.device):
             return net(frame.float(), hole.float(), inpainted.float(), flow.float(), confidence.float(),
-                       prev_output, memory or None)
+                       prev_output, memory or None, prev_hole)
