@@ -44,6 +44,16 @@ def load_script(name: str):
     return sys.modules[module_name]
 
 
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.fixture(params=DEVICES)
+def device(request) -> torch.device:
+    """Each device the tests can run on: the CPU, and CUDA where a GPU is present (there the runners'
+    bf16/fp16 autocast branch runs too)."""
+    return torch.device(request.param)
+
+
 @pytest.fixture(scope="session")
 def pack():
     return load_pack()

@@ -11,18 +11,18 @@ from model.masks import feather, grow_hole
 from model.warp import warp
 
 
-def test_warp_follows_the_backward_flow_convention():
-    image = torch.rand(1, 3, 10, 12)
-    flow = torch.zeros(1, 2, 10, 12)
+def test_warp_follows_the_backward_flow_convention(device):
+    image = torch.rand(1, 3, 10, 12, device=device)
+    flow = torch.zeros(1, 2, 10, 12, device=device)
     flow[:, 0], flow[:, 1] = 2.0, -1.0  # every pixel looks 2 px right, 1 px up in the source
     warped, valid = warp(image, flow)
     assert torch.allclose(warped[:, :, 1:, :-2], image[:, :, :-1, 2:], atol=1e-5)
     assert valid[0, 0, 0].sum() == 0 and valid[0, 0, 1:, -2:].sum() == 0 and valid[0, 0, 1:, :-2].all()
 
 
-def test_warp_of_zero_flow_is_identity():
-    image = torch.rand(2, 5, 7, 9)
-    warped, valid = warp(image, torch.zeros(2, 2, 7, 9))
+def test_warp_of_zero_flow_is_identity(device):
+    image = torch.rand(2, 5, 7, 9, device=device)
+    warped, valid = warp(image, torch.zeros(2, 2, 7, 9, device=device))
     assert torch.allclose(warped, image, atol=1e-6) and valid.all()
 
 

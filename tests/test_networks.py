@@ -73,15 +73,22 @@ def test_partial_conv_mask_update_shrinks_the_hole_by_the_window():
 
 def test_partial_conv_stride_two_halves_the_size_and_pools_the_mask():
     conv = PartialConv2d(3, 5, kernel_size=5, stride=2)
-    out, new_mask = conv(torch.rand(2, 3, 9, 14), box_hole(9, 14, batch=2))
+    valid = 1.0 - box_hole(9, 14, batch=2)
+    valid[1] = 0.0
+    valid[1, :, 0, 0] = 1.0  # sample 1: one valid pixel in the corner
+    out, new_mask = conv(torch.rand(2, 3, 9, 14), valid)
     assert out.shape == (2, 5, 5, 7) and new_mask.shape == (2, 1, 5, 7)
+    # an output pixel is valid when its 5x5 window (stride 2, padding 2) saw a valid pixel: a max-pool
+    assert torch.equal(new_mask, torch.nn.functional.max_pool2d(valid, 5, 2, 2))
+    assert new_mask[1].sum() == 4  # the corner pixel lies in the windows of outputs (0,0), (0,1), (1,0), (1,1)
 
 
-def _run(kind: str, net, h: int, w: int, seed: int = 0):
+def _run(kind: str, net, h: int, w: int, seed: int = 0, device: torch.device | str = "cpu"):
     g = torch.Generator().manual_seed(seed)
-    frame, hole = torch.rand(1, 3, h, w, generator=g), box_hole(h, w)
-    flow = 3.0 * torch.randn(1, 2, h, w, generator=g)
-    conf = torch.rand(1, 1, h, w, generator=g)
+    frame, hole = torch.rand(1, 3, h, w, generator=g).to(device), box_hole(h, w).to(device)
+    flow = 3.0 * torch.randn(1, 2, h, w, generator=g).to(device)
+    conf = torch.rand(1, 1, h, w, generator=g).to(device)
+    net = net.to(device)
     if kind == "frame_inpaint":
         return net(frame, hole), frame, hole
     if kind == "flow_complete":
@@ -96,10 +103,10 @@ def _run(kind: str, net, h: int, w: int, seed: int = 0):
 @pytest.mark.parametrize("size", [(37, 53), (239, 431)])
 @pytest.mark.parametrize("kind", list(TINY))
 @pytest.mark.parametrize("working", [{}, {"scale": 0.5}, {"max_side": 24}])
-def test_networks_keep_shape_dtype_and_known_pixels_at_odd_sizes(kind, size, working):
+def test_networks_keep_shape_dtype_and_known_pixels_at_odd_sizes(kind, size, working, device):
     net = TINY[kind](**working).eval()
     with torch.no_grad():
-        out, source, hole = _run(kind, net, *size)
+        out, source, hole = _run(kind, net, *size, device=device)
     channels = 2 if kind.startswith("flow") else 3
     assert out.shape == (1, channels, *size) and out.dtype == torch.float32
     assert torch.isfinite(out).all()
@@ -183,9 +190,10 @@ def test_gradients_reach_every_parameter(kind):
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, f"{kind}: no gradient for {name}"
 
 
-def test_networks_run_unchanged_inside_the_streaming_engine():
+def test_networks_run_unchanged_inside_the_streaming_engine(device):
+    """The runners on every device (on CUDA the frame network and refiner autocast to bf16/fp16)."""
     frames, hole = moving_box_video(t=4, h=30, w=44)
-    frames, hole = frames.permute(0, 3, 1, 2), hole[:, None]
+    frames, hole = frames.permute(0, 3, 1, 2).to(device), hole[:, None].to(device)
     engine = StreamingInpainter(NetworkInpainter(TINY["frame_inpaint"]()), stages.flow_estimator("dis_ultrafast"),
                                 NetworkFlowCompleter(TINY["flow_complete"]()), NetworkFlowBlender(TINY["flow_blend"]()),
                                 NetworkRefiner(TINY["convlstm_refine"]()))
@@ -193,7 +201,7 @@ def test_networks_run_unchanged_inside_the_streaming_engine():
     assert set(engine.state.memory) == {"h", "c"}
     for t, out in enumerate(outputs):
         known = (hole[t:t + 1] < 0.5).expand_as(out)
-        assert out.shape == (1, 3, 30, 44) and out.dtype == torch.float32
+        assert out.shape == (1, 3, 30, 44) and out.dtype == torch.float32 and out.device.type == device.type
         assert torch.equal(out[known], frames[t:t + 1][known])
 
 

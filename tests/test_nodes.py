@@ -49,16 +49,26 @@ def test_every_node_declares_a_valid_contract(pack):
 
 
 def test_saved_workflow_names_are_stable(pack):
-    """Class keys and input names are a public API: this list may only grow."""
+    """Class keys and input names are a public API (saved workflows name them): this table may only grow,
+    and every node the pack registers must be in it."""
+    loader = {"weights", "working_size"}
     stable = {
-        "FRVI_FrameInpaint": {"frames", "hole", "method", "radius"},
-        "FRVI_RobustFlow": {"frames", "hole", "inpainted", "estimator", "completion", "hole_dilation", "state"},
-        "FRVI_FlowBlend": {"flow_p", "flow_i", "method"},
-        "FRVI_ConvLSTMRefine": {"frames", "hole", "inpainted", "flow", "method", "strength", "state"},
+        "FRVI_FlowPropagate": {"frames", "hole", "estimator", "hole_dilation", "max_distance", "consistency", "seam",
+                               "flow_max_side", "context_before", "context_after"},
+        "FRVI_FrameInpaint": {"frames", "hole", "method", "radius", "model", "working_size"},
+        "FRVI_RobustFlow": {"frames", "hole", "inpainted", "estimator", "completion", "hole_dilation", "state",
+                            "completion_model", "optical_flow", "raft_iterations", "working_size"},
+        "FRVI_FlowBlend": {"flow_p", "flow_i", "method", "model"},
+        "FRVI_ConvLSTMRefine": {"frames", "hole", "inpainted", "flow", "method", "strength", "state", "model"},
         "FRVI_HoleGrowFeather": {"hole", "grow", "feather"},
         "FRVI_FlowVisualize": {"flow", "max_magnitude"},
         "FRVI_HoleComposite": {"original", "inpainted", "hole", "feather"},
+        "FRVI_LoadFrameInpaintNetwork": loader,
+        "FRVI_LoadFlowCompletionNetwork": loader,
+        "FRVI_LoadFlowBlendNetwork": loader,
+        "FRVI_LoadConvLSTMRefineNetwork": loader,
     }
+    assert set(pack.NODE_CLASS_MAPPINGS) == set(stable), "a node was added or removed: add it to this table"
     for key, names in stable.items():
         spec = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()
         declared = set(spec.get("required", {})) | set(spec.get("optional", {}))
