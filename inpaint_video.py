@@ -6,8 +6,9 @@
 
 INPUT is a video file or a folder of frames; MASK is a mask video, a folder of masks or one
 mask image for every frame (white / >= 128 = hole; see model/video_io.py). OUTPUT is a video
-file (.mp4, .avi, .mkv, .mov) or a folder of PNG frames (lossless: pixels outside the hole are
-the input's, bit-exact). Memory stays constant whatever the video length.
+file (.mp4, .m4v, .mov, .mkv, .avi; H.264 that plays everywhere, or a lossless --codec, with the
+input video's audio) or a folder of PNG frames (lossless: pixels outside the hole are the
+input's, bit-exact). Memory stays constant whatever the video length.
 
 With --propagate, Flow Propagate first copies into the hole what the frames up to
 --max-distance before and after saw (model/propagate_stream.py: overlapping windows of frames,
@@ -15,7 +16,8 @@ so memory stays flat too); the four stages then fill only what no frame saw. The
 uses it; --no-propagate turns it off.
 
 With --learned, each stage whose trained weights the pack ships in weights/ runs its network
-(today the frame inpainting and flow completion networks); the others stay classical.
+(all four: frame inpainting, flow completion, the flow blend H_f and the ConvLSTM refiner);
+a stage without shipped weights stays classical.
 """
 from __future__ import annotations
 
@@ -36,16 +38,19 @@ os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from model import stages  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
+from model.flow import FLOW_WORKING_SIZE  # noqa: E402
 from model.masks import grow_hole  # noqa: E402
 from model.propagate import PropagateConfig  # noqa: E402
 from model.propagate_stream import StreamingPropagator  # noqa: E402
+from model.video_encode import CODECS, VIDEO_EXTENSIONS  # noqa: E402
 from model.video_io import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
 from model.weights_io import find_weights, load_network  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
-DEMO_CLIP = ROOT / "demo" / "dogs_jump"
+DEMO_CLIP = ROOT / "demo" / "dog_walk"  # made by scripts/make_demo_clip.py
 DEMO_OUTPUT = Path("demo_output")
-DEMO_GROW = 3  # the demo masks hug the outlines; a few pixels more removes the halo
+DEMO_GROW = 0  # the demo masks already keep a margin around the person and the dog
+DEMO_FPS = 29.97  # the demo clip's frame rate (a folder of frames has none)
 DEFAULT_MAX_DISTANCE = PropagateConfig.max_distance  # as the Flow Propagate node
 
 
@@ -72,21 +77,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("input", nargs="?", help="video file or folder of frames (jpg/png/webp/bmp/tif)")
     parser.add_argument("mask", nargs="?", help="mask video, mask folder, or one mask image for all frames; "
                                                 "white (>= 128) = hole; RGBA: transparent = hole")
-    parser.add_argument("-o", "--output", help="output video (.mp4/.avi/.mkv/.mov) or folder for PNG frames")
+    parser.add_argument("-o", "--output", help="output video (.mp4/.m4v/.mov/.mkv/.avi: see --codec; the input video's "
+                                               "audio is copied) or folder for PNG frames")
     parser.add_argument("--demo", action="store_true", help="run the shipped demo clip into demo_output/")
     parser.add_argument("--learned", action="store_true",
                         help="run the trained network of every stage whose weights the pack ships in weights/ "
-                             "(frame inpainting, flow completion); the other stages stay classical")
+                             "(frame inpainting, flow completion, flow blend, ConvLSTM refiner)")
     parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default="telea",
                         help="per-frame fill (stage 1): OpenCV Telea or Navier-Stokes (default: telea; "
                              "--learned: the frame network)")
-    parser.add_argument("--radius", type=int, default=5, help="neighbourhood of the per-frame fill, pixels (default: 5)")
+    parser.add_argument("--radius", type=int, default=5,
+                        help="neighbourhood of the per-frame fill, pixels (default: 5)")
     parser.add_argument("--working-size", type=int, default=0, metavar="PIXELS",
                         help="long side at which the per-frame fill runs; the fill is upsampled and known pixels "
                              "stay exact (default: 0 = full resolution)")
     parser.add_argument("--estimator", choices=classical(stages.ESTIMATORS), default="dis_medium",
                         help="optical flow (stage 2), OpenCV DIS preset (default: dis_medium)")
-    parser.add_argument("--flow-working-size", type=int, default=640, metavar="PIXELS",
+    parser.add_argument("--flow-working-size", type=int, default=FLOW_WORKING_SIZE, metavar="PIXELS",
                         help="long side at which Robust Flow computes its flows, upsampled after; 0 = full "
                              "resolution (default: 640, as good as full resolution on 480p-720p clips and 3x faster "
                              "at 720p)")
@@ -107,7 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--invert-mask", action="store_true", help="the mask marks the pixels to keep, not the hole")
     parser.add_argument("--side-by-side", metavar="PATH",
                         help="also write input (hole tinted red) | result next to each other to PATH")
-    parser.add_argument("--fps", type=float, help="output frame rate (default: the input's; 24 for frame folders)")
+    parser.add_argument("--fps", type=float, help="output frame rate (default: the input's; 24 for frame folders); "
+                                                   "a rate other than the input video's drops its audio")
+    parser.add_argument("--codec", choices=list(CODECS), default=None,
+                        help="for video outputs: h264 = H.264 yuv420p at CRF 18 that plays everywhere (default; odd "
+                             "sizes padded by one pixel); h264_lossless = bit-exact H.264 RGB (qp 0; VLC, mpv, "
+                             "ffmpeg and editors play it, browsers do not); ffv1 = bit-exact FFV1 in .mkv/.avi. The "
+                             "input video's audio is copied either way")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (default: all)")
     return parser
 
@@ -119,8 +132,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
             parser.error("--demo takes no INPUT/MASK; drop them or drop --demo.")
         args.demo = True
         args.input, args.mask = str(DEMO_CLIP / "frames"), str(DEMO_CLIP / "masks")
-        args.output = args.output or str(DEMO_OUTPUT / "dogs_jump_inpainted.mp4")
-        args.side_by_side = args.side_by_side or str(DEMO_OUTPUT / "dogs_jump_side_by_side.mp4")
+        args.output = args.output or str(DEMO_OUTPUT / f"{DEMO_CLIP.name}_inpainted.mp4")
+        args.side_by_side = args.side_by_side or str(DEMO_OUTPUT / f"{DEMO_CLIP.name}_side_by_side.mp4")
+        args.fps = args.fps or DEMO_FPS
         args.grow = DEMO_GROW if args.grow is None else args.grow
         args.propagate = True if args.propagate is None else args.propagate
     elif args.input is None or args.mask is None or args.output is None:
@@ -146,6 +160,10 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error(f"--max-distance must be at least 1 frame, got {args.max_distance}.")
     if args.fps is not None and args.fps <= 0:
         parser.error(f"--fps must be positive, got {args.fps}.")
+    videos = [p for p in (args.output, args.side_by_side) if p and Path(p).suffix.lower() in VIDEO_EXTENSIONS]
+    if args.codec is not None and not videos:
+        parser.error("--codec applies to video outputs; OUTPUT is a folder of PNG frames (already lossless).")
+    args.codec = args.codec or "h264"
     outputs = [Path(p).resolve() for p in (args.output, args.side_by_side) if p]
     if any(out in (Path(args.input).resolve(), Path(args.mask).resolve()) for out in outputs) or \
             len(set(outputs)) < len(outputs):
@@ -184,6 +202,17 @@ def pipeline_stages(args: argparse.Namespace) -> tuple:
     return frame, stages.flow_estimator(args.estimator), completer, blender, refiner
 
 
+def audio_source(frames: FrameSource, fps: float):
+    """The input video whose audio the output videos copy, or None (frame folders; a changed frame rate, warned)."""
+    if frames.kind != "video":
+        return None
+    if abs(fps - frames.info.fps) > 1e-3 * frames.info.fps:
+        warnings.warn(f"--fps {fps:g} differs from the input's {frames.info.fps:g} fps: the video plays at another "
+                      "speed, so its audio is not copied.", stacklevel=2)
+        return None
+    return frames.path
+
+
 def inpaint(args: argparse.Namespace) -> dict:
     """Stream INPUT/MASK through [Flow Propagate and] the four stages into the writers; returns counts and timings."""
     frames = FrameSource(args.input)
@@ -191,6 +220,7 @@ def inpaint(args: argparse.Namespace) -> dict:
     masks = MaskSource(args.mask, info.width, info.height, invert=args.invert_mask)
     pairs = paired(frames, masks, args.max_frames)  # checks the counts before any output is created
     fps = args.fps or info.fps
+    audio = audio_source(frames, fps)
     engine = StreamingInpainter(*pipeline_stages(args), flow_working_size=args.flow_working_size)
     total = info.frame_count or None
     if args.max_frames:
@@ -204,8 +234,8 @@ def inpaint(args: argparse.Namespace) -> dict:
         items = ((p.frame, p.hole, p.filled, p.remaining) for p in propagator.run(video))
     else:
         items = ((frame, hole, frame, hole) for frame, hole in video)
-    with FrameWriter(args.output, info.width, info.height, fps, info.names) as writer, \
-            (FrameWriter(args.side_by_side, 2 * info.width + gap, info.height, fps, info.names)
+    with FrameWriter(args.output, info.width, info.height, fps, info.names, args.codec, audio) as writer, \
+            (FrameWriter(args.side_by_side, 2 * info.width + gap, info.height, fps, info.names, args.codec, audio)
              if args.side_by_side else nullcontext()) as comparison, \
             tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True) as bar:
         while True:

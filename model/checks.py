@@ -20,11 +20,45 @@ import torch
 HOLE_THRESHOLD = 0.5
 
 
+def check_shape(x, layout: str, name: str = "input", what: str = "a tensor",
+                bound: dict[str, int] | None = None) -> dict[str, int]:
+    """Raise ValueError unless tensor ``x`` has one of the shapes of ``layout``; return the named sizes.
+
+    ``layout``: dimensions separated by spaces, a number for a fixed size and a name for any size
+    (``"B 2 H W"``); alternatives separated by ``|`` (``"T H W | H W"``). A name used twice, or
+    given in ``bound`` (the result of an earlier check), must have the same size. The message says
+    ``{name}: expected {what} [layout], got (shape)`` (and which size disagreed).
+
+    >>> check_shape(torch.zeros(2, 2, 4, 5), "B 2 H W", "flow")
+    {'B': 2, 'H': 4, 'W': 5}
+    >>> check_shape(torch.zeros(2, 3, 4, 5), "B 2 H W", "flow", "a flow field")
+    Traceback (most recent call last):
+    ...
+    ValueError: flow: expected a flow field [B,2,H,W], got (2, 3, 4, 5).
+    """
+    shape = tuple(x.shape) if torch.is_tensor(x) else type(x).__name__
+    options = [option.split() for option in layout.split("|")]
+    wanted = " or ".join("[" + ",".join(dims) + "]" for dims in options)
+    if not torch.is_tensor(x):
+        raise ValueError(f"{name}: expected {what} {wanted}, got {shape}.")
+    for dims in options:
+        if len(dims) != x.ndim or any(d.isdigit() and int(d) != n for d, n in zip(dims, shape)):
+            continue
+        sizes: dict[str, int] = {}
+        for d, n in zip(dims, shape):
+            if d.isdigit():
+                continue
+            expected = sizes.get(d, (bound or {}).get(d))
+            if expected is not None and expected != n:
+                raise ValueError(f"{name}: expected {what} [{','.join(dims)}] with {d} = {expected}, got {shape}.")
+            sizes[d] = n
+        return sizes
+    raise ValueError(f"{name}: expected {what} {wanted}, got {shape}.")
+
+
 def check_frames(frames: torch.Tensor, name: str = "frames") -> None:
     """Raise ValueError unless ``frames`` is a finite float ``[T,3,H,W]`` batch in [0,1]."""
-    if not torch.is_tensor(frames) or frames.ndim != 4:
-        shape = tuple(frames.shape) if torch.is_tensor(frames) else type(frames).__name__
-        raise ValueError(f"{name}: expected an image batch [T,H,W,3], got {shape}.")
+    check_shape(frames, "T C H W", name, "an image batch")  # the channel count gets its own message below
     t, c, h, w = frames.shape
     if t == 0:
         raise ValueError(f"{name}: the batch is empty (0 frames); connect a video or image with at least one frame.")
@@ -47,9 +81,7 @@ def check_frames(frames: torch.Tensor, name: str = "frames") -> None:
 
 def check_hole(hole: torch.Tensor, frames: torch.Tensor, name: str = "hole") -> None:
     """Raise ValueError unless ``hole`` ``[T|1,1,H,W]`` in [0,1] matches ``frames`` ``[T,3,H,W]``."""
-    if not torch.is_tensor(hole) or hole.ndim != 4 or hole.shape[1] != 1:
-        shape = tuple(hole.shape) if torch.is_tensor(hole) else type(hole).__name__
-        raise ValueError(f"{name}: expected a mask batch [T,H,W], got {shape}.")
+    check_shape(hole, "T 1 H W", name, "a mask batch")
     t, _, h, w = frames.shape
     if hole.shape[0] == 0:
         raise ValueError(f"{name}: the mask batch is empty; connect a mask with 1 or {t} frames.")

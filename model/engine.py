@@ -7,15 +7,22 @@ CLI) runs all four stages on one frame at a time, so nothing grows with the vide
 """
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator, Optional
+from contextlib import nullcontext
+from typing import Callable, ContextManager, Iterable, Iterator, Optional
 
 import torch
 
 from .checks import check_same_video, check_video, hole_at, keep_known
-from .flow import FlowField, robust_flow_pair
+from .flow import FlowField, flow_storage_size, robust_flow_pair
 from .refine import RecurrentState
 
 OnFrame = Optional[Callable[[int], None]]
+StageTimer = Callable[[str], ContextManager]  # timer(stage) -> a context entered around that stage
+_UNTIMED = nullcontext()
+
+
+def _untimed(stage: str) -> ContextManager:
+    return _UNTIMED
 
 
 def _done(on_frame: OnFrame, t: int) -> None:
@@ -40,11 +47,15 @@ def inpaint_frames(frames: torch.Tensor, hole: torch.Tensor, inpainter, device: 
 
 def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tensor, estimator, completer,
                 hole_dilation: int = 8, state: RecurrentState | None = None, device: torch.device | str = "cpu",
-                on_frame: OnFrame = None, working_size: int = 0) -> tuple[FlowField, FlowField]:
-    """Stage 2 over a video -> ``(F^P, F^I)``, each a :class:`FlowField` ``[T,2,H,W]`` on ``device``.
+                on_frame: OnFrame = None, working_size: int = 0,
+                storage_dtype: torch.dtype = torch.float32) -> tuple[FlowField, FlowField]:
+    """Stage 2 over a video -> ``(F^P, F^I)``, each a :class:`FlowField` for ``[T,2,H,W]`` frames, computed on
+    ``device`` and held on the device of ``frames`` (host memory in ComfyUI).
 
     ``working_size``: long side at which the flows are computed (0 = full resolution), see
-    :func:`model.flow.robust_flow_pair`.
+    :func:`model.flow.robust_flow_pair`. The fields keep the flows at that size, in
+    ``storage_dtype`` (the nodes use :data:`model.flow.FLOW_STORAGE_DTYPE`); ``FlowField.at``
+    brings a frame's flow to the frame size when a stage uses it.
 
     ``flow[0]`` is zero with confidence 0, unless ``state`` (the previous chunk's last frame)
     is given: then it is the flow from frame 0 to that frame, so chunks join without a seam.
@@ -52,8 +63,9 @@ def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tenso
     check_video(frames, hole)
     check_same_video(frames, inpainted, "inpainted")
     t_len, _, h, w = frames.shape
-    fields = [FlowField(torch.zeros(t_len, 2, h, w, device=device), torch.zeros(t_len, 1, h, w, device=device))
-              for _ in range(2)]
+    stored = flow_storage_size(h, w, working_size)
+    # held by the graph, on the device of the frames
+    fields = [FlowField.empty(t_len, (h, w), stored, storage_dtype, frames.device) for _ in range(2)]
     prev = None
     if state is not None:
         state.check_size(h, w)
@@ -62,26 +74,29 @@ def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tenso
         cur = (frames[t:t + 1].to(device), hole_at(hole, t).to(device), inpainted[t:t + 1].to(device))
         if prev is not None:
             pair = robust_flow_pair(cur[0], prev[0], cur[1], prev[1], cur[2], prev[2], estimator, completer,
-                                    hole_dilation, working_size)
+                                    hole_dilation, working_size, keep_working_size=True)
             for field, (flow, conf) in zip(fields, pair):
-                field.flow[t], field.confidence[t] = flow[0], conf[0]
+                field.put(t, flow, conf)
         prev = cur
         _done(on_frame, t)
     return fields[0], fields[1]
 
 
-def blend_flow_fields(flow_p: FlowField, flow_i: FlowField, blender, on_frame: OnFrame = None) -> FlowField:
-    """Stage 3 over a video: two :class:`FlowField` ``[T,2,H,W]`` -> one, on their device.
+def blend_flow_fields(flow_p: FlowField, flow_i: FlowField, blender, on_frame: OnFrame = None,
+                      device: torch.device | str | None = None) -> FlowField:
+    """Stage 3 over a video: two :class:`FlowField` -> one, stored like its inputs (size, precision, device).
 
-    ``blender(flow_p, conf_p, flow_i, conf_i) -> (flow, conf)`` works on ``[1,...]`` tensors.
+    ``blender(flow_p, conf_p, flow_i, conf_i) -> (flow, conf)`` works on ``[1,...]`` tensors at the frame
+    size (each frame's flows brought to it on ``device``, default the fields' own, blended, and stored back).
     """
-    if flow_p.flow.shape != flow_i.flow.shape:
+    if flow_p.flow.shape != flow_i.flow.shape or flow_p.size != flow_i.size:
         raise ValueError(f"Flow Blend: flow_p is {tuple(flow_p.flow.shape)} but flow_i is {tuple(flow_i.flow.shape)}; "
                          "connect both outputs of the same Robust Flow node.")
-    out = FlowField(torch.empty_like(flow_p.flow), torch.empty_like(flow_p.confidence))
+    out = FlowField(torch.empty_like(flow_p.flow), torch.empty_like(flow_p.confidence), flow_p.size)
     for t in range(len(flow_p)):
-        flow, conf = blender(*flow_p.at(t), *flow_i.at(t))
-        out.flow[t], out.confidence[t] = flow[0], conf[0]
+        pair = [x.to(device) if device is not None else x for x in (*flow_p.at(t), *flow_i.at(t))]
+        flow, conf = blender(*pair)
+        out.put(t, flow, conf)
         _done(on_frame, t)
     return out
 
@@ -96,9 +111,10 @@ def refine_frames(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Ten
     """
     check_video(frames, hole)
     check_same_video(frames, inpainted, "inpainted")
-    if flow.flow.shape[0] != frames.shape[0] or flow.flow.shape[2:] != frames.shape[2:]:
-        raise ValueError(f"flow: {flow.flow.shape[0]} frames of {flow.flow.shape[3]}x{flow.flow.shape[2]}, but frames are "
-                         f"{frames.shape[0]} of {frames.shape[3]}x{frames.shape[2]}; connect the flow made from these frames.")
+    if len(flow) != frames.shape[0] or flow.size != tuple(frames.shape[2:]):
+        raise ValueError(f"flow: {len(flow)} frames of {flow.size[1]}x{flow.size[0]}, but frames "
+                         f"are {frames.shape[0]} of {frames.shape[3]}x{frames.shape[2]}; connect the flow made from "
+                         "these frames.")
     if state is not None:
         state.check_size(*frames.shape[2:])
     out = torch.empty_like(frames)
@@ -122,14 +138,19 @@ class StreamingInpainter:
     >>> outputs = [engine.step(torch.rand(1, 3, 48, 64), hole) for _ in range(3)]  # one frame at a time
     >>> outputs[-1].shape
     torch.Size([1, 3, 48, 64])
+
+    ``timer``: an optional ``timer(stage) -> context manager`` that :meth:`step` enters around each stage:
+    ``"frame_inpaint"``, ``"robust_flow"`` (flow estimate and completion), ``"flow_blend"``, ``"refine"``
+    (e.g. ``scripts/common.py``'s ``StageTimer``, used by ``scripts/benchmark.py``). Default: none.
     """
 
     def __init__(self, inpainter, estimator, completer, blender, refiner, hole_dilation: int = 8,
-                 device: torch.device | str = "cpu", flow_working_size: int = 0):
+                 device: torch.device | str = "cpu", flow_working_size: int = 0, timer: StageTimer | None = None):
         self.inpainter, self.estimator, self.completer = inpainter, estimator, completer
         self.blender, self.refiner = blender, refiner
         self.hole_dilation, self.device = hole_dilation, device
         self.flow_working_size = flow_working_size  # long side of Robust Flow (0 = full resolution)
+        self.timer: StageTimer = timer or _untimed
         self.state: RecurrentState | None = None
 
     @torch.inference_mode()
@@ -137,18 +158,22 @@ class StreamingInpainter:
         """Inpaint the next frame ``[1,3,H,W]`` in [0,1] with hole ``[1,1,H,W]`` -> ``[1,3,H,W]``."""
         check_video(frame, hole)
         frame, mask = frame.to(self.device), hole_at(hole, 0).to(self.device)
-        filled = self.inpainter(frame, mask)
+        with self.timer("frame_inpaint"):
+            filled = self.inpainter(frame, mask)
         if self.state is None:
             flow = torch.zeros(1, 2, *frame.shape[2:], device=self.device)
             conf = torch.zeros(1, 1, *frame.shape[2:], device=self.device)
         else:
             self.state.check_size(*frame.shape[2:])
             s = self.state
-            flow_p, flow_i = robust_flow_pair(frame, s.frame, mask, s.hole, filled, s.inpainted,
-                                              self.estimator, self.completer, self.hole_dilation,
-                                              self.flow_working_size)
-            flow, conf = self.blender(*flow_p, *flow_i)
-        result, memory = self.refiner(frame, mask, filled, flow, conf, self.state)
+            with self.timer("robust_flow"):
+                flow_p, flow_i = robust_flow_pair(frame, s.frame, mask, s.hole, filled, s.inpainted,
+                                                  self.estimator, self.completer, self.hole_dilation,
+                                                  self.flow_working_size)
+            with self.timer("flow_blend"):
+                flow, conf = self.blender(*flow_p, *flow_i)
+        with self.timer("refine"):
+            result, memory = self.refiner(frame, mask, filled, flow, conf, self.state)
         self.state = RecurrentState(frame, mask, filled, result, memory)
         return keep_known(result, frame, mask)
 

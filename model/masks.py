@@ -1,5 +1,7 @@
-"""Mask operations: binary grow/shrink and Gaussian feathering, frame by frame."""
+"""Mask operations: fitting a mask to the frames, binary grow/shrink and Gaussian feathering, frame by frame."""
 from __future__ import annotations
+
+import warnings
 
 import cv2
 import numpy as np
@@ -7,6 +9,49 @@ import torch
 from kornia.filters import gaussian_blur2d
 
 from .checks import HOLE_THRESHOLD
+from .native import resize
+
+ASPECT_TOLERANCE = 0.02  # masks whose width/height is within 2 % of the frames' count as the same aspect ratio
+
+
+def mask_needs_resize(mask_size: tuple[int, int], frame_size: tuple[int, int], name: str = "hole") -> bool:
+    """Whether a mask of ``mask_size`` ``(w, h)`` must be resized to frames of ``frame_size`` ``(W, H)``.
+
+    False at the frame size, True at another size of the same aspect ratio (within
+    :data:`ASPECT_TOLERANCE`); raises ValueError naming both sizes for another aspect ratio.
+
+    >>> mask_needs_resize((32, 24), (64, 48))
+    True
+    """
+    (w, h), (width, height) = mask_size, frame_size
+    if (w, h) == (width, height):
+        return False
+    if min(w, h) < 1 or abs(w / h - width / height) > ASPECT_TOLERANCE * width / height:
+        raise ValueError(f"{name}: mask is {w}x{h} but frames are {width}x{height}, another aspect ratio; make the "
+                         "mask at the frame size (a mask of the frames' aspect ratio is resized to them).")
+    return True
+
+
+def fit_hole(hole: torch.Tensor, height: int, width: int, name: str = "hole", warn: bool = True) -> torch.Tensor:
+    """A hole ``[T,1,h,w]`` (T >= 0, values as given) brought to the frames' ``H x W``.
+
+    At the frame size the tensor is returned as it is. At another size of the same aspect ratio
+    every mask is resized by nearest neighbour (values copied, not blended, so the 0.5 threshold
+    later sees the mask's own values) with one warning unless ``warn`` is False. Another aspect
+    ratio raises ValueError naming both sizes (:func:`mask_needs_resize`).
+
+    >>> fit_hole(torch.ones(2, 1, 24, 32), 48, 64, warn=False).shape  # a half-size mask
+    torch.Size([2, 1, 48, 64])
+    """
+    h, w = hole.shape[-2:]
+    if hole.shape[0] == 0 or min(height, width) < 1 or not mask_needs_resize((w, h), (width, height), name):
+        return hole  # empty batches and frames are refused later, by model.checks
+    if warn:
+        warnings.warn(f"{name}: mask is {w}x{h}, frames are {width}x{height}; resizing the mask (nearest "
+                      "neighbour).", stacklevel=3)
+    masks = hole.detach().to("cpu", torch.float32).numpy()[:, 0]
+    resized = np.stack([resize(mask, (width, height), cv2.INTER_NEAREST) for mask in masks])
+    return torch.from_numpy(resized)[:, None].to(device=hole.device, dtype=hole.dtype)
 
 
 def _disk(radius: int) -> np.ndarray:

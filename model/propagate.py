@@ -37,7 +37,7 @@ import torch
 import torch.nn.functional as F
 
 from .checks import check_video, hole_at
-from .flow import flow_long_side
+from .flow import FLOW_WORKING_SIZE, flow_long_side
 from .harmonic import harmonic_fill
 from .masks import grow_hole
 from .poisson import neighbour, poisson_blend
@@ -72,7 +72,7 @@ class PropagateConfig:
     max_distance: int = 12
     consistency: float = 1.0
     hole_dilation: int = 1
-    flow_max_side: int = 640
+    flow_max_side: int = FLOW_WORKING_SIZE
     seam: str = "poisson"
 
     def validate(self) -> None:

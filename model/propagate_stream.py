@@ -19,7 +19,8 @@ With whole-pixel flow this makes the output bit-identical (tested). With sub-pix
 (``has > 1 - 1e-4``, age spread ``< 1e-3``), so a neighbour whose source lies before the window
 can add a tiny weight in the whole-clip run only. Measured (dogs_jump, 66 frames at 432x240,
 D = 12, C = 24): the remaining hole identical, colours at most 0.3/255 apart, one 8-bit value
-in 100,000 of the hole's changed; ``context = 2D`` brought it down to float rounding. The flow's own rounding depends on the frames' memory
+in 100,000 of the hole's changed; ``context = 2D`` brought it down to float rounding. The flow's own
+rounding depends on the frames' memory
 layout (channels-last or not), so the window keeps the layout of the frames it is given.
 
 Cost: each frame is traced in ``(C + 2 context) / C`` windows on average (the flows are not

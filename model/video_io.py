@@ -12,19 +12,18 @@ Sources (all yield torch tensors, one frame at a time):
   (alpha < 128) are the hole. A mask of a different size but the same aspect ratio as the
   frames is resized with nearest neighbour (one warning); another aspect ratio is an error.
 
-Writers take ``[1,3,H,W]`` frames in [0,1] and write a video file (``.mp4`` with the
-``mp4v`` codec, ``.avi`` with MJPG, ``.mkv``/``.mov`` with ``mp4v``) or a folder of PNG frames.
-PNG frames are lossless: a pixel read from an 8-bit source and returned unchanged by the
-pipeline is written back with the same 8-bit value. Video files need even sizes (OpenCV's
-encoders drop an odd last row/column), so odd-sized frames are padded by repeating the last
-row/column, with a warning; write a frame folder to keep an odd size exactly.
+Writers take ``[1,3,H,W]`` frames in [0,1] and write a video file (``.mp4 .m4v .mov .mkv
+.avi``, through PyAV: H.264 by default, with the source's audio; see :mod:`model.video_encode`)
+or a folder of PNG frames. PNG frames are lossless: a pixel read from an 8-bit source and
+returned unchanged by the pipeline is written back with the same 8-bit value; so are the
+``h264_lossless`` and ``ffv1`` codecs. Default H.264 (yuv420p) needs even sizes, so odd-sized
+frames are padded by repeating the last row/column, with a warning.
 """
 from __future__ import annotations
 
 import math
 import os
 import shutil
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator, Optional
@@ -33,9 +32,9 @@ import cv2
 import numpy as np
 import torch
 
-from .native import resize
+from .masks import fit_hole, mask_needs_resize
+from .video_encode import VIDEO_EXTENSIONS, VideoEncoder, codec_for, warn_if_padded
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
-VIDEO_CODECS = {".mp4": "mp4v", ".m4v": "mp4v", ".mov": "mp4v", ".mkv": "mp4v", ".avi": "MJPG"}
 DEFAULT_FPS = 24.0
 MASK_THRESHOLD = 128  # uint8 grey value of the pack's 0.5 hole threshold
 
@@ -211,26 +210,16 @@ class MaskSource:
         self._warned = False
         self.kind, self.files, self.info = _probe(self.path, cv2.IMREAD_UNCHANGED)
         self.single = self.kind == "image" or (self.kind == "folder" and len(self.files) == 1)
-        self._check_size(self.info.width, self.info.height)
-
-    def _check_size(self, w: int, h: int) -> None:
-        if (w, h) == (self.width, self.height):
-            return
-        if abs(w / h - self.width / self.height) > 0.02 * self.width / self.height:
-            raise ValueError(f"{self.path}: mask is {w}x{h} but frames are {self.width}x{self.height} (another "
-                             "aspect ratio); make the mask at the frame size.")
-        if not self._warned:
-            warnings.warn(f"{self.path}: mask is {w}x{h}, frames are {self.width}x{self.height}; "
-                          "resizing the mask (nearest neighbour).", stacklevel=3)
-            self._warned = True
+        mask_needs_resize((self.info.width, self.info.height), (width, height), str(self.path))  # fails early
 
     def _to_tensor(self, hole: np.ndarray) -> torch.Tensor:
-        if hole.shape != (self.height, self.width):
-            self._check_size(hole.shape[1], hole.shape[0])
-            hole = resize(hole.astype(np.uint8), (self.width, self.height), cv2.INTER_NEAREST).astype(bool)
+        """``H x W`` bool (True = hole) -> ``[1,1,H,W]`` float32 0/1 at the frame size (as the nodes: fit_hole)."""
         if self.invert:
             hole = ~hole
-        return torch.from_numpy(hole.astype(np.float32))[None, None]
+        fitted = fit_hole(torch.from_numpy(hole.astype(np.float32))[None, None], self.height, self.width,
+                          str(self.path), warn=not self._warned)
+        self._warned |= hole.shape != (self.height, self.width)  # one warning per source
+        return fitted
 
     def holes(self) -> Iterator[torch.Tensor]:
         """Yield ``[1,1,H,W]`` float32 0/1 holes; a single mask is yielded forever (zip it with the frames)."""
@@ -294,8 +283,10 @@ PARTIAL = ".frvi-partial"  # marks an output still being written
 class FrameWriter:
     """Write ``[1,3,H,W]`` frames in [0,1] to a video file or to a folder of PNG frames, all or nothing.
 
-    A path with a video extension (``.mp4 .m4v .mov .mkv .avi``) writes a video at ``fps``;
-    any other path without an extension (or an existing folder) becomes a folder of
+    A path with a video extension (``.mp4 .m4v .mov .mkv .avi``) writes a video at ``fps`` with
+    ``codec`` (see :mod:`model.video_encode`: H.264 by default, ``h264_lossless`` or ``ffv1`` for
+    bit-exact pixels) and, given ``audio_from`` (the source video), its audio trimmed to the frames
+    written. Any other path without an extension (or an existing folder) becomes a folder of
     ``<name>.png`` files, named after ``names`` (the source frames' stems) or ``00000.png``...
     Frames go to a temporary name beside the target (``<stem>.frvi-partial<suffix>`` or the
     folder ``<name>.frvi-partial``) and reach the target only when the context ends without an
@@ -305,27 +296,25 @@ class FrameWriter:
     """
 
     def __init__(self, path: str | os.PathLike, width: int, height: int, fps: float = DEFAULT_FPS,
-                 names: Optional[list[str]] = None):
+                 names: Optional[list[str]] = None, codec: str = "h264",
+                 audio_from: Optional[str | os.PathLike] = None):
         self.path, self.width, self.height, self.names = Path(path), width, height, names
         self.count = 0
-        self.video = None
+        self.video: Optional[VideoEncoder] = None
         suffix = self.path.suffix.lower()
-        if suffix in VIDEO_CODECS:
+        if suffix in VIDEO_EXTENSIONS:
+            codec_for(codec, self.path)  # an unknown codec or container fails before any file is made
+            warn_if_padded(self.path, width, height, codec)
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self.temporary = self.path.with_name(self.path.stem + PARTIAL + self.path.suffix)
-            self.pad = (width % 2, height % 2)
-            if any(self.pad):
-                warnings.warn(f"{self.path}: frames are {width}x{height}; video encoders need even sizes, so the "
-                              "video is padded by one row/column. Write a frame folder to keep the size exactly.",
-                              stacklevel=2)
-            size = (width + self.pad[0], height + self.pad[1])
-            self.video = cv2.VideoWriter(str(self.temporary), cv2.VideoWriter_fourcc(*VIDEO_CODECS[suffix]), fps,
-                                         size)
-            if not self.video.isOpened():
-                raise ValueError(f"{self.path}: OpenCV could not open a {suffix} writer; try .avi or a frame folder.")
+            try:
+                self.video = VideoEncoder(self.temporary, width, height, fps, codec, audio_from)
+            except BaseException:
+                self.temporary.unlink(missing_ok=True)
+                raise
         elif suffix and not self.path.is_dir():
             raise ValueError(f"{self.path}: unknown output type {suffix!r}; give a video file "
-                             f"({' '.join(VIDEO_CODECS)}) or a folder for PNG frames.")
+                             f"({' '.join(VIDEO_EXTENSIONS)}) or a folder for PNG frames.")
         else:
             if self.path.exists() and not self.path.is_dir():
                 raise ValueError(f"{self.path}: exists and is not a folder; give a folder for PNG frames.")
@@ -340,9 +329,7 @@ class FrameWriter:
                              f"{self.width}x{self.height} output.")
         image = tensor_to_bgr(frame)
         if self.video is not None:
-            if any(self.pad):
-                image = cv2.copyMakeBorder(image, 0, self.pad[1], 0, self.pad[0], cv2.BORDER_REPLICATE)
-            self.video.write(image)
+            self.video.write(image[:, :, ::-1])
         else:
             name = self.names[self.count] if self.names and self.count < len(self.names) else f"{self.count:05d}"
             if not cv2.imwrite(str(self.temporary / f"{name}.png"), image):
@@ -350,10 +337,25 @@ class FrameWriter:
         self.count += 1
 
     def close(self, complete: bool = True) -> None:
-        """Finish: with ``complete`` the output replaces the target, otherwise it is thrown away."""
-        if self.video is not None:
-            self.video.release()
-            self.video = None
+        """Finish: with ``complete`` the output replaces the target, otherwise it is thrown away.
+
+        If finishing the video fails, the temporary file is removed and the error raised.
+        """
+        video, self.video = self.video, None
+        try:
+            if video is not None and complete:
+                video.close()
+            elif video is not None:
+                video.abort()
+        except BaseException:
+            video.abort()
+            complete = False
+            raise
+        finally:
+            self._settle(complete)
+
+    def _settle(self, complete: bool) -> None:
+        """Move the temporary output over the target (``complete``) or delete it."""
         if not self.temporary.exists():
             return
         if not complete:

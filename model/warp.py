@@ -5,6 +5,8 @@ import torch
 import torch.nn.functional as F
 from kornia.geometry import create_meshgrid
 
+from .checks import check_shape
+
 
 def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> tuple[torch.Tensor, torch.Tensor]:
     """Sample ``image`` at ``x + flow(x)`` with bilinear interpolation.
@@ -23,11 +25,8 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> tu
     >>> warp(torch.rand(1, 3, 4, 5), torch.zeros(1, 2, 4, 5))[0].shape
     torch.Size([1, 3, 4, 5])
     """
-    if image.ndim != 4 or flow.ndim != 4 or flow.shape[1] != 2:
-        raise ValueError(f"warp: expected image [B,C,H,W] and flow [B,2,H,W], got {tuple(image.shape)} "
-                         f"and {tuple(flow.shape)}")
-    if image.shape[0] != flow.shape[0] or image.shape[2:] != flow.shape[2:]:
-        raise ValueError(f"warp: image {tuple(image.shape)} and flow {tuple(flow.shape)} differ in batch or size")
+    sizes = check_shape(image, "B C H W", "warp: image", "an image")
+    check_shape(flow, "B 2 H W", "warp: flow", "a flow of the image's batch and size", bound=sizes)
     _, _, h, w = image.shape
     grid = create_meshgrid(h, w, normalized_coordinates=False, device=flow.device, dtype=flow.dtype)
     points = grid + flow.permute(0, 2, 3, 1)  # [B,H,W,2] absolute (x, y)

@@ -1,4 +1,5 @@
 """ComfyUI node registry of the pack. Keys are class names used in saved workflows: never rename them."""
+from .demo_inputs import copy_demo_inputs
 from .loader_nodes import (LoadConvLSTMRefineNetwork, LoadFlowBlendNetwork, LoadFlowCompletionNetwork,
                            LoadFrameInpaintNetwork)
 from .pipeline_nodes import ConvLSTMRefine, FlowBlend, FrameInpaint, RobustFlow
@@ -23,3 +24,5 @@ NODES = (
 
 NODE_CLASS_MAPPINGS = {key: cls for key, cls, _ in NODES}
 NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, _, name in NODES}
+
+copy_demo_inputs()  # the templates' input files into ComfyUI's input folder, where absent

@@ -8,6 +8,9 @@ from __future__ import annotations
 import torch
 from einops import rearrange
 
+from ..model.checks import check_shape
+from ..model.masks import fit_hole
+
 try:  # inside ComfyUI
     import comfy.model_management as model_management
     import comfy.utils as comfy_utils
@@ -16,11 +19,9 @@ except ImportError:  # plain Python (tests, scripts)
     comfy_utils = None
 
 
-def image_to_model(image: torch.Tensor) -> torch.Tensor:
-    """ComfyUI IMAGE ``[T,H,W,C]`` -> ``[T,C,H,W]`` float32 (same device)."""
-    if not torch.is_tensor(image) or image.ndim != 4:
-        shape = tuple(image.shape) if torch.is_tensor(image) else type(image).__name__
-        raise ValueError(f"expected an IMAGE batch [T,H,W,3], got {shape}.")
+def image_to_model(image: torch.Tensor, name: str = "frames") -> torch.Tensor:
+    """ComfyUI IMAGE ``[T,H,W,C]`` -> ``[T,C,H,W]`` float32 (same device); ``name``: the input, for errors."""
+    check_shape(image, "T H W C", name, "an IMAGE batch")
     return rearrange(image, "t h w c -> t c h w").float()
 
 
@@ -31,12 +32,21 @@ def image_to_comfy(frames: torch.Tensor) -> torch.Tensor:
 
 def mask_to_model(mask: torch.Tensor) -> torch.Tensor:
     """ComfyUI MASK ``[T,H,W]`` (or ``[H,W]``) -> ``[T,1,H,W]`` float32."""
-    if not torch.is_tensor(mask) or mask.ndim not in (2, 3):
-        shape = tuple(mask.shape) if torch.is_tensor(mask) else type(mask).__name__
-        raise ValueError(f"expected a MASK [T,H,W], got {shape}.")
+    check_shape(mask, "T H W | H W", "hole", "a MASK")
     if mask.ndim == 2:
         mask = mask[None]
     return rearrange(mask, "t h w -> t 1 h w").float()
+
+
+def video_and_hole(frames: torch.Tensor, hole: torch.Tensor, name: str = "hole") -> tuple[torch.Tensor, torch.Tensor]:
+    """IMAGE ``[T,H,W,3]`` and MASK ``[T|1,h,w]`` -> frames ``[T,3,H,W]`` and hole ``[T|1,1,H,W]`` at the frames' size.
+
+    A mask of the frames' aspect ratio but another size (a segmenter's output, say) is resized
+    by nearest neighbour with a warning; another aspect ratio raises ValueError naming both sizes
+    (``model.masks.fit_hole``, as the CLI). Values are thresholded at 0.5 later, in ``model/``.
+    """
+    video, mask = image_to_model(frames), mask_to_model(hole)
+    return video, fit_hole(mask, video.shape[2], video.shape[3], name)
 
 
 def mask_to_comfy(mask: torch.Tensor) -> torch.Tensor:
@@ -76,6 +86,31 @@ def check_interrupted() -> None:
         model_management.throw_exception_if_processing_interrupted()
 
 
+def manage_network(network: torch.nn.Module):
+    """A loaded network handed to ComfyUI's model management: a ModelPatcher that loads it onto the compute
+    device when a stage needs it and lets ComfyUI offload it when another model needs the memory. Outside
+    ComfyUI (scripts, tests) the network itself."""
+    if model_management is None:
+        return network
+    import comfy.model_patcher
+    return comfy.model_patcher.ModelPatcher(network, load_device=model_management.get_torch_device(),
+                                            offload_device=model_management.unet_offload_device())
+
+
+def network_from(model, needed: bool = True):
+    """The ``nn.Module`` a stage runs, from a loader's output: a ModelPatcher is first loaded onto the compute
+    device through ``load_models_gpu`` (when ``needed``: the stage's method is ``network``); a bare module or
+    None is returned as is."""
+    if model is None or not needed or isinstance(model, torch.nn.Module):
+        return model
+    module = getattr(model, "model", None)
+    if not isinstance(module, torch.nn.Module):
+        raise ValueError(f"model: expected the output of a 'Load ... Network' node, got {type(model).__name__}.")
+    if model_management is not None:
+        model_management.load_models_gpu([model])
+    return module
+
+
 def load_optical_flow(optical_flow) -> torch.nn.Module:
     """The RAFT module inside core ComfyUI's ``OPTICAL_FLOW`` (a ModelPatcher), loaded on the compute device.
 
@@ -85,7 +120,8 @@ def load_optical_flow(optical_flow) -> torch.nn.Module:
         return optical_flow.to(compute_device())
     module = getattr(optical_flow, "model", None)
     if not isinstance(module, torch.nn.Module):
-        raise ValueError(f"optical_flow: expected the output of Load Optical Flow Model, got {type(optical_flow).__name__}.")
+        raise ValueError(f"optical_flow: expected the output of Load Optical Flow Model, got "
+                         f"{type(optical_flow).__name__}.")
     if model_management is not None:
         model_management.load_models_gpu([optical_flow])
     return module.to(compute_device())

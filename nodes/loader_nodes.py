@@ -9,7 +9,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import torch
+
 from ..model.weights_io import load_network
+from .comfy_bridge import manage_network
 from .types import CATEGORY, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET
 
 try:  # inside ComfyUI
@@ -93,7 +96,8 @@ class _LoadNetwork:
                            "frame size. 0 = the size stored in the weights file (what it was tuned for)."})}}
 
     def load(self, weights, working_size=0):
-        return (load_network(weight_path(weights), kind=self.KIND).with_working_size(working_size),)
+        network = load_network(weight_path(weights), kind=self.KIND).to(memory_format=torch.channels_last)
+        return (manage_network(network.with_working_size(working_size)),)
 
 
 class LoadFrameInpaintNetwork(_LoadNetwork):

@@ -8,15 +8,17 @@ import torch
 
 from ..model import stages
 from ..model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
+from ..model.flow import FLOW_STORAGE_DTYPE, FLOW_WORKING_SIZE
 from ..model.raft_flow import RaftFlowEstimator
 from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, image_to_model, load_optical_flow,
-                           mask_to_model)
+                           network_from, video_and_hole)
 from .types import CATEGORY, FLOW, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET, STATE
 
 VIDEO_INPUTS = {
     "frames": ("IMAGE", {"tooltip": "Video frames [T,H,W,3] in 0..1."}),
     "hole": ("MASK", {"tooltip": "Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, "
-                                 "or a single mask for all frames."}),
+                                 "or a single mask for all frames. A mask of the frames' aspect ratio but another "
+                                 "size is resized to them (with a warning)."}),
 }
 
 
@@ -48,9 +50,9 @@ class FrameInpaint:
         }}
 
     def run(self, frames, hole, method, radius, model=None, working_size=0):
-        video, mask = image_to_model(frames), mask_to_model(hole)
+        video, mask = video_and_hole(frames, hole)
         with torch.inference_mode():
-            inpainter = stages.frame_inpainter(method, radius, model, working_size)
+            inpainter = stages.frame_inpainter(method, radius, network_from(model, method == "network"), working_size)
             out = inpaint_frames(video, mask, inpainter, compute_device(),
                                  frame_progress(video.shape[0]))
         return (image_to_comfy(out),)
@@ -78,7 +80,8 @@ class RobustFlow:
                 "completion": (list(stages.COMPLETIONS), {"default": "laplacian",
                                                           "tooltip": "How flow_i is filled inside the hole."}),
                 "hole_dilation": ("INT", {"default": 8, "min": 0, "max": 128,
-                                          "tooltip": "Pixels around the hole whose flow is also re-filled for flow_i."}),
+                                          "tooltip": "Pixels around the hole whose flow is also re-filled for "
+                                                     "flow_i."}),
             },
             "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."}),
                          "completion_model": (FLOW_COMPLETE_NET, {
@@ -86,11 +89,13 @@ class RobustFlow:
                                         "completion is network."}),
                          "optical_flow": ("OPTICAL_FLOW", {
                              "tooltip": "Core ComfyUI optical flow model (Load Optical Flow Model, RAFT-large). When "
-                                        "connected it replaces the DIS estimator for both flows: slower, more accurate."}),
+                                        "connected it replaces the DIS estimator for both flows: slower, more "
+                                        "accurate."}),
                          "raft_iterations": ("INT", {"default": 12, "min": 1, "max": 32,
                                                      "tooltip": "RAFT refinement steps (only with optical_flow)."}),
-                         "working_size": ("INT", {"default": 640, "min": 0, "max": 8192, "step": 8,
-                                                  "tooltip": "Long side (pixels) at which both flows are computed, "
+                         "working_size": ("INT", {"default": FLOW_WORKING_SIZE, "min": 0, "max": 8192, "step": 8,
+                                                  "tooltip": "The flow working size: long side (pixels) at which "
+                                                             "both flows are computed, "
                                                              "then upsampled; 0 = full resolution. 640 scored as "
                                                              "well as full resolution on 480p-720p clips and makes "
                                                              "Robust Flow 3x faster at 720p. Values from 1 to 63 "
@@ -98,18 +103,18 @@ class RobustFlow:
         }
 
     def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None, completion_model=None,
-            optical_flow=None, raft_iterations=12, working_size=640):
-        video, mask = image_to_model(frames), mask_to_model(hole)
+            optical_flow=None, raft_iterations=12, working_size=FLOW_WORKING_SIZE):
+        video, mask = video_and_hole(frames, hole)
         device = compute_device()
         if optical_flow is not None:
             flow_estimator = RaftFlowEstimator(load_optical_flow(optical_flow), raft_iterations, device)
         else:
             flow_estimator = stages.flow_estimator(estimator)
         with torch.inference_mode():
-            completer = stages.flow_completer(completion, completion_model)
-            flow_p, flow_i = robust_flow(video, mask, image_to_model(inpainted), flow_estimator,
+            completer = stages.flow_completer(completion, network_from(completion_model, completion == "network"))
+            flow_p, flow_i = robust_flow(video, mask, image_to_model(inpainted, "inpainted"), flow_estimator,
                                          completer, hole_dilation, state, device,
-                                         frame_progress(video.shape[0]), working_size)
+                                         frame_progress(video.shape[0]), working_size, FLOW_STORAGE_DTYPE)
         return (flow_p, flow_i)
 
 
@@ -136,8 +141,9 @@ class FlowBlend:
 
     def run(self, flow_p, flow_i, method, model=None):
         with torch.inference_mode():
-            flow = blend_flow_fields(flow_p, flow_i, stages.flow_blender(method, model),
-                                     frame_progress(len(flow_p)))
+            blender = stages.flow_blender(method, network_from(model, method == "network"))
+            flow = blend_flow_fields(flow_p, flow_i, blender,
+                                     frame_progress(len(flow_p)), compute_device())
         return (flow,)
 
 
@@ -170,9 +176,10 @@ class ConvLSTMRefine:
         }
 
     def run(self, frames, hole, inpainted, flow, method, strength, state=None, model=None):
-        video, mask = image_to_model(frames), mask_to_model(hole)
+        video, mask = video_and_hole(frames, hole)
         with torch.inference_mode():
-            out, new_state = refine_frames(video, mask, image_to_model(inpainted), flow,
-                                           stages.refiner(method, strength, model), state, compute_device(),
+            out, new_state = refine_frames(video, mask, image_to_model(inpainted, "inpainted"), flow,
+                                           stages.refiner(method, strength, network_from(model, method == "network")),
+                                           state, compute_device(),
                                            frame_progress(video.shape[0]))
         return (image_to_comfy(out), new_state)

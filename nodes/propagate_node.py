@@ -7,8 +7,9 @@ from __future__ import annotations
 import torch
 
 from ..model import stages
+from ..model.flow import FLOW_WORKING_SIZE
 from ..model.propagate import SEAM_METHODS, PropagateConfig, flow_propagate
-from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_comfy, mask_to_model
+from .comfy_bridge import compute_device, frame_progress, image_to_comfy, mask_to_comfy, video_and_hole
 from .types import CATEGORY
 
 
@@ -29,7 +30,8 @@ class FlowPropagate:
         return {"required": {
             "frames": ("IMAGE", {"tooltip": "Video frames [T,H,W,3] in 0..1."}),
             "hole": ("MASK", {"tooltip": "Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, "
-                                         "or a single mask for all frames."}),
+                                         "or a single mask for all frames. A mask of the frames' aspect ratio but "
+                                         "another size is resized to them (with a warning)."}),
             "estimator": (list(stages.ESTIMATORS), {"default": "dis_medium",
                                                     "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
             "hole_dilation": ("INT", {"default": 1, "min": 0, "max": 128,
@@ -44,8 +46,9 @@ class FlowPropagate:
             "seam": (list(SEAM_METHODS), {"default": "poisson",
                                           "tooltip": "poisson: gradient-domain blending of pixels copied from "
                                                      "different frames with their surroundings; none: raw copies."}),
-            "flow_max_side": ("INT", {"default": 640, "min": 16, "max": 8192,
-                                      "tooltip": "Longest side for flow estimation; colour is always copied at the "
+            "flow_max_side": ("INT", {"default": FLOW_WORKING_SIZE, "min": 16, "max": 8192,
+                                      "tooltip": "The flow working size: longest side for flow estimation; colour "
+                                                 "is always copied at the "
                                                  "source resolution. Values under 64 run at 64 (the least that "
                                                  "carries motion); saved workflows keep working."}),
         }, "optional": {
@@ -61,7 +64,7 @@ class FlowPropagate:
 
     def run(self, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side,
             context_before=0, context_after=0):
-        video, mask = image_to_model(frames), mask_to_model(hole)
+        video, mask = video_and_hole(frames, hole)
         count = video.shape[0]
         if context_before + context_after >= count:
             raise ValueError(f"Flow Propagate: context_before ({context_before}) + context_after ({context_after}) "

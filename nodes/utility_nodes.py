@@ -6,7 +6,7 @@ import torch
 from ..model.composite import composite_in_hole
 from ..model.flow_vis import flow_to_rgb
 from ..model.masks import feather as feather_mask, grow_hole
-from .comfy_bridge import frame_progress, image_to_comfy, image_to_model, mask_to_comfy, mask_to_model
+from .comfy_bridge import frame_progress, image_to_comfy, image_to_model, mask_to_comfy, mask_to_model, video_and_hole
 from .types import CATEGORY, FLOW
 
 
@@ -60,10 +60,10 @@ class FlowVisualize:
         }}
 
     def run(self, flow, max_magnitude):
-        frames = torch.empty(len(flow), 3, *flow.flow.shape[2:])
+        frames = torch.empty(len(flow), 3, *flow.size)
         on_frame = frame_progress(len(flow))
         for t in range(len(flow)):
-            frames[t] = flow_to_rgb(flow.flow[t:t + 1].float(), max_magnitude)[0].cpu()
+            frames[t] = flow_to_rgb(flow.at(t)[0], max_magnitude)[0].cpu()
             on_frame(t)
         return (image_to_comfy(frames),)
 
@@ -88,5 +88,6 @@ class HoleComposite:
         }}
 
     def run(self, original, inpainted, hole, feather):
-        out = composite_in_hole(image_to_model(original), image_to_model(inpainted), mask_to_model(hole), feather)
+        frames, mask = video_and_hole(original, hole)
+        out = composite_in_hole(frames, image_to_model(inpainted, "inpainted"), mask, feather)
         return (image_to_comfy(out),)

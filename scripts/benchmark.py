@@ -6,12 +6,13 @@
     python scripts/benchmark.py --rss-via engine                  # RSS without the CLI (engine in a subprocess)
 
 Speed: a panning real (or synthetic) video with the fixed centred rectangle hole goes through
-``model.engine.StreamingInpainter`` one frame at a time. Every stage callable is wrapped in a
-timer (``robust_flow_pair`` is wrapped where the engine looks it up), so each node's share and
+``model.engine.StreamingInpainter`` one frame at a time. The engine's ``timer`` hook times each
+stage, the flow estimator and completer are wrapped in the same timer, so each node's share and
 the whole ``step`` are measured in the same runs: ``--warmup`` frames first, then ``--runs`` runs
 of ``--frames`` frames; the table gives the median ms/frame over runs (and the min-max range).
 On CUDA (when present, ``--devices cpu,cuda``) timers synchronise the device and the peak
-device memory is reported.
+device memory is reported. The input is cut from a real frame of the shared clips when they sit
+next to the checkout (``../shared/data/clips/dog_walk``), else from a generated texture.
 
 Memory: for each ``--rss-frames`` count a fresh subprocess streams that many frames and its peak
 resident set size (``ru_maxrss`` from ``os.wait4``) is reported. ``--rss-via cli`` (default when
@@ -30,15 +31,12 @@ import json
 import os
 import shlex
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -46,11 +44,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model import engine as engine_module  # noqa: E402
 from model import mask_generators, stages  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
+from scripts.common import DEFAULT_TEXTURE, PanningVideo, StageTimer, parse_size, peak_rss, write_clip  # noqa: E402
 
-DEFAULT_TEXTURE = Path("/work/shared/data/clips/dog_walk/frames/00000.jpg")
 CLI = ROOT / "inpaint_video.py"
 DEFAULT_CLI_CMD = "{python} inpaint_video.py {input} {mask} -o {output}"
 NODES = [  # (key, label)
@@ -64,78 +61,7 @@ NODES = [  # (key, label)
 ]
 
 
-# ------------------------------------------------------------------------------------------ input
-class PanningVideo:
-    """Frames ``[1,3,H,W]`` of a texture seen through a window that pans back and forth (1.5 px/frame
-    in x, 0.5 px/frame in y), generated on demand so any length costs no memory.
-
-    The texture is ``texture_path`` (an image, e.g. a real video frame) or smoothed random noise.
-    """
-
-    def __init__(self, width: int, height: int, texture_path: Path | None = None, pad: int = 24):
-        self.width, self.height, self.pad = width, height, pad
-        size = (width + 2 * pad, height + 2 * pad)
-        image = cv2.imread(str(texture_path)) if texture_path and Path(texture_path).is_file() else None
-        if image is None:
-            rng = np.random.default_rng(0)
-            image = rng.integers(0, 256, (max(size[1] // 8, 2), max(size[0] // 8, 2), 3), dtype=np.uint8)
-            self.source = "smoothed random texture"
-        else:
-            self.source = str(texture_path)
-        self.texture = cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_CUBIC), cv2.COLOR_BGR2RGB)
-
-    def _offset(self, t: int, speed: float) -> int:
-        period = 2 * self.pad
-        phase = (speed * t) % (2 * period)
-        return int(round(phase if phase <= period else 2 * period - phase))
-
-    def frame_array(self, t: int) -> np.ndarray:
-        """Frame ``t`` as ``H x W x 3`` uint8 RGB."""
-        x, y = self._offset(t, 1.5), self._offset(t, 0.5)
-        return self.texture[y:y + self.height, x:x + self.width]
-
-    def frame(self, t: int) -> torch.Tensor:
-        """Frame ``t`` as ``[1,3,H,W]`` float32 in [0,1]."""
-        return torch.from_numpy(np.ascontiguousarray(self.frame_array(t))).permute(2, 0, 1)[None].float() / 255.0
-
-
-def parse_size(text: str) -> tuple[int, int]:
-    """``"432x240"`` -> ``(432, 240)`` (width, height)."""
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise SystemExit(f"error: size {text!r}: expected WIDTHxHEIGHT, e.g. 432x240.") from None
-    return w, h
-
-
 # ------------------------------------------------------------------------------------------ speed
-class Timed:
-    """Wrap a callable so each call adds its wall time to ``totals[key]`` (synchronising CUDA first)."""
-
-    def __init__(self, fn, key: str, totals: dict, device: str):
-        self.fn, self.key, self.totals = fn, key, totals
-        self.sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-
-    def __call__(self, *args, **kwargs):
-        self.sync()
-        start = time.perf_counter()
-        out = self.fn(*args, **kwargs)
-        self.sync()
-        self.totals[self.key] = self.totals.get(self.key, 0.0) + time.perf_counter() - start
-        return out
-
-
-@contextmanager
-def timed_robust_flow(totals: dict, device: str):
-    """Time ``robust_flow_pair`` where :class:`StreamingInpainter` looks it up (benchmark-only patch)."""
-    original = engine_module.robust_flow_pair
-    engine_module.robust_flow_pair = Timed(original, "robust_flow", totals, device)
-    try:
-        yield
-    finally:
-        engine_module.robust_flow_pair = original
-
-
 CLASSICAL = {"frame_inpaint": lambda: stages.frame_inpainter("telea"),
              "flow_complete": lambda: stages.flow_completer("laplacian"),
              "flow_blend": lambda: stages.flow_blender("confidence"),
@@ -155,21 +81,21 @@ def learned_makers(weights_dir: Path | None) -> tuple[dict, list[str]]:
     return evaluate.learned_stage_makers(evaluate.find_weights(Path(weights_dir)))
 
 
-def timed_engine(totals: dict, device: str, makers: dict | None = None, working_size: int = 0,
+def build_engine(device: str, timer: StageTimer | None = None, makers: dict | None = None, working_size: int = 0,
                  flow_working_size: int = 0) -> StreamingInpainter:
-    """The pipeline (classical stages, or the learned ones in ``makers``), every stage wrapped in a timer.
+    """The pipeline (classical stages, or the learned ones in ``makers``); with a ``timer``, its stages and the flow
+    estimator and completer inside Robust Flow are timed (keys of :data:`NODES`, but ``graph``).
 
     ``working_size``: long side of the classical frame fill; ``flow_working_size``: of Robust Flow (0 = full size).
     """
     stage = {**CLASSICAL, **(makers or {})}
     if working_size and "frame_inpaint" not in (makers or {}):
         stage["frame_inpaint"] = lambda: stages.frame_inpainter("telea", working_size=working_size)
-    return StreamingInpainter(Timed(stage["frame_inpaint"](), "frame_inpaint", totals, device),
-                              Timed(stages.flow_estimator("dis_medium"), "flow_estimate", totals, device),
-                              Timed(stage["flow_complete"](), "flow_complete", totals, device),
-                              Timed(stage["flow_blend"](), "flow_blend", totals, device),
-                              Timed(stage["convlstm_refine"](), "refine", totals, device), device=device,
-                              flow_working_size=flow_working_size)
+    wrap = timer.wrap if timer else (lambda fn, name: fn)
+    return StreamingInpainter(stage["frame_inpaint"](), wrap(stages.flow_estimator("dis_medium"), "flow_estimate"),
+                              wrap(stage["flow_complete"](), "flow_complete"), stage["flow_blend"](),
+                              stage["convlstm_refine"](), device=device, flow_working_size=flow_working_size,
+                              timer=timer)
 
 
 def pipeline_name(makers: dict) -> str:
@@ -183,24 +109,23 @@ def time_size(width: int, height: int, device: str, warmup: int, runs: int, fram
     """Median ms/frame of every node and of the whole step at one size -> ``{"nodes": {key: {...}}, ...}``."""
     video = PanningVideo(width, height, texture)
     hole = mask_generators.make_hole(mask, warmup + runs * frames, height, width, seed=0, key="benchmark")
-    totals: dict[str, float] = {}
+    timer = StageTimer(device)
     per_run: dict[str, list[float]] = {key: [] for key, _ in NODES}
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
-    with timed_robust_flow(totals, device):
-        engine = timed_engine(totals, device, makers, working_size, flow_working_size)
-        step = Timed(engine.step, "graph", totals, device)
-        t = 0
-        for _ in range(warmup):
+    engine = build_engine(device, timer, makers, working_size, flow_working_size)
+    step = timer.wrap(engine.step, "graph")
+    t = 0
+    for _ in range(warmup):
+        step(video.frame(t), hole[t:t + 1])
+        t += 1
+    for _ in range(runs):
+        timer.clear()
+        for _ in range(frames):
             step(video.frame(t), hole[t:t + 1])
             t += 1
-        for _ in range(runs):
-            totals.clear()
-            for _ in range(frames):
-                step(video.frame(t), hole[t:t + 1])
-                t += 1
-            for key in per_run:
-                per_run[key].append(1000.0 * totals.get(key, 0.0) / frames)
+        for key in per_run:
+            per_run[key].append(1000.0 * timer.totals.get(key, 0.0) / frames)
     nodes = {key: {"median_ms": statistics.median(v), "min_ms": min(v), "max_ms": max(v)} for key, v in per_run.items()}
     result = {"width": width, "height": height, "device": device, "nodes": nodes,
               "fps": 1000.0 / nodes["graph"]["median_ms"], "coverage": float(hole.mean())}
@@ -235,8 +160,7 @@ def rss_child(frames: int, width: int, height: int, device: str, texture: Path |
     """Stream ``frames`` generated frames through the classical engine in this process -> memory figures."""
     video = PanningVideo(width, height, texture)
     hole = mask_generators.make_hole("fixed_rect", 1, height, width)
-    totals: dict[str, float] = {}
-    engine = timed_engine(totals, device)
+    engine = build_engine(device)
     samples = []
     start = time.perf_counter()
     checkpoints = {min(frames, n) - 1 for n in (1, 10, 30, 100, 300, 1000, 3000, frames)}
@@ -250,47 +174,14 @@ def rss_child(frames: int, width: int, height: int, device: str, texture: Path |
     return out
 
 
-# Linux carries a process's RSS at fork() into its child's ru_maxrss (it survives exec), so a child
-# forked from this (by now large) process would report at least our size. A small launcher process
-# starts the measured command instead and reports that grandchild's own peak.
-_LAUNCHER = """
-import os, subprocess, sys
-child = subprocess.Popen(sys.argv[2:], stdout=open(sys.argv[1], "w"), stderr=subprocess.STDOUT)
-_, status, usage = os.wait4(child.pid, 0)
-print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)
-"""
-
-
-def _wait_rss(command: list[str], cwd: Path, log: Path, threads: int = 0) -> tuple[int, float, float]:
-    """Run ``command`` (with ``OMP_NUM_THREADS=threads`` if given) through a small launcher; -> (exit code,
-    peak RSS MiB of the command alone, wall seconds)."""
-    env = {**os.environ, "OMP_NUM_THREADS": str(threads)} if threads else None
-    start = time.perf_counter()
-    report = subprocess.run([sys.executable, "-c", _LAUNCHER, str(log), *command], cwd=cwd, env=env,
-                            capture_output=True, text=True, check=True).stdout.split()
-    return int(report[0]), int(report[1]) / 1024, time.perf_counter() - start  # ru_maxrss: KiB on Linux
-
-
-def write_clip(folder: Path, frames: int, width: int, height: int, texture: Path | None) -> tuple[Path, Path]:
-    """A ``frames``-long panning clip (MJPG .avi) and one static mask PNG (fixed centred rectangle)."""
-    video = PanningVideo(width, height, texture)
-    path, mask_path = folder / "input.avi", folder / "mask.png"
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (width, height))
-    for t in range(frames):
-        writer.write(cv2.cvtColor(np.ascontiguousarray(video.frame_array(t)), cv2.COLOR_RGB2BGR))
-    writer.release()
-    mask = mask_generators.make_hole("fixed_rect", 1, height, width)[0, 0].numpy()
-    cv2.imwrite(str(mask_path), (mask * 255).astype(np.uint8))
-    return path, mask_path
-
-
 def measure_rss(frames: int, width: int, height: int, via: str, cli_cmd: str, device: str,
                 texture: Path | None, threads: int = 0) -> dict:
     """Peak RSS of one fresh subprocess streaming ``frames`` frames (see module docstring)."""
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         if via == "cli":
-            source, mask = write_clip(folder, frames, width, height, texture)
+            hole = (mask_generators.make_hole("fixed_rect", 1, height, width)[0, 0].numpy() * 255).astype(np.uint8)
+            source, mask = write_clip(folder, PanningVideo(width, height, texture), frames, lambda t: hole)
             command = shlex.split(cli_cmd.format(python=shlex.quote(sys.executable), input=shlex.quote(str(source)),
                                                  mask=shlex.quote(str(mask)),
                                                  output=shlex.quote(str(folder / "output.mp4"))))
@@ -299,7 +190,7 @@ def measure_rss(frames: int, width: int, height: int, via: str, cli_cmd: str, de
                        "--sizes", f"{width}x{height}", "--devices", device, "--json-to", str(folder / "child.json")]
             if texture:
                 command += ["--texture", str(texture)]
-        code, peak, wall = _wait_rss(command, ROOT, folder / "log.txt", threads)
+        code, peak, wall = peak_rss(command, ROOT, folder / "log.txt", threads)
         if code != 0:
             raise SystemExit(f"error: {' '.join(command)} failed ({code}):\n{(folder / 'log.txt').read_text()[-2000:]}")
         result = {"frames": frames, "width": width, "height": height, "via": via, "peak_rss_mib": peak,
@@ -383,17 +274,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     devices = args.devices.split(",") if args.devices else ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    try:
+        sizes = [parse_size(s, "--sizes") for s in args.sizes.split(",") if s]
+        rss_size = parse_size(args.rss_size, "--rss-size")
+    except ValueError as error:
+        raise SystemExit(f"error: {error}") from None
     if args.rss_child:
-        width, height = parse_size(args.sizes.split(",")[0])
+        width, height = sizes[0]
         args.json_to.write_text(json.dumps(rss_child(args.rss_child, width, height, devices[0], args.texture)))
         return 0
-    sizes = [parse_size(s) for s in args.sizes.split(",") if s]
     makers, notes = learned_makers(args.weights)
     settings = {"date": f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC", "warmup": args.warmup, "runs": args.runs,
                 "threads": torch.get_num_threads(), "load_average": os.getloadavg(),
                 "frames": args.frames, "mask": args.mask, "texture": str(args.texture or "smoothed random texture"),
                 "devices": {d: device_name(d) for d in devices}, "pipeline": pipeline_name(makers)
-                + f"; frame fill at {args.working_size or 'full'} px, Robust Flow at {args.flow_working_size or 'full'} px",
+                + f"; frame fill at {args.working_size or 'full'} px, "
+                  f"Robust Flow at {args.flow_working_size or 'full'} px",
                 "note": "Timings are wall-clock per frame (batch of one frame, torch.inference_mode). "
                         "On a shared machine other jobs' load inflates them; compare figures from one run."
                         + "".join(f" {n}" for n in notes)}
@@ -405,7 +301,6 @@ def main(argv: list[str] | None = None) -> int:
                 speed.append(time_size(width, height, device, args.warmup, args.runs, args.frames, args.texture,
                                        args.mask, makers, args.working_size, args.flow_working_size))
     memory = []
-    rss_size = parse_size(args.rss_size)
     for count in [int(c) for c in args.rss_frames.split(",") if c.strip()]:
         print(f"peak RSS for {count} frames at {args.rss_size} via {args.rss_via} ...", file=sys.stderr)
         memory.append(measure_rss(count, *rss_size, args.rss_via, args.cli_cmd, devices[0], args.texture, args.threads))

@@ -18,7 +18,6 @@ import os
 import statistics
 import sys
 import time
-from collections import defaultdict
 from pathlib import Path
 
 # As in the CLI: idle OpenMP threads sleep instead of spinning (on a busy machine spinning
@@ -26,7 +25,6 @@ from pathlib import Path
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,20 +34,19 @@ from model.networks import NETWORKS  # noqa: E402
 from model.networks.runners import (NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter,  # noqa: E402
                                     NetworkRefiner)
 from model.refine import RecurrentState  # noqa: E402
+from scripts.common import PanningVideo, StageTimer, parse_size  # noqa: E402
 
 
-def synthetic_video(frames: int, height: int, width: int, seed: int = 0) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """A smooth random texture panning 1.5 px/frame with a box hole drifting across.
+def synthetic_video(frames: int, height: int, width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """The panning smoothed random texture of :class:`scripts.common.PanningVideo` with a box hole drifting
+    across.
 
     Returns ``[(frame [1,3,H,W] in [0,1], hole [1,1,H,W] 0/1)]``.
     """
-    g = torch.Generator().manual_seed(seed)
-    big = F.interpolate(torch.rand(1, 3, height // 8 + 8, width // 8 + 24, generator=g), scale_factor=8,
-                        mode="bicubic", align_corners=False).clamp(0, 1)
+    panning = PanningVideo(width, height)
     video = []
     for t in range(frames):
-        x0 = int(1.5 * t) % (big.shape[-1] - width)
-        frame = big[..., :height, x0:x0 + width].contiguous()
+        frame = panning.frame(t)
         hole = torch.zeros(1, 1, height, width)
         hh, hw = height // 4, width // 5
         top, left = height // 3, (width // 6 + t) % (width - hw)
@@ -73,19 +70,6 @@ def clip_video(folder: Path, frames: int, height: int, width: int) -> list[tuple
         hole[..., height // 3:height // 3 + height // 4, width // 3:width // 3 + width // 5] = 1.0
         video.append((frame, hole))
     return video
-
-
-class Timed:
-    """Wrap a stage callable and record the wall time of every call (ms) under ``name``."""
-
-    def __init__(self, fn, name: str, log: dict[str, list[float]]):
-        self.fn, self.name, self.log = fn, name, log
-
-    def __call__(self, *args):
-        start = time.perf_counter()
-        out = self.fn(*args)
-        self.log[self.name].append((time.perf_counter() - start) * 1000.0)
-        return out
 
 
 def build_stages(estimator: str):
@@ -127,10 +111,10 @@ def per_network(video, stages, warmup: int, repeats: int) -> dict[str, float]:
 
 def full_graph(video, stages, warmup: int, passes: int) -> tuple[list[float], list[float], dict[str, list[float]]]:
     """Per-frame wall ms and CPU ms (all threads) of ``StreamingInpainter.step`` (frames after the first
-    ``warmup`` of each pass), and the per-stage wall-time logs."""
-    log: dict[str, list[float]] = defaultdict(list)
+    ``warmup`` of each pass), and the wall ms of every call of each stage."""
+    timer = StageTimer()
     names = ("frame_inpaint", "dis_flow", "flow_complete", "flow_blend", "convlstm_refine")
-    timed = [Timed(fn, name, log) for fn, name in zip(stages, names)]
+    timed = [timer.wrap(fn, name) for fn, name in zip(stages, names)]
     frame_times, cpu_times = [], []
     for _ in range(passes):
         engine = StreamingInpainter(*timed)
@@ -140,7 +124,7 @@ def full_graph(video, stages, warmup: int, passes: int) -> tuple[list[float], li
             if t >= warmup:
                 frame_times.append((time.perf_counter() - start) * 1000.0)
                 cpu_times.append((time.process_time() - cpu_start) * 1000.0)
-    return frame_times, cpu_times, log
+    return frame_times, cpu_times, {name: [1000.0 * s for s in calls] for name, calls in timer.calls.items()}
 
 
 def main() -> None:
@@ -164,7 +148,7 @@ def main() -> None:
     print("parameters: " + ", ".join(f"{k} {n.parameter_count() / 1e6:.3f} M" for k, n in nets.items())
           + f"; total {sum(n.parameter_count() for n in nets.values()) / 1e6:.3f} M")
     for size in args.sizes:
-        width, height = (int(v) for v in size.lower().split("x"))
+        width, height = parse_size(size, "--sizes")
         video = (clip_video(args.clip, args.frames, height, width) if args.clip
                  else synthetic_video(args.frames, height, width))
         _, stages = build_stages(args.estimator)

@@ -29,7 +29,8 @@ from training.stages import FlowValidation  # noqa: E402
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("weights", help="a flow_complete .safetensors file")
-    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"), help="data root (default ../shared/data)")
+    parser.add_argument("--data", default=str(ROOT.parent / "shared" / "data"),
+                        help="data root (default ../shared/data)")
     parser.add_argument("--synthetic", type=int, default=200, help="held-back synthetic samples (default 200)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
     args = parser.parse_args(argv)

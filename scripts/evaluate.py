@@ -51,7 +51,9 @@ if str(ROOT) not in sys.path:
 from model import mask_generators, metrics, stages  # noqa: E402
 from model.checks import hole_at  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
+from model.flow import FLOW_WORKING_SIZE  # noqa: E402
 from model.propagate import PropagateConfig, flow_propagate  # noqa: E402
+from scripts.common import parse_size  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 HOLE_GREY = 0.5
@@ -99,19 +101,6 @@ def find_clips(paths: list[str]) -> list[Clip]:
     if len(set(names)) != len(names):
         raise ValueError(f"two clips share a name in {names}; give each clip folder a distinct name.")
     return clips
-
-
-def parse_size(text: str) -> tuple[int, int] | None:
-    """``"432x240"`` -> ``(432, 240)`` (width, height); ``"source"`` -> None (the clip's own size)."""
-    if text == "source":
-        return None
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-    except ValueError:
-        raise ValueError(f"--size {text!r}: expected WIDTHxHEIGHT (e.g. 432x240) or 'source'.") from None
-    if w < 8 or h < 8:
-        raise ValueError(f"--size {text!r}: frames must be at least 8x8.")
-    return w, h
 
 
 def load_frames(clip: Clip, size: tuple[int, int] | None, max_frames: int, start: int = 0) -> torch.Tensor:
@@ -250,7 +239,7 @@ def classical_configs(working_size: int = 0) -> dict[str, Config]:
         ("classical_flow_i", "classical pipeline following F^I only", streaming(engine(blend="flow_i"))),
         ("classical_average", "classical pipeline with F = (F^P + F^I) / 2", streaming(engine(blend="average"))),
         ("classical_flow_640", "classical pipeline with Robust Flow computed at 640 px long side (full size below)",
-         streaming(engine(flow_working_size=640))),
+         streaming(engine(flow_working_size=FLOW_WORKING_SIZE))),
         ("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
                       "classical pipeline on the remaining hole", propagated(streaming(engine()))),
         ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole", propagated(per_frame(telea))),
@@ -429,7 +418,7 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
     total = len(settings.sizes) * len(clips) * len(settings.masks) * len(configs)
     bar = tqdm(total=total, unit="run", disable=not progress, dynamic_ncols=True, file=sys.stderr)
     for size_text in settings.sizes:
-        size = parse_size(size_text)
+        size = parse_size(size_text, "--size", source_ok=True, min_side=8)  # None: the clip's own size
         for clip_index, clip in enumerate(clips):
             target = load_frames(clip, size, settings.max_frames, settings.start)
             t_len, _, h, w = target.shape
@@ -716,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = list(available)
     try:
         for s in sizes:
-            parse_size(s)
+            parse_size(s, "--size", source_ok=True, min_side=8)
         unknown = [m for m in masks if m not in mask_generators.PROTOCOLS]
         if unknown:
             raise ValueError(f"unknown mask protocol(s) {unknown}; choose from {list(mask_generators.PROTOCOLS)}.")

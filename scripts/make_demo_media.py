@@ -1,11 +1,11 @@
 #!/usr/bin/env python3
 """Make the README pictures from the demo clip: an animated before/after and one still frame.
 
-Runs inpaint_video.py on demo/dogs_jump with the demo's settings, writing the side-by-side
+Runs inpaint_video.py on demo/dog_walk with the demo's settings, writing the side-by-side
 comparison (input with the hole tinted | result) as PNG frames, then writes
-``media/demo_before_after.gif`` (every 2nd frame at 12 fps: real speed, half the size) and ``media/demo_frame.png``.
+``media/demo_before_after.gif`` (every 2nd frame at 15 fps: real speed, half the size) and ``media/demo_frame.png``.
 
-    python scripts/make_demo_media.py [--frame 20] [--step 2] [--scale 1.0]
+    python scripts/make_demo_media.py [--frame 24] [--step 2] [--scale 1.0]
 """
 from __future__ import annotations
 
@@ -18,16 +18,16 @@ from pathlib import Path
 import cv2
 
 REPO = Path(__file__).resolve().parents[1]
-DEMO = REPO / "demo" / "dogs_jump"
+DEMO = REPO / "demo" / "dog_walk"
 MEDIA = REPO / "media"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--frame", type=int, default=20, help="index of the frame for demo_frame.png")
+    parser.add_argument("--frame", type=int, default=24, help="index of the frame for demo_frame.png")
     parser.add_argument("--scale", type=float, default=1.0, help="resize factor of the animation")
     parser.add_argument("--step", type=int, default=2, help="keep every N-th frame in the animation")
-    parser.add_argument("--fps", type=float, default=12.0, help="animation frame rate (the clip is 24 fps)")
+    parser.add_argument("--fps", type=float, default=15.0, help="animation frame rate (the clip is 29.97 fps)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Peak memory of inpaint_video.py against video length: it should not grow with the frame count.
 
-Writes a synthetic 432x240 clip (textured pan with a moving box hole, plus its mask video) of
-each length, runs the CLI on it as a subprocess and prints the child's peak resident set size
-(``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a fresh measuring process per length) and its timings.
+Writes a synthetic 432x240 clip (``scripts/common.py``'s panning random texture with a moving box
+hole painted magenta, plus its mask video) of each length, runs the CLI on it as a subprocess and
+prints the child's peak resident set size (``getrusage(RUSAGE_CHILDREN).ru_maxrss`` in a fresh
+measuring process per length, which imports no torch) and its timings.
 
     python scripts/measure_cli_memory.py                 # 30 and 300 frames
     python scripts/measure_cli_memory.py --frames 30 300 1000 --estimator dis_fast
@@ -18,39 +19,29 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from scripts.common import PanningVideo, write_clip  # noqa: E402
+
 WIDTH, HEIGHT = 432, 240
 
 
-def write_clip(folder: Path, count: int, seed: int = 0) -> tuple[Path, Path]:
-    """Stream ``count`` frames and masks into ``frames.avi`` / ``masks.avi`` (MJPG); returns both paths."""
-    rng = np.random.default_rng(seed)
-    texture = cv2.resize(rng.integers(0, 256, (HEIGHT // 8, WIDTH // 4, 3), dtype=np.uint8), (2 * WIDTH, HEIGHT),
-                         interpolation=cv2.INTER_CUBIC)
-    fourcc = cv2.VideoWriter_fourcc(*"MJPG")
-    frames_path, masks_path = folder / "frames.avi", folder / "masks.avi"
-    frames = cv2.VideoWriter(str(frames_path), fourcc, 24.0, (WIDTH, HEIGHT))
-    masks = cv2.VideoWriter(str(masks_path), fourcc, 24.0, (WIDTH, HEIGHT))
-    for t in range(count):
-        shift = (2 * t) % WIDTH
-        frame = texture[:, shift:shift + WIDTH].copy()
-        hole = np.zeros((HEIGHT, WIDTH), np.uint8)
-        x = 100 + int(60 * np.sin(t / 10))
-        hole[80:160, x:x + 90] = 255
-        frame[hole > 0] = (255, 0, 255)
-        frames.write(frame)
-        masks.write(cv2.cvtColor(hole, cv2.COLOR_GRAY2BGR))
-    frames.release()
-    masks.release()
-    return frames_path, masks_path
+def swinging_box(t: int) -> np.ndarray:
+    """The hole of frame ``t``: a 90x80 box swinging left and right, ``HEIGHT x WIDTH`` uint8 (255 = missing)."""
+    hole = np.zeros((HEIGHT, WIDTH), np.uint8)
+    x = 100 + int(60 * np.sin(t / 10))
+    hole[80:160, x:x + 90] = 255
+    return hole
 
 
 def run(count: int, folder: Path, extra: list[str]) -> dict:
     """Run the CLI on a ``count``-frame clip; returns peak RSS (MiB), wall time and the CLI's timing line."""
-    frames, masks = write_clip(folder, count)
+    frames, masks = write_clip(folder, PanningVideo(WIDTH, HEIGHT), count, swinging_box, masks="video",
+                               hole_colour=(255, 0, 255))
     command = [sys.executable, str(REPO / "inpaint_video.py"), str(frames), str(masks), "-o", str(folder / "out.mp4"),
                "--side-by-side", str(folder / "sbs.mp4"), *extra]
     start = time.perf_counter()

@@ -49,7 +49,8 @@ DATA_TERMS = ("DAVIS 2016 train clips (research use only; the weights inherit th
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--stage", choices=STAGES, required=True, help="frame (stage 1), flow (stage 2) or recurrent (stage 3: blend + refiner)")
+    parser.add_argument("--stage", choices=STAGES, required=True,
+                        help="frame (stage 1), flow (stage 2) or recurrent (stage 3: blend + refiner)")
     parser.add_argument("--minutes", type=float, default=30.0, help="wall-clock budget of this call (default 30)")
     parser.add_argument("--max-steps", type=int, default=None, help="stop at this step (default: no cap)")
     parser.add_argument("--total-steps", type=int, default=None,

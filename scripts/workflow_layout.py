@@ -5,7 +5,11 @@ Regenerate a UI workflow after changing its API twin: import the API file in the
 then `python scripts/workflow_layout.py raw.json workflows/X.json main|images|propagate|chunks`,
 and redraw the previews with `python scripts/workflow_previews.py URL`.
 
-usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks
+usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks|learned|sam3
+
+``sam3``: import ``scripts/workflow_sources/object_removal_sam3_points_api.json`` (the SAM3 template plus its
+points group, nodes 25-27); the layout bypasses the points group (mode 4), so the template runs
+from the text prompt until the artist enables it.
 """
 import json
 import sys
@@ -13,7 +17,11 @@ import sys
 raw, out, kind = sys.argv[1:4]
 g = json.load(open(raw))
 X0, Y0, ROW = 100, 200, 300
-COLORS = {"input": "#3f789e", "pipeline": "#8A8", "output": "#a1309b", "propagate": "#b06634", "chunk2": "#88A"}
+COLORS = {"input": "#3f789e", "pipeline": "#8A8", "output": "#a1309b", "propagate": "#b06634", "chunk2": "#88A",
+          "networks": "#6a6a3a", "sam3": "#2a6f6f"}
+LEARNED_NOTE = ("The four *Load ... Network* nodes give each stage the pack's trained network (`weights/`, "
+                "research-use terms: see the weight cards); set a stage's `method` back to its classical choice "
+                "to swap that part out.")
 INPUT_GROUP = "Video and hole mask (white = hole)"
 PIPELINE_GROUP = "Frame-recurrent inpainting (Ding et al. 2019)"
 
@@ -95,8 +103,58 @@ elif kind == "chunks":
             "memory). Flow Propagate is left out: it looks both ways in time, so per chunk it would differ "
             "from one run near the joins.")
     note_at, note_size = "below", [495, 250]
+elif kind == "learned":
+    widths = [240, 225, 230, 220, 250, 250, 220, 250, 220, 240, 210, 240]
+    pos = {
+        1: (0, 0), 2: (1, 0),
+        3: (0, 1), 4: (1, 1), 5: (2, 1), 6: (3, 1),
+        7: (4, 0),
+        15: (5, 1), 16: (6, 1), 17: (7, 1), 18: (8, 1),
+        8: (5, 0), 9: (6, 0), 10: (7, 0), 11: (8, 0),
+        12: (9, 0), 13: (10, 0), 14: (9, 1),
+    }
+    rows = [Y0, Y0 + ROW + 40]
+    groups = [(INPUT_GROUP, "input", 0, 3), ("Propagation", "propagate", 4, 4),
+              (PIPELINE_GROUP + ": learned", "pipeline", 5, 8, 0, 0), ("Trained networks", "networks", 5, 8, 1, 1),
+              ("Output", "output", 9, 10)]
+    note = ("**Object removal, learned path**\n\n"
+            "1. *Load Video (frames)*: the video.\n"
+            "2. *Load Video (hole mask)*: same length and size, white over the object to remove.\n"
+            "3. Run. Pixels outside the (grown) hole are kept exactly.\n\n"
+            "*Flow Propagate* copies the background other frames saw; the paper's four networks fill what is "
+            "left: the frame network (P), the flow-completion network (F^I), the blend network H_f and the "
+            "ConvLSTM refiner, which carries its memory along the flow so the fill stays steady.\n\n"
+            + LEARNED_NOTE)
+    note_at, note_size = "below", [560, 260]
+elif kind == "sam3":
+    widths = [240, 225, 240, 250, 250, 230, 250, 250, 220, 250, 220, 240, 210, 240]
+    pos = {
+        1: (0, 0), 2: (1, 0),
+        20: (0, 1), 21: (1, 1), 22: (2, 1), 23: (3, 1), 24: (3, 2),
+        25: (0, 3), 26: (1, 3), 27: (2, 3),
+        6: (4, 1), 7: (5, 0),
+        15: (6, 1), 16: (7, 1), 17: (8, 1), 18: (9, 1),
+        8: (6, 0), 9: (7, 0), 10: (8, 0), 11: (9, 0),
+        12: (10, 0), 13: (11, 0), 14: (10, 1),
+    }
+    rows = [Y0, Y0 + ROW, Y0 + 2 * ROW, Y0 + 3 * ROW + 60]
+    groups = [("Video", "input", 0, 1, 0, 0), ("Mask from a text prompt (SAM3)", "sam3", 0, 4, 1, 2),
+              ("Or from clicks: select this group, Ctrl+B to enable", "sam3", 0, 2, 3, 3),
+              ("Propagation", "propagate", 5, 5, 0, 0),
+              (PIPELINE_GROUP + ": learned", "pipeline", 6, 9, 0, 0), ("Trained networks", "networks", 6, 9, 1, 1),
+              ("Output", "output", 10, 11)]
+    note = ("**Remove an object named by a word (or a click)**\n\n"
+            "1. *Load Video*: the video.\n"
+            "2. *What to remove*: the object's name, e.g. `person, dog` (comma-separated; up to 32 tokens).\n"
+            "3. Run. *Mask over the frames* shows what SAM3 tracked; the hole is grown by 6 px, propagated, "
+            "and the rest filled by the pack's networks. Source fps and audio are kept.\n\n"
+            "**Clicks instead of words**: enable the bottom group (select it, Ctrl+B); write the points of "
+            "frame 0 as `[{\"x\": 210, \"y\": 140}]` in the *Input Text* node.\n\n"
+            "**Weights**: `sam3.1_multiplex_fp16.safetensors` in `ComfyUI/models/checkpoints/`. "
+            + LEARNED_NOTE)
+    note_at, note_size = (5, 2, 0), [700, 290]
 else:
-    sys.exit(f"unknown layout {kind!r}: main, images, propagate or chunks")
+    sys.exit(f"unknown layout {kind!r}: main, images, propagate, chunks, learned or sam3")
 GAP = 30
 cols = [X0 + sum(widths[:i]) + GAP * i for i in range(len(widths))]
 
@@ -104,6 +162,8 @@ for n in g["nodes"]:
     c, r = pos[n["id"]]
     n["pos"] = [cols[c], rows[r]]
     n["size"][0] = widths[c]
+    if kind == "sam3" and n["id"] in (25, 26, 27):
+        n["mode"] = 4  # bypassed: the text prompt drives the template until the artist enables the clicks
 
 g["groups"] = []
 for i, (title, color, c0, c1, *span) in enumerate(groups, 1):

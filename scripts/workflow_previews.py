@@ -4,9 +4,9 @@ For each ``workflows/<name>.json`` writes ``workflows/<name>.jpg`` (the thumbnai
 browser shows) and ``media/workflow_<name>.png`` (the README's picture): the graph as the frontend
 draws it, cropped to its nodes and groups, without the menus around the canvas.
 
-Start a server with this pack first and put the demo inputs the workflows name into its ``input/``
-folder (the Load Video nodes show a frame of them; ``tests/test_comfyui_e2e.py::write_demo_inputs``
-makes them), then:
+Start a server with this pack first: loading, the pack copies the template inputs the workflows name
+(``demo/comfyui_inputs/``) into its ``input/`` folder where absent, and the Load Video nodes show a
+frame of them. Then:
 
 usage: python scripts/workflow_previews.py URL [NAME ...]   # default: every workflow
 Needs Chromium and Playwright (as ``../shared/tools/comfyui-ui-check``).

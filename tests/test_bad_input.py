@@ -18,7 +18,7 @@ def frame_inpaint(nodes, frames, hole):
 
 @pytest.mark.parametrize("case, fix", [
     ("count_mismatch", "one mask per frame"),
-    ("size_mismatch", "resize the mask"),
+    ("size_mismatch", "mask is 30x24 but frames are 32x24, another aspect ratio; make the mask at the frame size"),
     ("empty_frames", "at least one frame"),
     ("empty_mask", "connect a mask"),
     ("nan_frames", "NaN"),

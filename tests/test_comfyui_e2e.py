@@ -3,8 +3,9 @@
 Uses the harness in ``<repo>/../shared/tools`` (or ``$FRVI_SHARED/tools``): ``comfyui-up`` starts an
 unmodified ComfyUI (CPU) with this repo linked into ``custom_nodes/``; ``comfyui-queue`` posts a
 workflow to ``/prompt`` and waits; ``comfyui-ui-check`` loads a UI workflow in the real frontend
-(headless Chromium). The inputs are made here from real footage (``dogs_jump``, MIT licence): the
-first 12 frames at 432x240, written into ComfyUI's ``input/`` under the names the workflows use.
+(headless Chromium). The inputs are the template inputs the pack ships (``demo/comfyui_inputs/``: 12
+frames of the ``dog_walk`` demo clip at 432x240, Apache-2.0; 8 of them as an animated PNG), which the
+pack copies into ComfyUI's ``input/`` when it loads; stale copies are removed before the server starts.
 
 Run: ``pytest -m e2e tests/test_comfyui_e2e.py``. Port: ``$FRVI_COMFYUI_PORT`` or the first free
 one in 8301-8310.
@@ -32,7 +33,9 @@ REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
 API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
 UI_FILES = sorted(WORKFLOWS.glob("*.json"))
-N_FRAMES, SHORT_MASK, FPS = 12, 5, 24
+N_FRAMES, IMAGE_FRAMES, SHORT_MASK, FPS = 12, 8, 5, 24  # frames in frvi_demo.mp4 and in frvi_demo_frames.png
+SHIPPED = REPO / "demo" / "comfyui_inputs"
+DEMO_INPUTS = ("frvi_demo.mp4", "frvi_demo_mask.mp4", "frvi_demo_frames.png", "frvi_demo_mask.png")
 PIPELINE_NAMES = {"FRVI_FrameInpaint": "Frame Inpaint", "FRVI_RobustFlow": "Robust Flow",
                   "FRVI_FlowBlend": "Flow Blend", "FRVI_ConvLSTMRefine": "ConvLSTM Refine"}
 # h264 tolerance outside the hole, in 0..255 levels: the saved video is a second h264 generation of the
@@ -50,23 +53,9 @@ def shared_dir() -> Path:
 TOOLS = shared_dir() / "tools"
 
 
-# ---------------------------------------------------------------- inputs from real footage
-def clip_dir() -> Path:
-    """The dogs_jump clip (MIT): the repo's demo copy, else the shared data folder."""
-    for folder in (REPO / "demo" / "dogs_jump", shared_dir() / "data" / "clips" / "dogs_jump"):
-        if len(list((folder / "frames").glob("*.jpg"))) >= N_FRAMES:
-            return folder
-    pytest.skip("dogs_jump clip not found (demo/dogs_jump or ../shared/data/clips/dogs_jump)")
-
-
-def read_clip(n: int) -> tuple[np.ndarray, np.ndarray]:
-    """First ``n`` frames ``[n,H,W,3]`` uint8 RGB and masks ``[n,H,W]`` uint8 (255 = hole)."""
-    folder = clip_dir()
-    frames = sorted((folder / "frames").glob("*.jpg"))[:n]
-    masks = sorted((folder / "masks").glob("*.png"))[:n]
-    rgb = np.stack([cv2.cvtColor(cv2.imread(str(p)), cv2.COLOR_BGR2RGB) for p in frames])
-    hole = np.stack([(cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) > 127).astype(np.uint8) * 255 for p in masks])
-    return rgb, hole
+# ---------------------------------------------------------------- inputs: the template inputs the pack ships
+def comfyui_home(port: int) -> Path:
+    return Path(os.environ.get("COMFYUI_WORK", f"/tmp/comfyui-{port}")) / "ComfyUI"
 
 
 def encode(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, options: dict | None = None) -> None:
@@ -87,19 +76,22 @@ def decode(path: Path) -> np.ndarray:
         return np.stack([f.to_ndarray(format="rgb24") for f in src.decode(video=0)])
 
 
-def write_demo_inputs(input_dir: Path) -> None:
-    """The files the workflows name, in ComfyUI's input folder.
+def remove_demo_inputs(input_dir: Path) -> None:
+    """Delete earlier copies of the template inputs, so that the pack has to copy them when it loads."""
+    if os.environ.get("COMFYUI_REUSE") != "1":  # a reused server does not load the pack again
+        for name in DEMO_INPUTS:
+            (input_dir / name).unlink(missing_ok=True)
 
-    frvi_demo.mp4 (h264) and frvi_demo_mask.mp4 (white = hole) for the video workflow;
-    frvi_demo_frames.png (lossless animated PNG) and frvi_demo_mask.png (one mask: the union of
-    the clip's masks) for the image workflow; frvi_demo_mask_short.mp4 (too few masks) for the error path.
-    """
-    rgb, hole = read_clip(N_FRAMES)
-    encode(input_dir / "frvi_demo.mp4", rgb, "libx264", "yuv420p", {"crf": "18"})
-    encode(input_dir / "frvi_demo_mask.mp4", hole, "libx264", "yuv420p", {"crf": "10"})
+
+def complete_demo_inputs(input_dir: Path) -> list[str]:
+    """The template inputs the pack put into ``input_dir`` (returned); copies any missing so the other tests
+    run, and writes frvi_demo_mask_short.mp4 (too few masks) for the error path."""
+    copied = [name for name in DEMO_INPUTS if (input_dir / name).is_file()]
+    for name in set(DEMO_INPUTS) - set(copied):
+        shutil.copyfile(SHIPPED / name, input_dir / name)
+    hole = decode(input_dir / "frvi_demo_mask.mp4")
     encode(input_dir / "frvi_demo_mask_short.mp4", hole[:SHORT_MASK], "libx264", "yuv420p", {"crf": "10"})
-    encode(input_dir / "frvi_demo_frames.png", rgb, "apng", "rgb24")
-    cv2.imwrite(str(input_dir / "frvi_demo_mask.png"), hole.max(axis=0))
+    return copied
 
 
 # ---------------------------------------------------------------- the server
@@ -119,7 +111,7 @@ def comfyui_up(port: int) -> subprocess.CompletedProcess:
     env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", "1")}
     run = lambda: subprocess.run([str(TOOLS / "comfyui-up"), str(REPO), str(port)], capture_output=True,
                                  text=True, timeout=900, env=env)
-    home = Path(os.environ.get("COMFYUI_WORK", f"/tmp/comfyui-{port}")) / "ComfyUI"
+    home = comfyui_home(port)
     if (home / "main.py").is_file():
         (home / "custom_nodes").mkdir(exist_ok=True)
     result = run()
@@ -141,7 +133,8 @@ def import_error(log_path: str | None) -> str:
 
 @pytest.fixture(scope="session")
 def comfyui(request):
-    """A running ComfyUI with this pack and the demo inputs: dict of COMFYUI_URL/INPUT/OUTPUT/LOG/HOME."""
+    """A running ComfyUI with this pack and the demo inputs: dict of COMFYUI_URL/INPUT/OUTPUT/LOG/HOME, and
+    copied_at_load (the template inputs the pack copied into input/ when it loaded)."""
     if not (TOOLS / "comfyui-up").is_file():
         pytest.skip(f"ComfyUI harness not found at {TOOLS} (set FRVI_SHARED to the folder holding tools/)")
     port = free_port()
@@ -149,13 +142,14 @@ def comfyui(request):
         pytest.skip("no free port in 8301-8310 for ComfyUI (set FRVI_COMFYUI_PORT)")
     request.addfinalizer(lambda: subprocess.run([str(TOOLS / "comfyui-down"), str(port)], capture_output=True,
                                                 timeout=60))
+    remove_demo_inputs(comfyui_home(port) / "input")
     result = comfyui_up(port)
     env = dict(line.split("=", 1) for line in result.stdout.splitlines() if line.startswith("COMFYUI_"))
     if result.returncode == 3:
         pytest.fail("ComfyUI started but the pack failed to import:\n" + import_error(env.get("COMFYUI_LOG")))
     if result.returncode != 0:
         pytest.skip(f"ComfyUI could not start (comfyui-up exit {result.returncode}):\n{result.stderr[-3000:]}")
-    write_demo_inputs(Path(env["COMFYUI_INPUT"]))
+    env["copied_at_load"] = complete_demo_inputs(Path(env["COMFYUI_INPUT"]))
     return env
 
 
@@ -167,6 +161,13 @@ def queue(comfyui: dict, workflow: dict, tmp_path: Path) -> subprocess.Completed
 
 
 # ---------------------------------------------------------------- reading a workflow back to its inputs
+def clip_length(graph: dict) -> int:
+    """Frames of the clip a workflow loads: the video's, or the animated PNG's (Load Image)."""
+    loads_png = any(node["class_type"] == "LoadImage" and node["inputs"]["image"] == "frvi_demo_frames.png"
+                    for node in graph.values())
+    return IMAGE_FRAMES if loads_png else N_FRAMES
+
+
 def trace(graph: dict, link: list, comfyui: dict) -> tuple[np.ndarray, int]:
     """Follow a frames or hole link back to its file; returns (``[T,H,W,3]`` uint8 pixels, total grow in px)."""
     node = graph[link[0]]
@@ -245,6 +246,16 @@ def test_object_info_lists_every_pack_node(comfyui, pack):
         assert set(info[key]["input"]["required"]) == set(pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"])
 
 
+def test_pack_copies_its_template_inputs_into_the_input_folder_at_load(comfyui):
+    if os.environ.get("COMFYUI_REUSE") == "1":
+        pytest.skip("COMFYUI_REUSE=1: the server did not load the pack again")
+    assert sorted(comfyui["copied_at_load"]) == sorted(DEMO_INPUTS)
+    for name in DEMO_INPUTS:
+        assert (Path(comfyui["COMFYUI_INPUT"]) / name).read_bytes() == (SHIPPED / name).read_bytes(), name
+    log = Path(comfyui["COMFYUI_LOG"]).read_text(errors="replace")
+    assert f"wrote the template inputs {', '.join(DEMO_INPUTS)} into {comfyui['COMFYUI_INPUT']}" in log
+
+
 def test_template_browser_lists_the_ui_workflows_with_previews(comfyui):
     with urllib.request.urlopen(comfyui["COMFYUI_URL"] + "/workflow_templates", timeout=30) as response:
         templates = json.load(response)
@@ -270,7 +281,8 @@ def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
         assert files and all(f.is_file() for f in files), f"node {node_id}: missing files {out}"
         link = saved_frames(graph, node_id)
         if link is None:  # a preview (e.g. the flow picture): one image per frame
-            assert len(files) == N_FRAMES, f"node {node_id}: {len(files)} previews for {N_FRAMES} frames"
+            n = clip_length(graph)
+            assert len(files) == n, f"node {node_id}: {len(files)} previews for {n} frames"
             continue
         frames_in, hole, grow = refine_inputs(graph, link, comfyui)
         if len(files) == 1 and files[0].suffix == ".mp4":
@@ -278,7 +290,7 @@ def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
         else:
             out_frames = np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in sorted(files)])
             exact = True
-        assert out_frames.shape == frames_in.shape == (N_FRAMES, 240, 432, 3)
+        assert out_frames.shape == frames_in.shape == (clip_length(graph), 240, 432, 3)
         diff = np.abs(out_frames.astype(np.int16) - frames_in.astype(np.int16))
         known = ~grown(hole, grow + (1 if exact else CODEC_MARGIN))
         if exact:  # PNG in, PNG out: untouched pixels must come back bit-exact
@@ -398,7 +410,7 @@ def check_png_result(comfyui: dict, graph: dict, tmp_path: Path) -> np.ndarray:
     frames_in, _ = trace(graph, graph["6"]["inputs"]["frames"], comfyui)
     mask_in, _ = trace(graph, graph["6"]["inputs"]["hole"], comfyui)
     hole = np.broadcast_to(mask_in[..., 0] >= 128, out.shape[:3])
-    assert out.shape == frames_in.shape == (N_FRAMES, 240, 432, 3)
+    assert out.shape == frames_in.shape == (IMAGE_FRAMES, 240, 432, 3)
     assert np.array_equal(out[~hole], frames_in[~hole])
     return out
 
@@ -466,21 +478,23 @@ def fuzz_graph(case: int, pack, input_dir: Path) -> dict:
         "2": {"class_type": "LoadImage", "inputs": {"image": f"fuzz_{case}_mask.png"}},
         "3": {"class_type": "ImageToMask", "inputs": {"image": ["2", 0], "channel": "red"}},
         "11": {"class_type": "FRVI_LoadFrameInpaintNetwork", "inputs": {
-            "weights": "frvi_frame_inpaint.safetensors", "working_size": w["FRVI_LoadFrameInpaintNetwork"]["working_size"]}},
+            "weights": "frvi_frame_inpaint.safetensors",
+            "working_size": w["FRVI_LoadFrameInpaintNetwork"]["working_size"]}},
         "12": {"class_type": "FRVI_LoadFlowCompletionNetwork", "inputs": {"weights": "frvi_flow_complete.safetensors"}},
         "4": {"class_type": "FRVI_FrameInpaint", "inputs": {"frames": ["1", 0], "hole": ["3", 0], "model": ["11", 0],
                                                             **w["FRVI_FrameInpaint"]}},
         "5": {"class_type": "FRVI_RobustFlow", "inputs": {
             "frames": ["1", 0], "hole": ["3", 0], "inpainted": ["4", 0], "completion_model": ["12", 0],
             **{k: v for k, v in w["FRVI_RobustFlow"].items() if k != "raft_iterations"}}},
-        "6": {"class_type": "FRVI_FlowBlend", "inputs": {"flow_p": ["5", 0], "flow_i": ["5", 1], **w["FRVI_FlowBlend"]}},
+        "6": {"class_type": "FRVI_FlowBlend", "inputs": {"flow_p": ["5", 0], "flow_i": ["5", 1],
+                                                         **w["FRVI_FlowBlend"]}},
         "7": {"class_type": "FRVI_ConvLSTMRefine", "inputs": {"frames": ["1", 0], "hole": ["3", 0],
                                                               "inpainted": ["4", 0], "flow": ["6", 0],
                                                               **w["FRVI_ConvLSTMRefine"]}},
         "8": {"class_type": "SaveImage", "inputs": {"images": ["7", 0], "filename_prefix": f"fuzz/case{case}"}},
-        "9": {"class_type": "FRVI_FlowPropagate", "inputs": {"frames": ["1", 0], "hole": ["3", 0],
-                                                             **{k: v for k, v in pw.items() if not k.startswith("context")},
-                                                             **context}},
+        "9": {"class_type": "FRVI_FlowPropagate", "inputs": {
+            "frames": ["1", 0], "hole": ["3", 0], **{k: v for k, v in pw.items() if not k.startswith("context")},
+            **context}},
         "10": {"class_type": "PreviewImage", "inputs": {"images": ["9", 0]}},
     }
 

@@ -66,6 +66,23 @@ def test_streaming_engine_matches_the_stage_by_stage_graph():
     assert torch.allclose(streamed, staged, atol=1e-6)
 
 
+def test_streaming_engine_timer_sees_every_stage_and_changes_no_pixel():
+    from contextlib import contextmanager
+    frames, hole = moving_box_video(t=3)
+    frames, hole = frames.permute(0, 3, 1, 2).contiguous(), hole[:, None]
+    entered = []
+
+    @contextmanager
+    def timer(stage):
+        entered.append(stage)
+        yield
+
+    plain, timed = StreamingInpainter(*_classical()), StreamingInpainter(*_classical(), timer=timer)
+    for t in range(3):
+        assert torch.equal(plain.step(frames[t:t + 1], hole[t:t + 1]), timed.step(frames[t:t + 1], hole[t:t + 1]))
+    assert entered == ["frame_inpaint", "refine"] + ["frame_inpaint", "robust_flow", "flow_blend", "refine"] * 2
+
+
 def test_progress_callback_sees_every_frame_in_order():
     frames, hole = moving_box_video(t=4)
     seen = []

@@ -205,3 +205,28 @@ def test_real_clip_through_the_full_graph(nodes, clip):
     assert torch.isfinite(flow.flow).all() and flow.flow[1:].abs().max() < 100
     # the refiner keeps the fill close to the per-frame fill, never wild
     assert (out - inpainted).abs()[~known].mean() < 0.1
+
+
+def test_a_half_size_mask_is_resized_with_a_warning_like_the_full_size_mask_resized_by_hand(nodes):
+    frames, hole = moving_box_video(t=4)
+    soft = 0.3 + 0.5 * hole[:, ::2, ::2]  # a segmenter's soft mask at half the frame size: 0.3 / 0.8
+    by_hand = soft.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)  # nearest neighbour, 48x64
+    with pytest.warns(UserWarning, match="mask is 32x24, frames are 64x48; resizing the mask"):
+        resized, *_ = run_graph(nodes, frames, soft)
+    expected, *_ = run_graph(nodes, frames, by_hand)
+    assert torch.equal(resized, expected)
+    with pytest.warns(UserWarning, match="resizing the mask"):
+        propagated = nodes["FRVI_FlowPropagate"].run(frames, soft[:1], "dis_fast", 1, 2, 1.0, "none", 640)
+    assert all(torch.equal(a, b) for a, b in zip(
+        propagated, nodes["FRVI_FlowPropagate"].run(frames, by_hand[:1], "dis_fast", 1, 2, 1.0, "none", 640)))
+    with pytest.warns(UserWarning, match="resizing the mask"):
+        (composite,) = nodes["FRVI_HoleComposite"].run(frames, torch.zeros_like(frames), soft, 0.0)
+    assert torch.equal(composite, nodes["FRVI_HoleComposite"].run(frames, torch.zeros_like(frames), by_hand, 0.0)[0])
+
+
+def test_a_mask_of_another_aspect_ratio_raises_naming_both_sizes(nodes):
+    frames, _ = moving_box_video(t=2)
+    for key, args in (("FRVI_FrameInpaint", ("telea", 5)),
+                      ("FRVI_FlowPropagate", ("dis_fast", 1, 2, 1.0, "none", 640))):
+        with pytest.raises(ValueError, match="mask is 48x48 but frames are 64x48, another aspect ratio"):
+            nodes[key].run(frames, torch.ones(2, 48, 48), *args)

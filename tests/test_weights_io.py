@@ -169,8 +169,8 @@ def test_loader_nodes_list_files_and_load_their_own_kind(pack, nodes, weights_di
 def test_each_loader_offers_the_pack_s_shipped_file_of_its_kind_first(pack, weights_dir):
     for kind in TINY:
         _saved(weights_dir, kind)
-    (weights_dir / "frvi_frame_inpaint.safetensors").write_bytes((weights_dir / "frame_inpaint.safetensors").read_bytes())
-    (weights_dir / "frvi_flow_complete.safetensors").write_bytes((weights_dir / "flow_complete.safetensors").read_bytes())
+    for kind in ("frame_inpaint", "flow_complete"):
+        (weights_dir / f"frvi_{kind}.safetensors").write_bytes((weights_dir / f"{kind}.safetensors").read_bytes())
     for key, first in (("FRVI_LoadFrameInpaintNetwork", "frvi_frame_inpaint.safetensors"),
                        ("FRVI_LoadFlowCompletionNetwork", "frvi_flow_complete.safetensors"),
                        ("FRVI_LoadFlowBlendNetwork", "convlstm_refine.safetensors")):  # none shipped: sorted

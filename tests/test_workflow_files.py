@@ -115,7 +115,8 @@ def test_api_workflow_inputs_match_the_pack_nodes(pack, path):
                 assert value in kind, f"{where}: {name}={value!r} is not one of {list(kind)}"
             elif kind in ("INT", "FLOAT"):
                 opts = declared[name][1] if len(declared[name]) > 1 else {}
-                assert opts.get("min", value) <= value <= opts.get("max", value), f"{where}: {name}={value} out of range"
+                in_range = opts.get("min", value) <= value <= opts.get("max", value)
+                assert in_range, f"{where}: {name}={value} out of range"
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)

@@ -181,4 +181,37 @@ def test_robust_flow_node_at_a_working_size_runs_in_chunks_like_one_run(nodes):
     assert torch.equal(torch.cat((first, second)), whole)
     flow_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4, working_size=64)
     full_p, _ = nodes["FRVI_RobustFlow"].run(frames, hole, p, "dis_medium", "laplacian", 4)
-    assert flow_p.flow.shape == full_p.flow.shape and not torch.equal(flow_p.flow, full_p.flow)
+    assert flow_p.stored_size == (24, 64) and full_p.stored_size == flow_p.size == full_p.size == (48, 128)
+    assert flow_p.flow.dtype == torch.float16  # held compactly between nodes: working size, half precision
+    assert flow_p.at(1)[0].shape == full_p.at(1)[0].shape and not torch.equal(flow_p.at(1)[0], full_p.at(1)[0])
+
+
+def test_flows_held_at_the_working_size_in_half_precision_change_the_output_by_under_1_255():
+    """Robust Flow's fields are held at its working size in float16 (a quarter of the pixels at 640 px from
+    1280 px, half the bytes); the refined output stays within 1/255 of full-size float32 fields."""
+    from model.checks import hole_at
+    from model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
+    from model.flow import FLOW_STORAGE_DTYPE, FlowField, robust_flow_pair
+    frames, hole = moving_box_video(t=6, h=96, w=128)
+    frames, hole = frames.permute(0, 3, 1, 2), hole[:, None]
+    estimator, completer = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")
+    with torch.inference_mode():
+        p = inpaint_frames(frames, hole, stages.frame_inpainter("telea"))
+        small = robust_flow(frames, hole, p, estimator, completer, 4, working_size=64, storage_dtype=FLOW_STORAGE_DTYPE)
+        full = [FlowField.empty(6, (96, 128)) for _ in range(2)]  # today's fields: per frame at the frame size
+        for t in range(1, 6):
+            pair = robust_flow_pair(frames[t:t + 1], frames[t - 1:t], hole_at(hole, t), hole_at(hole, t - 1),
+                                    p[t:t + 1], p[t - 1:t], estimator, completer, 4, 64)
+            for field, (flow, confidence) in zip(full, pair):
+                field.put(t, flow, confidence)
+        outputs = [refine_frames(frames, hole, p, blend_flow_fields(*fields, stages.flow_blender("confidence")),
+                                 stages.refiner())[0] for fields in (small, full)]
+    assert small[0].flow.dtype == torch.float16 and small[0].stored_size == (48, 64)
+    assert small[0].flow.numel() * 4 == full[0].flow.numel()  # a quarter of the pixels, in half the bytes each
+    assert small[0].flow.element_size() * 2 == full[0].flow.element_size()
+    inside = hole.expand_as(frames) > 0.5
+    assert torch.equal(outputs[0][~inside], frames[~inside]) and torch.equal(outputs[1][~inside], frames[~inside])
+    difference = (outputs[0] - outputs[1]).abs()[inside] * 255
+    print(f"mean {difference.mean():.4f}/255, max {difference.max():.2f}/255, over 1/255: "
+          f"{(difference > 1).float().mean():.4%}")
+    assert difference.mean() < 1.0 and (difference > 1).float().mean() < 0.005

@@ -42,7 +42,7 @@ EXPORTS = {"frame": ("frame", FrameInpaintNet, ""), "flow": ("flow", FlowComplet
 
 
 def run_of(export_name: str) -> str:
-    """The stage (and default run folder ``runs/<stage>``) that trains the network ``export_name`` of :data:`EXPORTS`."""
+    """The stage (and default run folder ``runs/<stage>``) that trains ``export_name`` (a key of :data:`EXPORTS`)."""
     return EXPORTS[export_name][0]
 FRAME_CROPS = ((240, 432), (224, 336), (192, 384), (256, 256))  # (h, w) at the 432x240 scale
 FLOW_CROPS = ((240, 432), (224, 320), (200, 360))
@@ -300,7 +300,8 @@ def weight_card(path: str | Path, run_dir: str | Path) -> str:
              f"({int(metadata['training_steps']) * config['batch_size']:,} samples) |",
              f"| training time | {int(metadata['training_seconds']) / 60:.0f} min of compute on "
              f"{metadata.get('training_device', '?')} |",
-             f"| optimiser | AdamW, peak lr {config['lr']}, warm-up then cosine decay to step {config['total_steps']:,} |",
+             f"| optimiser | AdamW, peak lr {config['lr']}, warm-up then cosine decay to step "
+             f"{config['total_steps']:,} |",
              f"| loss | {config['loss']} |",
              f"| crops (h, w) | {', '.join(f'{h}x{w}' for h, w in config['crops'])} at the 432x240 scale |",
              f"| data | {metadata.get('training_data', '?')} |",

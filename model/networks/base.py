@@ -38,7 +38,8 @@ class Network(nn.Module):
 
         ``long_side = 0`` returns the network itself (the working size of its config). Otherwise the
         copy's config has ``scale = 1`` and ``max_side = long_side`` (and no size that adapts to
-        the hole): frames larger than that are reduced to it, smaller ones run at their own size. Trained weights run at other sizes
+        the hole): frames larger than that are reduced to it, smaller ones run at their own size.
+        Trained weights run at other sizes
         than the one they were tuned for; score a choice with the harness first
         (``scripts/evaluate.py --configs pconv_only,pconv_only@512 --weights DIR``).
         """

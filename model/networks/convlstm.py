@@ -187,7 +187,8 @@ class ConvLSTMRefineNet(Network):
             h_prev, c_prev = (self.warp_memory(memory, flow) if memory else
                               tuple(self.initial_memory(frame).values()))
         work = working_size(*size, self.config.scale, self.config.max_side)
-        small = [resize_image(t, work) for t in (inpainted, hole, warped_prev, trust, was_filled)]  # cheaper than full size
+        # at the working size: cheaper than at full size
+        small = [resize_image(t, work) for t in (inpainted, hole, warped_prev, trust, was_filled)]
         x = torch.cat((small[0] - 0.5, small[1], small[2] - 0.5, small[3], small[4].clamp(0.0, 1.0)), 1)
         x, (h, w) = pad_to_multiple(x, self.multiple)
         layout = memory_format_of(self)

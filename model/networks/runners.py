@@ -1,19 +1,22 @@
 """Adapters that plug the networks into the streaming engine (``model/engine.py``) unchanged.
 
 Each adapter has the call signature of the classical stage it replaces, works on one frame
-(``[1,...]`` tensors), moves its network to the frame's device once, runs it channels-last
-(oneDNN's and cuDNN's fast layout) and, on CUDA, under fp16/bf16 autocast where that is safe:
+(``[1,...]`` tensors), runs its network on the frame's device, channels-last (oneDNN's and
+cuDNN's fast layout) and, on CUDA, under fp16/bf16 autocast where that is safe. It never moves
+or re-lays the module it was given (in ComfyUI the model manager owns it): a module already on
+that device and layout is used as it is, any other is copied there once:
 the frame and refiner networks use it, the flow networks stay float32 (flow vectors in pixels
 need the precision). Outputs are always float32.
 """
 from __future__ import annotations
 
 import contextlib
+import copy
 
 import torch
 
 from ..refine import RecurrentState
-from .base import Network
+from .base import Network, memory_format_of
 
 # kind -> (network in words, node, the classical choice to suggest, loader node, node input)
 LABELS = {
@@ -64,20 +67,32 @@ class _Runner:
     def __init__(self, network, working_size: int = 0):
         self.network = require_network(network, self.KIND).with_working_size(working_size)
         self._device: torch.device | None = None
+        self._active: Network | None = None
 
     def _ready(self, device: torch.device) -> Network:
-        """The network in eval mode, channels-last, on ``device`` (moved on first use only)."""
+        """The network in eval mode, channels-last, on ``device``: the given module when it already is, else
+        a copy made on first use (the given module is never moved)."""
         if self._device != device:
-            with torch.inference_mode(False):  # keep the parameters ordinary tensors (trainable later)
-                self.network.eval().to(device=device, memory_format=torch.channels_last)
+            self._active = self.network if _placed(self.network, device) else self._copy_to(device)
             self._device = device
-        return self.network
+        return self._active
+
+    def _copy_to(self, device: torch.device) -> Network:
+        with torch.inference_mode(False):  # keep the parameters ordinary tensors (trainable later)
+            return copy.deepcopy(self.network).eval().to(device=device, memory_format=torch.channels_last)
 
     def _precision(self, device: torch.device):
         dtype = autocast_dtype(device) if self.AUTOCAST else None
         if dtype is None:
             return contextlib.nullcontext()
         return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def _placed(network: Network, device: torch.device) -> bool:
+    """Whether every parameter of ``network`` is on ``device`` and its convolutions are channels-last."""
+    same = all(p.device.type == device.type and (device.index is None or p.device.index == device.index)
+               for p in network.parameters())
+    return same and not network.training and memory_format_of(network) == torch.channels_last
 
 
 class NetworkInpainter(_Runner):
