@@ -177,6 +177,50 @@ def test_the_source_audio_is_copied_and_trimmed_to_the_frames_written(tmp_path, 
     assert np.fft.rfftfreq(len(middle), 1 / rate)[spectrum.argmax()] == pytest.approx(440, abs=5)
 
 
+BROWSER_CHECK = r"""
+import json, shutil, sys
+from pathlib import Path
+from playwright.sync_api import sync_playwright
+video = Path(sys.argv[1]).resolve()
+page_file = video.with_suffix(".html")
+page_file.write_text(f'<video id="v" src="{video.name}" muted preload="metadata"></video>')
+script = '''() => new Promise(done => {
+    const v = document.getElementById("v");
+    const meta = () => done({duration: v.duration, width: v.videoWidth, height: v.videoHeight});
+    if (v.readyState >= 1) meta();
+    v.onloadedmetadata = meta;
+    v.onerror = () => done({error: v.error ? v.error.code : -1});
+    setTimeout(() => done({timeout: true}), 20000);
+})'''
+with sync_playwright() as p:
+    browser = p.chromium.launch(executable_path=shutil.which("chromium") or shutil.which("chromium-browser"))
+    page = browser.new_page()
+    page.goto(page_file.as_uri())
+    print(json.dumps(page.evaluate(script)))
+    browser.close()
+"""
+
+
+def test_the_mp4_with_audio_plays_in_chromium(tmp_path):
+    """A <video> element in headless Chromium loads the CLI's H.264 + AAC mp4 and reports its duration."""
+    import json
+    import shutil
+    if not (shutil.which("chromium") or shutil.which("chromium-browser")):
+        pytest.skip("no Chromium (apt-get install -y chromium)")
+    pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-test.txt")
+    frames, _ = make_clip(tmp_path / "clip", t=12, h=48, w=64)
+    write_video_with_tone(tmp_path / "in.mp4", frames, fps=12)
+    result = run_cli(tmp_path / "in.mp4", tmp_path / "clip" / "masks", "-o", tmp_path / "out.mp4",
+                     "--estimator", "dis_ultrafast", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    played = subprocess.run([sys.executable, "-c", BROWSER_CHECK, str(tmp_path / "out.mp4")], capture_output=True,
+                            text=True, timeout=120)
+    assert played.returncode == 0, played.stderr[-3000:]
+    report = json.loads(played.stdout.strip().splitlines()[-1])
+    assert report.get("width") == 64 and report.get("height") == 48, report
+    assert report["duration"] == pytest.approx(12 / 12, abs=0.1)
+
+
 def test_another_fps_drops_the_audio_with_a_warning(tmp_path):
     frames, _ = make_clip(tmp_path / "clip", t=6)
     write_video_with_tone(tmp_path / "in.mp4", frames, fps=12)

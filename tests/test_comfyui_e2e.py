@@ -415,9 +415,9 @@ def check_png_result(comfyui: dict, graph: dict, tmp_path: Path) -> np.ndarray:
     return out
 
 
-def test_learned_path_runs_from_loader_nodes(comfyui, pack, tmp_path):
-    """Weights initialised here (the blend and refiner have no trained ones yet) load through the loader nodes and
-    run every stage."""
+def learned_graph(comfyui: dict, pack) -> dict:
+    """The images graph with every stage on its network, each from its loader node: the pack's shipped weights
+    file where there is one (the loaders' default), else weights initialised here in models/frvi/."""
     folder = Path(comfyui["COMFYUI_HOME"]) / "models" / "frvi"
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
@@ -425,15 +425,37 @@ def test_learned_path_runs_from_loader_nodes(comfyui, pack, tmp_path):
                "flow_blend": "FRVI_LoadFlowBlendNetwork", "convlstm_refine": "FRVI_LoadConvLSTMRefineNetwork"}
     graph = images_graph()
     for i, (kind, loader) in enumerate(loaders.items()):
-        name = f"e2e_{kind}.safetensors"
-        pack.model.weights_io.save_network(pack.model.networks.NETWORKS[kind](), folder / name)
-        (key,) = pack.NODE_CLASS_MAPPINGS[loader].INPUT_TYPES()["required"]
-        graph[str(20 + i)] = {"class_type": loader, "inputs": {key: name}}
+        name = f"frvi_{kind}.safetensors"
+        if not (REPO / "weights" / name).is_file():
+            name = f"e2e_{kind}.safetensors"
+            pack.model.weights_io.save_network(pack.model.networks.NETWORKS[kind](), folder / name)
+        assert name in pack.NODE_CLASS_MAPPINGS[loader].INPUT_TYPES()["required"]["weights"][0] or \
+            name.startswith("e2e_")
+        graph[str(20 + i)] = {"class_type": loader, "inputs": {"weights": name}}
     graph["3"]["inputs"].update(method="network", model=["20", 0])
     graph["4"]["inputs"].update(completion="network", completion_model=["21", 0])
     graph["5"]["inputs"].update(method="network", model=["22", 0])
     graph["6"]["inputs"].update(method="network", model=["23", 0])
-    check_png_result(comfyui, graph, tmp_path)
+    return graph
+
+
+def post(comfyui: dict, route: str, body: dict) -> None:
+    request = urllib.request.Request(comfyui["COMFYUI_URL"] + route, data=json.dumps(body).encode(),
+                                     headers={"Content-Type": "application/json"}, method="POST")
+    urllib.request.urlopen(request, timeout=60).read()
+
+
+def test_learned_path_runs_twice_and_again_after_comfyui_unloads_its_models(comfyui, pack, tmp_path):
+    """The four networks go through ComfyUI's model management (ModelPatcher, load_models_gpu): the graph runs,
+    runs again, and runs a third time after ``POST /free`` unloaded every model and dropped the node cache, with
+    the same pixels each time."""
+    graph = learned_graph(comfyui, pack)
+    first = check_png_result(comfyui, graph, tmp_path)
+    graph["6"]["inputs"]["strength"] = 0.5  # not read by the network refiner: re-runs it on the loaded models
+    again = check_png_result(comfyui, graph, tmp_path)
+    post(comfyui, "/free", {"unload_models": True, "free_memory": True})
+    after_unload = check_png_result(comfyui, graph, tmp_path)
+    assert np.array_equal(first, again) and np.array_equal(first, after_unload)
 
 
 def test_core_optical_flow_model_drives_robust_flow(comfyui, tmp_path):
