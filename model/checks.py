@@ -69,14 +69,8 @@ def check_frames(frames: torch.Tensor, name: str = "frames") -> None:
         raise ValueError(f"{name}: expected 3 colour channels (RGB), got {c}.")
     if h < 2 or w < 2:
         raise ValueError(f"{name}: frames of {w}x{h} are too small; need at least 2x2 pixels.")
-    if not frames.is_floating_point():
-        raise ValueError(f"{name}: expected float values in [0,1], got dtype {frames.dtype}.")
-    lo, hi = _value_range(frames)
-    if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name}: contains NaN or infinite values; fix the node that produced them.")
-    if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"{name}: values must lie in [0,1], got [{lo:.3g}, {hi:.3g}]; "
-                         "clamp or normalise the images first.")
+    _check_unit_range(frames, name, "; fix the node that produced them", "values",
+                      "clamp or normalise the images first")
 
 
 def check_hole(hole: torch.Tensor, frames: torch.Tensor, name: str = "hole") -> None:
@@ -91,14 +85,19 @@ def check_hole(hole: torch.Tensor, frames: torch.Tensor, name: str = "hole") -> 
     if tuple(hole.shape[2:]) != (h, w):
         raise ValueError(f"{name}: mask is {hole.shape[3]}x{hole.shape[2]} but frames are {w}x{h}; "
                          "resize the mask to the frame size (e.g. with an upscale/resize node).")
-    if not hole.is_floating_point():
-        raise ValueError(f"{name}: expected float values in [0,1], got dtype {hole.dtype}.")
-    lo, hi = _value_range(hole)
+    _check_unit_range(hole, name, "", "mask values", "normalise the mask (e.g. divide by 255) first",
+                      " (1 = hole)")
+
+
+def _check_unit_range(values: torch.Tensor, name: str, nan_hint: str, what: str, fix: str, meaning: str = "") -> None:
+    """Raise ValueError unless ``values`` is a finite float tensor in [0,1], with messages that say what to do."""
+    if not values.is_floating_point():
+        raise ValueError(f"{name}: expected float values in [0,1], got dtype {values.dtype}.")
+    lo, hi = _value_range(values)
     if not (math.isfinite(lo) and math.isfinite(hi)):
-        raise ValueError(f"{name}: contains NaN or infinite values.")
+        raise ValueError(f"{name}: contains NaN or infinite values{nan_hint}.")
     if lo < 0.0 or hi > 1.0:
-        raise ValueError(f"{name}: mask values must lie in [0,1] (1 = hole), got [{lo:.3g}, {hi:.3g}]; "
-                         "normalise the mask (e.g. divide by 255) first.")
+        raise ValueError(f"{name}: {what} must lie in [0,1]{meaning}, got [{lo:.3g}, {hi:.3g}]; {fix}.")
 
 
 def _value_range(values: torch.Tensor) -> tuple[float, float]:

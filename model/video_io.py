@@ -103,6 +103,19 @@ def _open_video(path: Path) -> cv2.VideoCapture:
     return capture
 
 
+def _video_images(path: Path) -> Iterator[np.ndarray]:
+    """Every frame of the video at ``path`` as OpenCV decodes it (BGR), the capture released at the end."""
+    capture = _open_video(path)
+    try:
+        while True:
+            ok, image = capture.read()
+            if not ok:
+                return
+            yield image
+    finally:
+        capture.release()
+
+
 def _video_info(capture: cv2.VideoCapture, path: Path) -> VideoInfo:
     ok, first = capture.read()
     if not ok or first is None:
@@ -161,15 +174,8 @@ class FrameSource:
         """Yield ``[1,3,H,W]`` float32 RGB frames in [0,1]; raises ValueError if a frame changes size."""
         size = (self.info.height, self.info.width)
         if self.kind == "video":
-            capture = _open_video(self.path)
-            try:
-                while True:
-                    ok, image = capture.read()
-                    if not ok:
-                        return
-                    yield _bgr_to_tensor(_to_uint8(image))
-            finally:
-                capture.release()
+            for image in _video_images(self.path):
+                yield _bgr_to_tensor(_to_uint8(image))
         for path in self.files:
             image = _to_uint8(_read_image(path, cv2.IMREAD_COLOR))
             if image.shape[:2] != size:
@@ -228,15 +234,8 @@ class MaskSource:
             while True:
                 yield hole
         elif self.kind == "video":
-            capture = _open_video(self.path)
-            try:
-                while True:
-                    ok, image = capture.read()
-                    if not ok:
-                        return
-                    yield self._to_tensor(mask_from_array(image))
-            finally:
-                capture.release()
+            for image in _video_images(self.path):
+                yield self._to_tensor(mask_from_array(image))
         else:
             for path in self.files:
                 yield self._to_tensor(mask_from_array(_read_image(path, cv2.IMREAD_UNCHANGED)))

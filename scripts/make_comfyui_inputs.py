@@ -43,7 +43,10 @@ def read_demo(folder: Path, count: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def encode(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, options: dict | None = None) -> None:
-    """Write ``[T,H,W,3]`` uint8 RGB with PyAV at :data:`FPS` (``codec`` "apng": an animated PNG)."""
+    """Write ``[T,H,W,3]`` uint8 RGB (or ``[T,H,W]`` grey) with PyAV at :data:`FPS` (``codec`` "apng": an
+    animated PNG)."""
+    if frames.ndim == 3:
+        frames = np.repeat(frames[..., None], 3, axis=-1)
     with av.open(str(path), "w", format="apng" if codec == "apng" else None) as out:
         stream = out.add_stream(codec, rate=FPS, options=options or {})
         stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt

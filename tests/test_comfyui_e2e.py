@@ -21,13 +21,15 @@ import sys
 import urllib.request
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
 import torch
 
+from conftest import load_script
+
 pytestmark = pytest.mark.e2e
+encode, decode = load_script("make_comfyui_inputs").encode, load_script("make_comfyui_inputs").decode  # one copy
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
@@ -56,24 +58,6 @@ TOOLS = shared_dir() / "tools"
 # ---------------------------------------------------------------- inputs: the template inputs the pack ships
 def comfyui_home(port: int) -> Path:
     return Path(os.environ.get("COMFYUI_WORK", f"/tmp/comfyui-{port}")) / "ComfyUI"
-
-
-def encode(path: Path, frames: np.ndarray, codec: str, pix_fmt: str, options: dict | None = None) -> None:
-    """Write ``[T,H,W,3]`` uint8 RGB (or ``[T,H,W]`` grey) with PyAV at :data:`FPS`."""
-    if frames.ndim == 3:
-        frames = np.repeat(frames[..., None], 3, axis=-1)
-    with av.open(str(path), "w", format="apng" if codec == "apng" else None) as out:
-        stream = out.add_stream(codec, rate=FPS, options=options or {})
-        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], pix_fmt
-        for frame in frames:
-            out.mux(stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(frame), format="rgb24")))
-        out.mux(stream.encode())
-
-
-def decode(path: Path) -> np.ndarray:
-    """Every frame of a video or (animated) image file as ``[T,H,W,3]`` uint8 RGB."""
-    with av.open(str(path)) as src:
-        return np.stack([f.to_ndarray(format="rgb24") for f in src.decode(video=0)])
 
 
 def remove_demo_inputs(input_dir: Path) -> None:

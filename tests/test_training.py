@@ -248,15 +248,9 @@ def test_a_few_recurrent_steps_lower_the_loss_and_export_both_networks(tiny_data
     stage = quick(recurrent_stage(tiny_data, tiny_front, 2, None, total_steps=40, lr=3e-3, crops=((40, 56),),
                                   num_frames=3, build=tiny_pair))
     fixed = stage.batch(training_data.step_rng(99, 0), 0)
-    stage = dataclasses.replace(stage, batch=lambda rng, step: fixed)
-    torch.manual_seed(0)
-    before = _loss_on(stage, stage.build(), fixed)
     terms = stage.loss(fixed, stage.forward(stage.build(), fixed))[1]
     assert {"hole", "ssim", "gradient", "short_term", "long_term", "flow_l1"} <= set(terms)
-    train(stage, tmp_path / "run", max_steps=40, progress=False, val_every=0)
-    trained = stage.build()
-    trained.load_state_dict(load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors")))
-    after = _loss_on(stage, trained, fixed)
+    before, after, trained = _fit_one_batch(stage, fixed, tmp_path / "run", 40)
     print(f"recurrent loss {before:.4f} -> {after:.4f}")
     assert after < 0.9 * before
     blend = load_network(export_weights("blend", tmp_path / "run", tmp_path / "b.safetensors"), "flow_blend")
@@ -271,6 +265,17 @@ def test_a_few_recurrent_steps_lower_the_loss_and_export_both_networks(tiny_data
 def _loss_on(stage, network, batch) -> float:
     with torch.no_grad():
         return stage.loss(batch, stage.forward(network.eval(), batch))[0].item()
+
+
+def _fit_one_batch(stage, fixed: dict, run_dir: Path, steps: int):
+    """Train ``stage`` on the one batch ``fixed`` for ``steps`` steps -> (loss before, loss after, trained network)."""
+    stage = dataclasses.replace(stage, batch=lambda rng, step: fixed)
+    torch.manual_seed(0)
+    before = _loss_on(stage, stage.build(), fixed)
+    train(stage, run_dir, max_steps=steps, progress=False, val_every=0)
+    trained = stage.build()
+    trained.load_state_dict(load_file(str(run_dir / "checkpoint" / "model.safetensors")))
+    return before, _loss_on(stage, trained, fixed), trained
 
 
 def test_a_few_frame_steps_lower_the_loss_and_write_a_checkpoint(tiny_data, tmp_path):
@@ -294,14 +299,7 @@ def test_a_few_flow_steps_fit_a_batch_better_than_the_harmonic_fill(tiny_data, t
     assert flows[0].shape == (4, 2, 72, 120)
     stage = quick(flow_stage(tiny_data, flows, 8, None, total_steps=60, lr=3e-3, crops=((48, 64),),
                              build=tiny_flow_net, validate=False))
-    fixed = stage.batch(training_data.step_rng(99, 0), 0)
-    stage = dataclasses.replace(stage, batch=lambda rng, step: fixed)
-    torch.manual_seed(0)
-    before = _loss_on(stage, stage.build(), fixed)
-    train(stage, tmp_path / "run", max_steps=60, progress=False, val_every=0)
-    trained = stage.build()
-    trained.load_state_dict(load_file(str(tmp_path / "run" / "checkpoint" / "model.safetensors")))
-    after = _loss_on(stage, trained, fixed)
+    before, after, _ = _fit_one_batch(stage, stage.batch(training_data.step_rng(99, 0), 0), tmp_path / "run", 60)
     print(f"flow loss {before:.4f} -> {after:.4f}")
     assert after < 0.85 * before
 
