@@ -122,6 +122,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "ffmpeg and editors play it, browsers do not); ffv1 = bit-exact FFV1 in .mkv/.avi. The "
                              "input video's audio is copied either way")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (default: all)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar (for batches and logs)")
     return parser
 
 
@@ -237,7 +238,7 @@ def inpaint(args: argparse.Namespace) -> dict:
     with FrameWriter(args.output, info.width, info.height, fps, info.names, args.codec, audio) as writer, \
             (FrameWriter(args.side_by_side, 2 * info.width + gap, info.height, fps, info.names, args.codec, audio)
              if args.side_by_side else nullcontext()) as comparison, \
-            tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True) as bar:
+            tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=args.quiet) as bar:
         while True:
             start, read_before = time.perf_counter(), timing["read"]
             item = next(items, None)

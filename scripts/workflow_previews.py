@@ -54,6 +54,10 @@ def draw(url: str, path: Path, browser) -> Path:
     page.evaluate("wf => window.app.loadGraphData(wf)", workflow)
     page.wait_for_timeout(2000)
     page.keyboard.press("Escape")
+    # a template whose model files are not installed here (SAM3) raises a "missing models" notice over the canvas
+    for button in page.get_by_role("button", name="Dismiss").all():
+        if button.is_visible():
+            button.click()
     page.evaluate("""([scale, ox, oy]) => {
         const c = window.app.canvas; c.ds.scale = scale; c.ds.offset = [ox, oy];
         window.app.graph.setDirtyCanvas(true, true);

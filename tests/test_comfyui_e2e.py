@@ -254,6 +254,8 @@ def test_template_browser_lists_the_ui_workflows_with_previews(comfyui):
 @pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)
 def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
     graph = json.loads(path.read_text())
+    if path.name == SAM3_API:
+        graph = sam3_with_mask_video(graph)  # SAM3's weights are the user's: its mask comes from the mask video
     result = queue(comfyui, graph, tmp_path)
     assert result.returncode == 0, f"{path.name} failed (exit {result.returncode}):\n{result.stderr[-4000:]}"
     summary = json.loads(result.stdout)
@@ -287,6 +289,30 @@ def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
         assert inside > 10 and inside > 3 * diff[known].mean(), f"the hole barely changed: mean {inside:.1f}"
         checked += 1
     assert checked, f"{path.name} saves no inpainted frames"
+
+
+SAM3_API = "object_removal_sam3_api.json"
+SAM3_NODES = ("CheckpointLoaderSimple", "CLIPTextEncode", "SAM3_VideoTrack", "SAM3_TrackToMask", "SAM3_TrackPreview")
+
+
+def sam3_with_mask_video(graph: dict) -> dict:
+    """The SAM3 template from the mask onward: its SAM3 nodes replaced by the demo's mask video (Load Video ->
+    Get Video Components -> Convert Image to Mask), everything after the mask unchanged."""
+    sam3 = [key for key, node in graph.items() if node["class_type"] in SAM3_NODES]
+    assert len(sam3) == len(SAM3_NODES), f"the SAM3 template changed: {sam3}"
+    mask_links = [(key, name) for key, node in graph.items() for name, value in node["inputs"].items()
+                  if isinstance(value, list) and graph[value[0]]["class_type"] == "SAM3_TrackToMask"
+                  and key not in sam3]
+    assert [graph[key]["class_type"] for key, _ in mask_links] == ["FRVI_HoleGrowFeather"]
+    graph = {key: node for key, node in graph.items() if key not in sam3}
+    graph.update({
+        "m1": {"class_type": "LoadVideo", "inputs": {"file": "frvi_demo_mask.mp4"}},
+        "m2": {"class_type": "GetVideoComponents", "inputs": {"video": ["m1", 0]}},
+        "m3": {"class_type": "ImageToMask", "inputs": {"image": ["m2", 0], "channel": "red"}},
+    })
+    for key, name in mask_links:
+        graph[key]["inputs"][name] = ["m3", 0]
+    return graph
 
 
 def saved_pngs(comfyui: dict, summary: dict, node_id: str) -> np.ndarray:

@@ -20,7 +20,10 @@ API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
 FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute", "PrimitiveNode"}
 # Core node types the workflows may use, checked against the ComfyUI source when it is beside the repo.
 CORE_USED = {"LoadVideo", "GetVideoComponents", "ImageToMask", "CreateVideo", "SaveVideo", "PreviewImage",
-             "LoadImage", "LoadImageMask", "SaveImage", "MaskPreview", "ImageFromBatch", "BatchImagesNode"}
+             "LoadImage", "LoadImageMask", "SaveImage", "MaskPreview", "ImageFromBatch", "BatchImagesNode",
+             # the SAM3 template: ComfyUI 0.27's own video segmentation (its weights are the user's)
+             "CheckpointLoaderSimple", "CLIPTextEncode", "SAM3_VideoTrack", "SAM3_TrackToMask", "SAM3_TrackPreview",
+             "SAM3_Detect", "PrimitiveStringMultiline"}
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
