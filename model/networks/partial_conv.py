@@ -51,7 +51,9 @@ class PartialConv2d(nn.Module):
                                  count_include_pad=True, divisor_override=1)  # sum(M): a whole count per window
             new_mask = valid.clamp(max=1.0)  # 1 where the window saw a valid pixel, else 0
             ratio = ((self.kernel_size ** 2) / valid).nan_to_num_(posinf=0.0)  # sum(1) / sum(M), 0 where no valid
-            all_new_valid = valid.min().item() > 0.5
+            # skipping "* new_mask" where every window saw a valid pixel saves a pass on the CPU; on a GPU the
+            # check would wait for the device every layer, and multiplying by an all-ones mask changes nothing
+            all_new_valid = mask.device.type == "cpu" and valid.min().item() > 0.5
         out = self.conv(x if masked_input else x * mask)
         if self.bias is None:
             return out * ratio, new_mask
