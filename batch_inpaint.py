@@ -57,8 +57,9 @@ def main(argv: list[str] | None = None) -> int:
     except ShotListError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    skipped = [shot for shot in shots if not args.overwrite and is_complete(shot)]  # resume: only the rest runs
-    todo = [shot for shot in shots if shot.index not in {s.index for s in skipped}]
+    complete = [not args.overwrite and is_complete(shot) for shot in shots]  # resume: only the rest runs
+    skipped = [shot for shot, done in zip(shots, complete) if done]
+    todo = [shot for shot, done in zip(shots, complete) if not done]
     started_ray = False
     if args.ray and todo:
         from batch.ray_cluster import connect, run_on_ray
@@ -67,21 +68,31 @@ def main(argv: list[str] | None = None) -> int:
         except ImportError as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
+        except (ConnectionError, RuntimeError) as error:  # Ray's own errors say what failed
+            print(f"error: could not join the Ray cluster at {args.ray}: {str(error).splitlines()[0]}\n"
+                  f"(clusters with token authentication: export RAY_AUTH_MODE=token here too)", file=sys.stderr)
+            return 2
         results = run_on_ray(todo, args.cpus_per_shot, args.max_retries, args.overwrite)
     else:
         results = run_local(todo, args.workers, args.cpus_per_shot, args.max_retries, args.overwrite)
-    start, finished = time.perf_counter(), {}
+    start, finished, interrupted = time.perf_counter(), {}, False
     try:
         with Progress(len(shots)) as progress:
             for result in chain((ShotResult(shot.index, shot.name, "skipped") for shot in skipped), results):
                 finished[result.index] = result
                 progress.update(result)
+    except KeyboardInterrupt:
+        interrupted = True
     finally:
         if started_ray:
             import ray
             ray.shutdown()
     done = [finished[i] for i in sorted(finished)]
     print(summary(done, time.perf_counter() - start))
+    if interrupted:
+        print("interrupted: the shots above are complete; run the same command again to do the rest.",
+              file=sys.stderr)
+        return 130
     for result in done:
         for message in result.warnings:
             print(f"warning: {result.name}: {message}")

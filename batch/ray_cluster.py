@@ -43,7 +43,7 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
         runtime_env = {"working_dir": _stage_code(Path(folder)),
                        "env_vars": {key: value for key, value in os.environ.items() if key.startswith("FRVI_")}}
         if address == "local":
-            ray.init(num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
+            ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
         else:
             ray.init(address=address, runtime_env=runtime_env)
     return True
@@ -71,9 +71,11 @@ def run_on_ray(shots: list[Shot], cpus: int = 1, max_retries: int = 2,
         shot = pending.pop(ready)
         try:
             yield ray.get(ready)
-        except ray.exceptions.RayError as error:
-            yield ShotResult(shot.index, shot.name, "failed", error=f"its worker died in each of "
-                             f"{max_retries + 1} attempts ({type(error).__name__})")
+        except ray.exceptions.RayTaskError as error:  # raised outside run_shot's own reporting
+            yield ShotResult(shot.index, shot.name, "failed", error=str(error).splitlines()[0])
+        except ray.exceptions.RayError as error:  # the worker or its machine died on every attempt
+            yield ShotResult(shot.index, shot.name, "failed", error=f"its worker died, {max_retries + 1} "
+                             f"time(s) ({type(error).__name__})")
 
 
 def _task(shot: Shot, threads: int, overwrite: bool) -> ShotResult:
@@ -96,5 +98,5 @@ def _warn_if_infeasible(ray, needs: list[dict]) -> None:
     machines = [node["Resources"] for node in ray.nodes() if node.get("Alive")]
     for need in {(n["num_cpus"], n["num_gpus"]) for n in needs}:
         if not any(m.get("CPU", 0) >= need[0] and m.get("GPU", 0) >= need[1] for m in machines):
-            print(f"warning: no machine of the Ray cluster has {need[0]} CPUs and {need[1]} GPUs free to give a "
-                  "shot; its tasks wait until one joins (lower --cpus-per-shot?).", flush=True)
+            print(f"warning: no machine of the Ray cluster has the {need[0]} CPUs and {need[1]} GPUs a shot asks "
+                  "for; its tasks wait until one joins (lower --cpus-per-shot?).", flush=True)

@@ -2,9 +2,9 @@
 
 >>> print(summary([ShotResult(0, "sh010.mp4", "done", 24, 3.2, machine="a"),
 ...                ShotResult(1, "sh020", "failed", error="sh020/in.mp4: no such file or folder")], 4.0))
-shot       frames  seconds  status                                       machine
----------  ------  -------  -------------------------------------------  -------
-sh010.mp4      24      3.2  done                                         a
+shot       frames  seconds  status                                        machine
+---------  ------  -------  --------------------------------------------  -------
+sh010.mp4      24      3.2  done                                          a
 sh020           -        -  failed: sh020/in.mp4: no such file or folder
 1 done, 0 skipped, 1 failed; 24 frames in 4.0 s (6.0 frames/s)
 """
