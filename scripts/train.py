@@ -61,6 +61,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--threads", type=int, default=0, help="torch CPU threads (default: torch's choice)")
     parser.add_argument("--data", default=str(DEFAULT_DATA), help="training data root (default ../shared/data)")
     parser.add_argument("--run-dir", default=None, help="checkpoint folder (default runs/<stage>)")
+    parser.add_argument("--init-from", default=None, metavar="RUN_DIR",
+                        help="start a fresh run from another run's model weights (e.g. after an architecture change "
+                             "that keeps most tensors)")
     parser.add_argument("--batch", type=int, default=None, help="samples per step (default 8; recurrent 4 windows)")
     parser.add_argument("--window", type=int, default=5, help="recurrent stage: frames per window (default 5)")
     parser.add_argument("--frame-weights", default=str(ROOT / "weights" / "frvi_frame_inpaint.safetensors"),
@@ -102,7 +105,7 @@ def run_training(args: argparse.Namespace) -> int:
     run_dir = Path(args.run_dir or ROOT / "runs" / args.stage)
     try:
         summary = train(stage, run_dir, args.minutes, args.max_steps, args.resume, args.device, args.seed,
-                        args.checkpoint_minutes, args.val_every, progress=not args.quiet)
+                        args.checkpoint_minutes, args.val_every, progress=not args.quiet, init_from=args.init_from)
     except KeyboardInterrupt:
         print(f"interrupted; the checkpoint in {run_dir} holds the last step: continue with --resume.",
               file=sys.stderr)
@@ -159,6 +162,9 @@ def export(argv: list[str]) -> int:
                                                          "for blend and refine)")
     parser.add_argument("--out", required=True, help="the .safetensors file to write")
     parser.add_argument("--device-note", default="cpu (2 cores)", help="where it was trained, for the metadata")
+    parser.add_argument("--note", action="append", default=[], metavar="KEY=TEXT",
+                        help="a line for the card and the metadata (e.g. warm_start='from runs/x at step 818'); "
+                             "repeatable")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=JSON",
                         help="a config field that changes how the network runs, not its tensors, e.g. "
                              "thin_radius=24 (tuned with scripts/evaluate.py); repeatable")
@@ -173,7 +179,8 @@ def export(argv: list[str]) -> int:
     run_dir = Path(args.run_dir or ROOT / "runs" / run_of(args.stage))
     path = export_weights(args.stage, run_dir, args.out,
                           {"training_data": DATA_TERMS, "training_device": args.device_note,
-                           "licence_note": "trained on research-use DAVIS footage: research / non-commercial use"},
+                           "licence_note": "trained on research-use DAVIS footage: research / non-commercial use",
+                           **{f"note_{key}": text for key, _, text in (n.partition("=") for n in args.note)}},
                           settings)
     card = path.with_suffix(".md")
     card.write_text(weight_card(path, run_dir))

@@ -267,3 +267,22 @@ def test_hole_radius_is_the_half_thickness_of_the_hole():
     hole[0, 10:30, 10:50] = 1.0
     assert hole_radius(hole) == pytest.approx(10.0, abs=0.5)
     assert hole_radius(torch.zeros(1, 8, 8)) == 0.0
+
+
+def test_gate_only_refiner_mixes_the_fill_and_the_carried_output_without_inventing_colour():
+    """Default refiner (no colour correction): inside the hole every value lies between P_t and the previous
+    output warped to t; with ``correction=True`` the paper's residual r can leave that range."""
+    torch.manual_seed(0)
+    frame, hole = torch.rand(1, 3, 24, 32), box_hole(24, 32)
+    inpainted, previous = torch.rand(1, 3, 24, 32), torch.rand(1, 3, 24, 32)
+    flow, confidence = torch.zeros(1, 2, 24, 32), torch.ones(1, 1, 24, 32)
+    for correction in (False, True):
+        net = TINY["convlstm_refine"](correction=correction).eval()
+        assert net.decoder[-1].out_channels == (4 if correction else 1)
+        with torch.no_grad():
+            torch.nn.init.normal_(net.decoder[-1].weight, std=0.5)  # a gate (and r) far from its start
+            out, _ = net(frame, hole, inpainted, flow, confidence, previous, None, hole)
+        inside = hole.expand_as(out) > 0.5
+        low, high = torch.minimum(inpainted, previous)[inside], torch.maximum(inpainted, previous)[inside]
+        between = ((out[inside] >= low - 1e-6) & (out[inside] <= high + 1e-6)).all()
+        assert bool(between) == (not correction)

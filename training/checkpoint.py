@@ -74,3 +74,30 @@ def load_checkpoint(run_dir: str | os.PathLike, model: torch.nn.Module,
     tensors = {k: v.to(device) if not k.endswith(".step") else v for k, v in load_file(str(folder / OPTIMIZER)).items()}
     load_optimizer(optimizer, tensors, state.pop("optimizer"))
     return state
+
+
+def warm_start(model: torch.nn.Module, run_dir: str | os.PathLike) -> list[str]:
+    """Initialise ``model`` from the model tensors of another run's checkpoint; returns the names it took.
+
+    A tensor of the same name and shape is copied; one whose shape differs only in its first
+    dimension (e.g. a last layer that now predicts fewer channels) gets the leading slice; any
+    other tensor keeps its fresh initial value. The optimiser state is not taken.
+    """
+    folder = Path(run_dir) / "checkpoint"
+    if not (folder / MODEL).is_file():
+        raise ValueError(f"--init-from {run_dir}: no checkpoint there (expected {folder / MODEL}).")
+    source = load_file(str(folder / MODEL))
+    taken = []
+    with torch.no_grad():
+        for name, tensor in model.state_dict().items():
+            other = source.get(name)
+            if other is None:
+                continue
+            if other.shape == tensor.shape:
+                tensor.copy_(other)
+            elif other.shape[1:] == tensor.shape[1:] and other.shape[0] >= tensor.shape[0] and other.ndim > 0:
+                tensor.copy_(other[:tensor.shape[0]])
+            else:
+                continue
+            taken.append(name)
+    return taken

@@ -25,7 +25,7 @@ from tqdm import tqdm
 
 from model.networks.base import Network
 
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import load_checkpoint, save_checkpoint, warm_start
 from .data import step_rng
 from .losses import WeightedLoss
 
@@ -95,11 +95,12 @@ def _to(batch: dict, device: torch.device) -> dict:
 
 def train(stage: Stage, run_dir: str | Path, minutes: float = 60.0, max_steps: int | None = None,
           resume: bool = False, device: str = "cpu", seed: int = 0, checkpoint_minutes: float = 3.0,
-          val_every: int = 1000, progress: bool = True) -> dict:
+          val_every: int = 1000, progress: bool = True, init_from: str | Path | None = None) -> dict:
     """Train ``stage`` for ``minutes`` of wall time or until step ``max_steps``, checkpointing into ``run_dir``.
 
     ``resume=True`` continues from ``run_dir/checkpoint`` (a fresh start if there is none);
-    ``resume=False`` refuses a ``run_dir`` that already holds a checkpoint. Returns a summary:
+    ``resume=False`` refuses a ``run_dir`` that already holds a checkpoint. ``init_from``: a fresh
+    run starts from that run's model weights (:func:`training.checkpoint.warm_start`). Returns a summary:
     ``{"step", "seconds", "losses": [per-step totals of this call], "validation": [...]}``.
     """
     run_dir = Path(run_dir)
@@ -112,6 +113,8 @@ def train(stage: Stage, run_dir: str | Path, minutes: float = 60.0, max_steps: i
         raise ValueError(f"{run_dir} holds a checkpoint of the {json.loads(saved.read_text()).get('stage')!r} "
                          f"stage, not {stage.name!r}; pick that stage's --run-dir.")
     state = load_checkpoint(run_dir, network, optimizer) if resume else None
+    if state is None and init_from is not None:  # a fresh run that starts from another run's weights
+        warm_start(network, init_from)
     if state is None and not resume and (run_dir / "checkpoint").exists():
         raise ValueError(f"{run_dir} already holds a checkpoint; pass --resume to continue it or choose "
                          "another --run-dir.")

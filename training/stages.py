@@ -305,7 +305,9 @@ def weight_card(path: str | Path, run_dir: str | Path) -> str:
              f"| loss | {config['loss']} |",
              f"| crops (h, w) | {', '.join(f'{h}x{w}' for h, w in config['crops'])} at the 432x240 scale |",
              f"| data | {metadata.get('training_data', '?')} |",
-             f"| terms | {metadata.get('licence_note', '?')} |", ""]
+             f"| terms | {metadata.get('licence_note', '?')} |"]
+    lines += [f"| {key[5:].replace('_', ' ')} | {value} |" for key, value in sorted(metadata.items())
+              if key.startswith("note_")] + [""]
     history = state.get("validation", [])
     if history:
         keys = [k for k in history[-1] if k != "step"]
