@@ -321,13 +321,43 @@ def saved_pngs(comfyui: dict, summary: dict, node_id: str) -> np.ndarray:
     return np.stack([cv2.cvtColor(cv2.imread(str(f)), cv2.COLOR_BGR2RGB) for f in files])
 
 
-def test_chunks_joined_through_state_equal_one_run(comfyui, tmp_path):
-    """long_video_chunks: chunk 2 continues from chunk 1's state, so the joined frames are those of one run.
+LEARNED_STAGES = {  # node -> (widget that picks the network, loader input, loader node)
+    "FRVI_FrameInpaint": ("method", "model", "FRVI_LoadFrameInpaintNetwork"),
+    "FRVI_RobustFlow": ("completion", "completion_model", "FRVI_LoadFlowCompletionNetwork"),
+    "FRVI_FlowBlend": ("method", "model", "FRVI_LoadFlowBlendNetwork"),
+    "FRVI_ConvLSTMRefine": ("method", "model", "FRVI_LoadConvLSTMRefineNetwork"),
+}
+
+
+def on_learned_path(graph: dict) -> dict:
+    """Every pipeline node of ``graph`` switched to its network, each fed by a loader of the shipped weights."""
+    for i, (_, _, loader) in enumerate(LEARNED_STAGES.values()):
+        graph[f"80{i}"] = {"class_type": loader, "inputs": {}}  # weights set by the caller
+    loaders = {kind: f"80{i}" for i, kind in enumerate(LEARNED_STAGES)}
+    for node in graph.values():
+        if node["class_type"] in LEARNED_STAGES:
+            widget, socket, _ = LEARNED_STAGES[node["class_type"]]
+            node["inputs"].update({widget: "network", socket: [loaders[node["class_type"]], 0]})
+    return graph
+
+
+@pytest.mark.parametrize("learned", [False, True], ids=["classical", "learned"])
+def test_chunks_joined_through_state_equal_one_run(comfyui, pack, tmp_path, learned):
+    """long_video_chunks: chunk 2 continues from chunk 1's state, so the joined frames are those of one run, on
+    the classical path and on the learned one (the ConvLSTM's memory crosses the join in the state).
 
     The single run is made here from the workflow's first chunk (same nodes and settings, every frame);
     both results are saved as PNG (lossless) in one queued graph and compared bit for bit.
     """
     graph = json.loads((WORKFLOWS / "api" / "long_video_chunks_api.json").read_text())
+    if learned:
+        for kind in ("frame_inpaint", "flow_complete", "flow_blend", "convlstm_refine"):
+            if not (REPO / "weights" / f"frvi_{kind}.safetensors").is_file():
+                pytest.skip(f"no shipped weights for {kind}")
+        graph = on_learned_path(graph)
+        for i, (_, _, loader) in enumerate(LEARNED_STAGES.values()):
+            graph[f"80{i}"]["inputs"] = {"weights": pack.NODE_CLASS_MAPPINGS[loader].INPUT_TYPES()["required"]
+                                         ["weights"][1]["default"]}
     (join_id,) = [key for key, node in graph.items() if node["class_type"] in ("BatchImagesNode", "ImageBatch")]
     first, second = refine_nodes(graph, [join_id, 0])
     assert graph[second]["inputs"]["state"] == [first, 1], "chunk 2's ConvLSTM Refine must take chunk 1's state"
