@@ -15,9 +15,11 @@ With --propagate, Flow Propagate first copies into the hole what the frames up t
 so memory stays flat too); the four stages then fill only what no frame saw. The demo
 uses it; --no-propagate turns it off.
 
-With --learned, each stage whose trained weights the pack ships in weights/ runs its network
-(all four: frame inpainting, flow completion, the flow blend H_f and the ConvLSTM refiner);
-a stage without shipped weights stays classical.
+By default each stage whose trained weights the pack ships in weights/ runs its network (all
+four: frame inpainting, flow completion, the flow blend H_f and the ConvLSTM refiner): on the
+validation clips the full learned graph beat the weight-free one on every mask kind (README,
+"Evaluation"). The weights carry research / non-commercial terms (weights/README.md);
+--no-learned runs the weight-free stages.
 """
 from __future__ import annotations
 
@@ -44,6 +46,7 @@ from model.propagate import PropagateConfig  # noqa: E402
 from model.propagate_stream import StreamingPropagator  # noqa: E402
 from model.video_encode import CODECS, VIDEO_EXTENSIONS  # noqa: E402
 from model.video_io import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
+from model.networks import KINDS  # noqa: E402
 from model.weights_io import find_weights, load_network  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -66,26 +69,28 @@ def learned_networks(folder: Path = PACK_WEIGHTS) -> dict:
     """The trained networks shipped in ``weights/``, by kind (loaded strictly); ValueError if there are none."""
     found = find_weights(folder)
     if not found:
-        raise ValueError(f"--learned: no trained weights in {folder}; drop --learned to run the classical stages.")
+        raise ValueError(f"--learned: no trained weights in {folder}; use --no-learned to run the classical stages.")
     return {kind: load_network(path, kind) for kind, path in found.items()}
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        description="Frame-recurrent video inpainting (Ding et al. 2019): classical stages by default, the pack's "
-                    "trained networks with --learned. With no arguments it runs the shipped demo clip.")
+        description="Frame-recurrent video inpainting (Ding et al. 2019): the pack's trained networks by default, "
+                    "the weight-free stages with --no-learned. With no arguments it runs the shipped demo clip.")
     parser.add_argument("input", nargs="?", help="video file or folder of frames (jpg/png/webp/bmp/tif)")
     parser.add_argument("mask", nargs="?", help="mask video, mask folder, or one mask image for all frames; "
                                                 "white (>= 128) = hole; RGBA: transparent = hole")
     parser.add_argument("-o", "--output", help="output video (.mp4/.m4v/.mov/.mkv/.avi: see --codec; the input video's "
                                                "audio is copied) or folder for PNG frames")
     parser.add_argument("--demo", action="store_true", help="run the shipped demo clip into demo_output/")
-    parser.add_argument("--learned", action="store_true",
+    parser.add_argument("--learned", action=argparse.BooleanOptionalAction, default=None,
                         help="run the trained network of every stage whose weights the pack ships in weights/ "
-                             "(frame inpainting, flow completion, flow blend, ConvLSTM refiner)")
+                             "(frame inpainting, flow completion, flow blend, ConvLSTM refiner; research-use terms, "
+                             "see weights/README.md). Default: on when the pack ships all four; --no-learned runs "
+                             "the weight-free stages (OpenCV Telea, DIS, Laplacian fill, temporal blend)"),
     parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default="telea",
-                        help="per-frame fill (stage 1): OpenCV Telea or Navier-Stokes (default: telea; "
-                             "--learned: the frame network)")
+                        help="per-frame fill (stage 1) of the weight-free stages (--no-learned): OpenCV Telea or "
+                             "Navier-Stokes (default: telea)")
     parser.add_argument("--radius", type=int, default=5,
                         help="neighbourhood of the per-frame fill, pixels (default: 5)")
     parser.add_argument("--working-size", type=int, default=0, metavar="PIXELS",
@@ -142,6 +147,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
     args.grow = args.grow or 0
     args.propagate = bool(args.propagate)
+    if args.learned is None:
+        args.learned = set(find_weights(PACK_WEIGHTS)) >= set(KINDS)
     if not 0.0 <= args.strength <= 1.0:
         parser.error(f"--strength must lie in 0..1, got {args.strength}.")
     if args.radius < 1:
@@ -223,6 +230,9 @@ def inpaint(args: argparse.Namespace) -> dict:
     fps = args.fps or info.fps
     audio = audio_source(frames, fps)
     engine = StreamingInpainter(*pipeline_stages(args), flow_working_size=args.flow_working_size)
+    if args.learned:
+        print("stages: the pack's trained networks (research / non-commercial terms, see weights/README.md); "
+              "--no-learned runs the weight-free stages", file=sys.stderr)
     total = info.frame_count or None
     if args.max_frames:
         total = min(total or args.max_frames, args.max_frames)

@@ -26,7 +26,6 @@ the report names the CPU, core count and torch thread count.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import os
 import shlex
@@ -71,14 +70,19 @@ CLASSICAL_NAMES = {"frame_inpaint": "Telea", "flow_complete": "Laplacian", "flow
 
 
 def learned_makers(weights_dir: Path | None) -> tuple[dict, list[str]]:
-    """Makers of the learned stages found in ``weights_dir`` (via scripts/evaluate.py's loader), and notes."""
+    """Makers of the learned stages whose weights are in ``weights_dir`` (found by their metadata; each network
+    loaded once, strictly), and notes."""
     if not weights_dir:
         return {}, []
-    spec = importlib.util.spec_from_file_location("frvi_evaluate", Path(__file__).with_name("evaluate.py"))
-    evaluate = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = evaluate
-    spec.loader.exec_module(evaluate)
-    return evaluate.learned_stage_makers(evaluate.find_weights(Path(weights_dir)))
+    from model.weights_io import find_weights, load_network
+    factories = {"frame_inpaint": lambda net: stages.frame_inpainter("network", network=net),
+                 "flow_complete": lambda net: stages.flow_completer("network", net),
+                 "flow_blend": lambda net: stages.flow_blender("network", net),
+                 "convlstm_refine": lambda net: stages.refiner("network", network=net)}
+    found = find_weights(Path(weights_dir))
+    networks = {kind: load_network(path, kind) for kind, path in found.items()}
+    makers = {kind: (lambda make=factories[kind], net=net: make(net)) for kind, net in networks.items()}
+    return makers, [f"learned stages from {weights_dir}: " + ", ".join(f"{k}={p.name}" for k, p in found.items())]
 
 
 def build_engine(device: str, timer: StageTimer | None = None, makers: dict | None = None, working_size: int = 0,

@@ -403,7 +403,11 @@ def test_learned_runs_the_shipped_networks_with_known_pixels_exact(tmp_path):
     frames, holes = make_clip(tmp_path / "clip", h=64, w=96)
     args = (tmp_path / "clip" / "frames", tmp_path / "clip" / "masks")
     learned = run_cli(*args, "-o", tmp_path / "learned", "--learned", cwd=tmp_path)
-    classical = run_cli(*args, "-o", tmp_path / "classical", cwd=tmp_path)
+    classical = run_cli(*args, "-o", tmp_path / "classical", "--no-learned", cwd=tmp_path)
+    default = run_cli(*args, "-o", tmp_path / "default", cwd=tmp_path)  # all four networks shipped: learned
+    assert default.returncode == 0 and "trained networks" in default.stderr
+    assert all(np.array_equal(cv2.imread(str(tmp_path / "default" / f"{i:05d}.png")),
+                              cv2.imread(str(tmp_path / "learned" / f"{i:05d}.png"))) for i in range(len(frames)))
     assert learned.returncode == 0 and classical.returncode == 0, learned.stderr + classical.stderr
     differs = False
     for i, frame in enumerate(frames):
@@ -418,7 +422,7 @@ def test_learned_without_weights_files_says_what_to_do(tmp_path):
     spec = importlib.util.spec_from_file_location("frvi_cli", CLI)
     cli = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(cli)
-    with pytest.raises(ValueError, match="no trained weights .* drop --learned"):
+    with pytest.raises(ValueError, match="no trained weights .* use --no-learned"):
         cli.learned_networks(tmp_path)
 
 

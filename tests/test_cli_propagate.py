@@ -49,7 +49,8 @@ def test_propagate_copies_the_background_other_frames_saw_and_keeps_known_pixels
     errors = {}
     for name, extra in (("plain", []), ("propagate", ["--propagate", "--max-distance", "3"])):
         out = tmp_path / name
-        result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, *extra, cwd=tmp_path)
+        result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, *extra, "--no-learned",
+                         cwd=tmp_path)  # the weight-free stages: the figures below were measured with them
         assert result.returncode == 0, result.stderr
         assert ("propagation" in result.stdout) == (name == "propagate")
         output = read_pngs(out)
@@ -63,7 +64,7 @@ def test_propagate_copies_the_background_other_frames_saw_and_keeps_known_pixels
 def test_cli_output_equals_whole_clip_propagation_then_the_engine(tmp_path):
     panning_clip(tmp_path / "clip", t=16)
     result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", tmp_path / "out",
-                     "--propagate", "--max-distance", "2", cwd=tmp_path)  # windows of 4 frames + 2 each side
+                     "--propagate", "--max-distance", "2", "--no-learned", cwd=tmp_path)  # windows of 4 + 2 each side
     assert result.returncode == 0, result.stderr
     source = FrameSource(tmp_path / "clip" / "frames")
     pairs = list(paired(source, MaskSource(tmp_path / "clip" / "masks", source.info.width, source.info.height)))
