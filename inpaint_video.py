@@ -87,7 +87,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="run the trained network of every stage whose weights the pack ships in weights/ "
                              "(frame inpainting, flow completion, flow blend, ConvLSTM refiner; research-use terms, "
                              "see weights/README.md). Default: on when the pack ships all four; --no-learned runs "
-                             "the weight-free stages (OpenCV Telea, DIS, Laplacian fill, temporal blend)"),
+                             "the weight-free stages (OpenCV Telea, DIS, Laplacian fill, temporal blend)")
     parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default="telea",
                         help="per-frame fill (stage 1) of the weight-free stages (--no-learned): OpenCV Telea or "
                              "Navier-Stokes (default: telea)")
