@@ -97,15 +97,15 @@ def manage_network(network: torch.nn.Module):
                                             offload_device=model_management.unet_offload_device())
 
 
-def network_from(model, needed: bool = True):
+def network_from(model, needed: bool = True, source: str = "model: expected the output of a 'Load ... Network' node"):
     """The ``nn.Module`` a stage runs, from a loader's output: a ModelPatcher is first loaded onto the compute
     device through ``load_models_gpu`` (when ``needed``: the stage's method is ``network``); a bare module or
-    None is returned as is."""
+    None is returned as is. Anything else raises ValueError starting with ``source``."""
     if model is None or not needed or isinstance(model, torch.nn.Module):
         return model
     module = getattr(model, "model", None)
     if not isinstance(module, torch.nn.Module):
-        raise ValueError(f"model: expected the output of a 'Load ... Network' node, got {type(model).__name__}.")
+        raise ValueError(f"{source}, got {type(model).__name__}.")
     if model_management is not None:
         model_management.load_models_gpu([model])
     return module
@@ -116,12 +116,5 @@ def load_optical_flow(optical_flow) -> torch.nn.Module:
 
     A bare ``nn.Module`` is returned as is (scripts and tests).
     """
-    if isinstance(optical_flow, torch.nn.Module):
-        return optical_flow.to(compute_device())
-    module = getattr(optical_flow, "model", None)
-    if not isinstance(module, torch.nn.Module):
-        raise ValueError(f"optical_flow: expected the output of Load Optical Flow Model, got "
-                         f"{type(optical_flow).__name__}.")
-    if model_management is not None:
-        model_management.load_models_gpu([optical_flow])
+    module = network_from(optical_flow, source="optical_flow: expected the output of Load Optical Flow Model")
     return module.to(compute_device())

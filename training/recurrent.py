@@ -27,8 +27,8 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from model import engine, mask_generators, metrics
-from model.flow import DISFlowEstimator
+from model import engine, metrics
+from model.flow import DISFlowEstimator, FlowField
 from model.networks import ConvLSTMRefineNet, FlowBlendNet
 from model.networks.convlstm import ConvLSTMRefineConfig
 from model.networks.flow_blend_net import FlowBlendConfig
@@ -180,9 +180,8 @@ class RecurrentValidation:
 
     def __init__(self, root: Path, front: FrozenFront, clips: tuple[str, ...] = ("davis_blackswan", "davis_camel",
                                                                                   "tennis"), num_frames: int = 12):
-        from .stages import VALIDATION_SIZE, _read_frames
+        from .stages import _read_frames, _validation_holes
         root = Path(root)
-        donors = [p.name for p in sorted(root.iterdir()) if (p / "masks").is_dir() and p.name.startswith("davis_")]
         self.videos = []
         for name in clips:
             files = sorted((root / name / "frames").glob("*"))
@@ -190,22 +189,13 @@ class RecurrentValidation:
                 continue
             target = _read_frames(files, tuple(range(num_frames)))
             gt_flow = metrics.ground_truth_flow(target)
-            for kind in training_data.HOLE_KINDS:
-                donor = None
-                if kind == "objects":
-                    others = [d for d in donors if d != name]
-                    if not others:
-                        continue
-                    donor = mask_generators.load_mask_sequence(
-                        root / mask_generators.choose_donor(name, others, 0) / "masks", max_frames=num_frames)
-                hole = mask_generators.make_hole(kind, num_frames, *VALIDATION_SIZE, seed=0, key=name, donor=donor)
+            for hole in _validation_holes(root, [name], num_frames, tuple(range(num_frames))).values():
                 self.videos.append((target, hole, gt_flow, front(target, hole)))
         self.classical = self._score(flow_blender("confidence"), refiner("temporal_blend"))
 
     def _score(self, blender, refine) -> dict[str, float]:
         psnrs, ewarps = [], []
         for target, hole, gt_flow, made in self.videos:
-            from model.flow import FlowField
             flow = engine.blend_flow_fields(FlowField(made["flow_p"], made["conf_p"]),
                                             FlowField(made["flow_i"], made["conf_i"]), blender)
             output, _ = engine.refine_frames(made["frame"], hole, made["inpainted"], flow, refine)

@@ -108,8 +108,10 @@ def _validation_frames(root: Path) -> dict[str, torch.Tensor]:
     return out
 
 
-def _validation_holes(root: Path, names: list[str]) -> dict[tuple[str, str], torch.Tensor]:
-    """Holes of the evaluation's protocols for frames 0 and 12 of each clip -> ``{(clip, kind): [2,1,H,W]}``."""
+def _validation_holes(root: Path, names: list[str], num_frames: int = 24,
+                      frames: tuple[int, ...] = (0, 12)) -> dict[tuple[str, str], torch.Tensor]:
+    """Holes of the evaluation's protocols over ``num_frames`` frames of each clip, kept at ``frames``
+    -> ``{(clip, kind): [len(frames),1,H,W]}``, in the order of :data:`training.data.HOLE_KINDS`."""
     donors = [p.name for p in sorted(root.iterdir()) if (p / "masks").is_dir() and p.name.startswith("davis_")]
     holes = {}
     for name in names:
@@ -119,9 +121,9 @@ def _validation_holes(root: Path, names: list[str]) -> dict[tuple[str, str], tor
                 if not [d for d in donors if d != name]:
                     continue
                 donor = mask_generators.load_mask_sequence(root / mask_generators.choose_donor(name, donors, 0)
-                                                           / "masks", max_frames=24)
-            hole = mask_generators.make_hole(kind, 24, *VALIDATION_SIZE, seed=0, key=name, donor=donor)
-            holes[(name, kind)] = hole[[0, 12]]
+                                                           / "masks", max_frames=num_frames)
+            hole = mask_generators.make_hole(kind, num_frames, *VALIDATION_SIZE, seed=0, key=name, donor=donor)
+            holes[(name, kind)] = hole[list(frames)]
     return holes
 
 
