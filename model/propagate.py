@@ -42,7 +42,7 @@ from .harmonic import harmonic_fill
 from .masks import grow_hole
 from .poisson import neighbour, poisson_blend
 from .resample import resize_flow, working_size
-from .trace import CHANNELS, OFFSETS, box_of, trace
+from .trace import CHANNELS, OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
 PREFILL_ITERATIONS = 4  # Jacobi steps per pyramid level of the colour fill the flow is estimated on
@@ -180,6 +180,40 @@ def _edge_guides(differences: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return guides[0], guides[1], valid[0], valid[1]
 
 
+def fill_from_passes(video: TensorVideo, t: int, box: Box, past: torch.Tensor, future: torch.Tensor,
+                     area: torch.Tensor, gradients: bool,
+                     device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor] | None:
+    """Frame t's hole box filled from both passes: ``(patch [1,3,h,w], region [1,1,h,w] bool)`` or None.
+
+    Args:
+        video: the frames (:class:`model.trace.TensorVideo` or alike); box: frame t's hole box.
+        past: the past pass's samples of frame t packed to ``area`` (``[kept, n]``, host or device).
+        future: the future pass's samples ``[1,CHANNELS,h,w]`` on ``box``; area: ``[1,1,h,w]`` bool.
+    Returns:
+        ``patch``: the frame on ``box`` with the propagated colours (clamped to [0,1], seams
+        blended with ``gradients``) inside ``region``, the hole pixels some frame saw; every other
+        pixel bit-exact. None when no hole pixel of frame t found a source.
+    """
+    unpacked = torch.zeros_like(future)
+    unpacked[0, :past.shape[0]][:, area[0, 0]] = past.to(device)
+    colour, has_source, differences = _combine(unpacked, future)
+    hole_box = video.hole(t, box).to(device) > 0.5
+    region = hole_box & has_source
+    if not region.any():
+        return None
+    frame = video.frame(t, box).to(device)
+    if gradients:
+        guide_x, guide_y, ok_x, ok_y = _edge_guides(differences)
+        colour = poisson_blend(colour, guide_x, guide_y, frame, region, ~hole_box, ok_x, ok_y)
+    return torch.where(region, colour.clamp(0.0, 1.0), frame), region
+
+
+def kept_channels(gradients: bool) -> int:
+    """Channels of the past pass's samples kept for the future pass: colour and age, plus with
+    ``gradients`` the source differences that guide seam blending."""
+    return CHANNELS if gradients else 4
+
+
 def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFlows, max_distance: int = 12,
                     consistency: float = 1.0, seam: str = "poisson", device: torch.device | str = "cpu",
                     on_frame: OnFrame = None) -> tuple[torch.Tensor, torch.Tensor]:
@@ -207,6 +241,7 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
     t_len, _, h, w = frames.shape
     limit = max_distance if max_distance > 0 else t_len
     gradients = seam == "poisson"
+    video = TensorVideo(frames, hole)
     out = frames.clone()
     remaining = torch.empty(t_len, 1, h, w, dtype=hole.dtype, device=hole.device)
     pairs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # host memory, flow resolution
@@ -221,30 +256,24 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
         forward, backward = pair(t - 1)
         return backward, forward
 
-    kept = CHANNELS if gradients else 4  # colour and age, plus source differences for Poisson
-    for t, _, samples, area in trace(frames, hole, to_past, range(t_len), -1, limit, consistency, gradients, device):
-        past.append(samples[0, :kept][:, area[0, 0]].cpu())
+    kept = kept_channels(gradients)
+    from_past = Tracer(video, to_past, -1, limit, consistency, gradients, device)
+    for t in range(t_len):
+        box, samples, area = from_past(t)
+        past.append(None if box is None else samples[0, :kept][:, area[0, 0]].cpu())
         if on_frame is not None:
             on_frame(t)
 
-    for t, box, samples, area in trace(frames, hole, pair, range(t_len - 1, -1, -1), 1, limit, consistency,
-                                       gradients, device):
+    from_future = Tracer(video, pair, 1, limit, consistency, gradients, device)
+    for t in range(t_len - 1, -1, -1):
+        box, samples, area = from_future(t)
         mask = hole[t if hole.shape[0] > 1 else 0]
         remaining[t] = mask
-        if box is not None:
-            y0, y1, x0, x1 = box
-            unpacked = torch.zeros_like(samples)
-            unpacked[0, :kept][:, area[0, 0]] = past[t].to(device)
-            colour, has_source, differences = _combine(unpacked, samples)
-            hole_box = hole_at(hole, t)[..., y0:y1, x0:x1].to(device) > 0.5
-            region = hole_box & has_source
-            if region.any():
-                frame = frames[t:t + 1, :, y0:y1, x0:x1].to(device)
-                if gradients:
-                    guide_x, guide_y, ok_x, ok_y = _edge_guides(differences)
-                    colour = poisson_blend(colour, guide_x, guide_y, frame, region, ~hole_box, ok_x, ok_y)
-                out[t, :, y0:y1, x0:x1] = torch.where(region, colour.clamp(0.0, 1.0), frame)[0].to(out.device)
-                remaining[t, :, y0:y1, x0:x1] = mask[:, y0:y1, x0:x1] * (~region[0]).to(mask.device, mask.dtype)
+        filled = None if box is None else fill_from_passes(video, t, box, past[t], samples, area, gradients, device)
+        if filled is not None:
+            (y0, y1, x0, x1), (patch, region) = box, filled
+            out[t, :, y0:y1, x0:x1] = patch[0].to(out.device)
+            remaining[t, :, y0:y1, x0:x1] = mask[:, y0:y1, x0:x1] * (~region[0]).to(mask.device, mask.dtype)
         past[t] = None
         if on_frame is not None:
             on_frame(t)

@@ -1,31 +1,34 @@
-"""Flow Propagate over a stream of any length in bounded memory: overlapping windows of frames.
+"""Flow Propagate over a stream of any length in bounded memory.
 
-Flow Propagate looks at most ``D = max_distance`` frames each way, so what frame t receives
-depends only on frames ``[t-D, t+D]``. The stream is cut into chunks of ``C`` frames; each chunk
-is propagated (:func:`model.propagate.propagate_video`) inside a window holding ``context``
-(default ``D``) frames on each side (fewer at the ends of the video), and only the chunk's
-frames are emitted, in order. At most ``C + 2 context`` frames are held at any time, whatever
-the video length.
+Flow Propagate (:mod:`model.propagate`) runs two recurrent passes, one from the past and one
+from the future, and looks at most ``D = max_distance`` frames each way. On a stream:
+
+* the **past pass** runs once, frame by frame as the frames arrive: its result for frame t
+  depends on frames ``t-D .. t`` only, so it is exactly the whole-clip pass;
+* the **future pass** runs backwards, so it runs per chunk of ``C`` frames: for the chunk
+  ``[a, a+C)`` it starts ``context`` (default ``D``) frames after the chunk's end and walks
+  back to ``a``; the frames after the chunk are only looked at. Then the chunk's frames are
+  filled from both passes and emitted, in order.
+
+At most ``C + context`` frames are held at any time, whatever the video's length, each as 8-bit
+when that loses nothing (every frame read from an 8-bit file), else as given; plus the past
+pass's samples of those frames' hole pixels and the flows of their pairs at the flow resolution.
+Each frame is traced ``1 + (C + context) / C`` times on average (once from the past, once or
+twice from the future); the flows of a pair are computed once, as the pair arrives.
 
 How close to one whole-clip run (:func:`model.propagate.flow_propagate`, same memory layout of
-the frames): a window's past pass starts with no sources where the whole-clip run may carry
-sources from before the window. By induction, the window's source map of every frame is the
-whole-clip map without the sources older than the window start; a chunk frame is at least
-``context >= D`` frames after the window start and its sources are at most ``D`` frames away,
-so it loses none (the future pass is the mirror image). The flows of a pair depend on that
-pair only (computed once here, shared by the windows) and seams are blended frame by frame.
-With whole-pixel flow this makes the output bit-identical (tested). With sub-pixel flow,
-:mod:`model.trace` mixes four neighbours' sources bilinearly when they agree within a tolerance
-(``has > 1 - 1e-4``, age spread ``< 1e-3``), so a neighbour whose source lies before the window
-can add a tiny weight in the whole-clip run only. Measured (dogs_jump, 66 frames at 432x240,
-D = 12, C = 24): the remaining hole identical, colours at most 0.3/255 apart, one 8-bit value
-in 100,000 of the hole's changed; ``context = 2D`` brought it down to float rounding. The flow's own
-rounding depends on the frames' memory
-layout (channels-last or not), so the window keeps the layout of the frames it is given.
-
-Cost: each frame is traced in ``(C + 2 context) / C`` windows on average (the flows are not
-recomputed); memory is ``C + 2 context`` frames twice (the window and its propagated copy) plus
-the flows of the window's pairs at the flow resolution.
+the frames): a chunk's future pass starts with no sources where the whole-clip run may carry
+sources from after its start. By induction, its source map of every frame is the whole-clip map
+without the sources beyond the start; a chunk frame is at least ``context >= D`` frames before
+the start and its sources are at most ``D`` frames away, so it loses none. With whole-pixel flow
+this makes the output bit-identical (tested). With sub-pixel flow, :mod:`model.trace` mixes four
+neighbours' sources bilinearly when they agree within a tolerance (``has > 1 - 1e-4``, age spread
+``< 1e-3``), so a neighbour whose source lies beyond the start can add a tiny weight in the
+whole-clip run only. Measured (dogs_jump, 66 frames at 432x240, D = 12, C = 24, with the
+earlier windowed passes): the remaining hole identical, colours at most 0.3/255 apart;
+``context = 2D`` brought it down to float rounding. The flow's own rounding depends on the
+frames' memory layout (channels-last or not), so the flows are computed on the frames as given
+and every frame comes back out in its own layout.
 """
 from __future__ import annotations
 
@@ -35,7 +38,9 @@ from typing import Iterable, Iterator
 import torch
 
 from .checks import check_video, hole_at
-from .propagate import PropagateConfig, downscale, flow_size, pair_flow, propagate_video
+from .propagate import (PropagateConfig, downscale, fill_from_passes, flow_size, kept_channels, pair_flow)
+from .resample import resize_flow
+from .trace import Box, Tracer
 
 
 @dataclass
@@ -44,15 +49,71 @@ class Propagated:
 
     Attributes:
         frame: ``[1,3,H,W]`` the input frame in [0,1].
-        hole: ``[1,1,H,W]`` its binary hole (0/1).
+        hole: ``[1,1,H,W]`` its hole, as given (0/1 for the CLI).
         filled: ``[1,3,H,W]`` the frame with the propagated pixels filled in (every other pixel bit-exact).
-        remaining: ``[1,1,H,W]`` the hole no frame within ``max_distance`` saw (0/1).
+        remaining: ``[1,1,H,W]`` the hole no frame within ``max_distance`` saw (the hole's values there, else 0).
     """
 
     frame: torch.Tensor
     hole: torch.Tensor
     filled: torch.Tensor
     remaining: torch.Tensor
+
+
+def compact(x: torch.Tensor) -> torch.Tensor:
+    """``x`` in [0,1] as uint8 codes when ``codes / 255`` gives ``x`` back exactly (8-bit frames, 0/1 holes),
+    else ``x`` itself; :func:`expand` undoes it."""
+    codes = (x * 255.0).round_()
+    return codes.to(torch.uint8) if torch.equal(codes / 255.0, x) else x
+
+
+def expand(stored: torch.Tensor) -> torch.Tensor:
+    """The float32 values a :func:`compact` tensor (or a crop of one) stands for."""
+    return stored.to(torch.float32) / 255.0 if stored.dtype == torch.uint8 else stored
+
+
+class HeldFrames:
+    """The frames and holes a :class:`StreamingPropagator` still needs, by video index, compactly.
+
+    Reads like :class:`model.trace.TensorVideo` (``size``, ``frame``, ``hole``) for the passes.
+    """
+
+    def __init__(self):
+        self.frames: dict[int, torch.Tensor] = {}
+        self.holes: dict[int, torch.Tensor] = {}
+        self.layouts: dict[int, torch.memory_format] = {}
+        self.size: tuple[int, int] | None = None
+
+    def put(self, t: int, frame: torch.Tensor, hole: torch.Tensor) -> None:
+        """Keep frame t ``[1,3,H,W]`` and its hole ``[1,1,H,W]`` (host memory)."""
+        self.size = self.size or tuple(frame.shape[-2:])
+        self.layouts[t] = torch.channels_last if not frame.is_contiguous() and \
+            frame.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
+        self.frames[t], self.holes[t] = compact(frame.detach().cpu()), compact(hole.detach().cpu())
+
+    def frame(self, t: int, box: Box | None = None) -> torch.Tensor:
+        """Frame t ``[1,3,h,w]`` float32 on ``box`` (default: whole, in the layout it came in)."""
+        if box is None:
+            return expand(self.frames[t]).contiguous(memory_format=self.layouts[t])
+        y0, y1, x0, x1 = box
+        return expand(self.frames[t][..., y0:y1, x0:x1])
+
+    def hole(self, t: int, box: Box | None = None) -> torch.Tensor:
+        """Binary hole ``[1,1,h,w]`` (float 0/1) of frame t on ``box`` (default: whole)."""
+        y0, y1, x0, x1 = box or (0, self.size[0], 0, self.size[1])
+        return hole_at(expand(self.holes[t][..., y0:y1, x0:x1]), 0)
+
+    def given_hole(self, t: int) -> torch.Tensor:
+        """Frame t's hole ``[1,1,H,W]`` with the values it was given."""
+        return expand(self.holes[t]).clone()
+
+    def drop_before(self, t: int) -> None:
+        """Forget every frame before t."""
+        for i in [i for i in self.frames if i < t]:
+            del self.frames[i], self.holes[i], self.layouts[i]
+
+    def __len__(self) -> int:
+        return len(self.frames)
 
 
 class StreamingPropagator:
@@ -71,13 +132,13 @@ class StreamingPropagator:
         completer: ``(flow, unknown) -> flow`` (``model.stages.flow_completer``).
         config: :class:`model.propagate.PropagateConfig`; ``max_distance`` must be at least 1
             (0, "the whole clip", cannot stream).
-        chunk: frames emitted per window (``C``); 0 = ``2 * max_distance``. Larger chunks trace
+        chunk: frames emitted per future pass (``C``); 0 = ``2 * max_distance``. Larger chunks trace
             fewer frames twice but hold more frames.
-        context: frames of context on each side of a chunk; 0 = ``max_distance`` (the least that
-            works); more brings the result closer still to a whole-clip run (see the module doc).
+        context: frames after a chunk its future pass starts from; 0 = ``max_distance`` (the least
+            that works); more brings the result closer still to a whole-clip run (see the module doc).
         device: where the per-frame work runs.
     Attributes:
-        peak_frames: the most frames held at once so far (at most ``chunk + 2 * context``).
+        peak_frames: the most frames held at once so far (at most ``chunk + context``).
     """
 
     def __init__(self, estimator, completer, config: PropagateConfig | None = None, chunk: int = 0,
@@ -95,7 +156,6 @@ class StreamingPropagator:
                              f"({self.config.max_distance}); use 0 (= max_distance) or more.")
         self.chunk = chunk or 2 * self.config.max_distance
         self.context = context or self.config.max_distance
-        self.capacity = self.chunk + 2 * self.context
         self.peak_frames = 0
 
     @torch.inference_mode()
@@ -104,56 +164,75 @@ class StreamingPropagator:
 
         Every frame must have the first frame's size (ValueError otherwise).
         """
-        distance, chunk = self.context, self.chunk
-        frames = holes = None  # [capacity,3,H,W] / [capacity,1,H,W]: frames base .. base + count - 1
-        base = count = emitted = 0
-        flows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # pair i -> (i -> i+1, i+1 -> i), host
+        config, device = self.config, self.device
+        held = HeldFrames()
+        flows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # pair i -> (i -> i+1, i+1 -> i), host, flow size
+        past: dict[int, torch.Tensor | None] = {}  # frame -> its past-pass samples packed to its hole (host)
+        gradients, kept = config.seam == "poisson", kept_channels(config.seam == "poisson")
+        scale = size = previous = None
+
+        def to_past(t: int) -> tuple[torch.Tensor, torch.Tensor]:
+            forward, backward = self._pair(held, flows, t - 1)
+            return backward, forward
+
+        from_past = None
+        first = count = 0  # the first frame not yet emitted; frames read
         for frame, hole in video:
             check_video(frame, hole)
-            if frames is None:  # in the frames' memory layout: the flow's rounding depends on it
-                layout = torch.channels_last if not frame.is_contiguous() and \
-                    frame.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
-                frames = torch.empty(self.capacity, *frame.shape[1:], dtype=frame.dtype, memory_format=layout)
-                holes = torch.empty(self.capacity, 1, *frame.shape[2:])
-            elif frame.shape[1:] != frames.shape[1:]:
-                raise ValueError(f"frame {base + count} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
-                                 f"{frames.shape[3]}x{frames.shape[2]}; every frame of a video must have one size.")
-            frames[count], holes[count] = frame[0].to(frames.device), hole_at(hole, 0)[0].cpu()
+            t = count
+            if held.size is None:
+                height, width = frame.shape[-2:]
+                size = flow_size(height, width, config.flow_max_side)
+                scale = config.consistency * width / size[1]  # the tolerance is given in flow-resolution pixels
+                from_past = Tracer(held, to_past, -1, config.max_distance, scale, gradients, device)
+            elif tuple(frame.shape[-2:]) != held.size:
+                raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
+                                 f"{held.size[1]}x{held.size[0]}; every frame of a video must have one size.")
+            binary = hole_at(hole, 0)
+            held.put(t, frame, hole)
             count += 1
-            self.peak_frames = max(self.peak_frames, count)
-            if base + count < emitted + chunk + distance:
-                continue  # the chunk's last frame still lacks frames after it
-            yield from self._window(frames[:count], holes[:count], base, emitted, emitted + chunk, flows)
-            emitted += chunk
-            drop = max(emitted - distance - base, 0)  # frames no later window needs
-            for j in range(count - drop):  # move the kept frames to the front, in order (no overlap)
-                frames[j], holes[j] = frames[j + drop], holes[j + drop]
-            base, count = base + drop, count - drop
-            for i in [i for i in flows if i < base]:
+            self.peak_frames = max(self.peak_frames, len(held))
+            small = downscale(frame.to(device), binary.to(device), size)
+            if previous is not None and (previous[1].any() or small[1].any()):  # a pair next to a hole
+                flows[t - 1] = tuple(f.detach().cpu() for f in pair_flow(
+                    *previous[:1], small[0], previous[1], small[1], self.estimator, self.completer,
+                    config.hole_dilation))
+            previous = small
+            box, samples, area = from_past(t)
+            past[t] = None if box is None else samples[0, :kept][:, area[0, 0]].cpu()
+            if t + 1 < first + self.chunk + self.context:
+                continue  # the chunk's future pass still lacks frames after it
+            yield from self._chunk(held, flows, past, first, first + self.chunk, t, scale, gradients)
+            first += self.chunk
+            held.drop_before(first)  # the next frames' past passes reach back to t + 1 - D >= first
+            for i in [i for i in flows if i < first]:
                 del flows[i]
-        if count and emitted < base + count:
-            yield from self._window(frames[:count], holes[:count], base, emitted, base + count, flows)
+        if first < count:
+            yield from self._chunk(held, flows, past, first, count, count - 1, scale, gradients)
 
-    def _window(self, frames: torch.Tensor, holes: torch.Tensor, base: int, first: int, end: int,
-                flows: dict) -> Iterator[Propagated]:
-        """Propagate the window ``frames`` (video frames ``base ..``) and yield frames ``first .. end - 1``."""
-        height, width = frames.shape[-2:]
-        size = flow_size(height, width, self.config.flow_max_side)
+    def _chunk(self, held: HeldFrames, flows: dict, past: dict, first: int, end: int, start: int, tolerance: float,
+               gradients: bool) -> Iterator[Propagated]:
+        """Run the future pass from frame ``start`` back to ``first``, then yield frames ``first .. end - 1``."""
+        device = self.device
+        from_future = Tracer(held, lambda i: self._pair(held, flows, i), 1, self.config.max_distance, tolerance,
+                             gradients, device)
+        patches: dict[int, tuple[Box, torch.Tensor, torch.Tensor]] = {}
+        for t in range(start, first - 1, -1):
+            box, samples, area = from_future(t)
+            if t < end and box is not None:
+                filled = fill_from_passes(held, t, box, past[t], samples, area, gradients, device)
+                if filled is not None:
+                    patches[t] = (box, *(x.cpu() for x in filled))
+        for t in range(first, end):  # copies, so no caller keeps the held frames alive
+            frame, hole = held.frame(t), held.given_hole(t)
+            filled, remaining = frame.clone(), hole.clone()
+            if t in patches:
+                (y0, y1, x0, x1), patch, region = patches.pop(t)
+                filled[..., y0:y1, x0:x1] = patch
+                remaining[..., y0:y1, x0:x1] *= (~region).to(remaining.dtype)
+            del past[t]
+            yield Propagated(frame, hole, filled, remaining)
 
-        def small(i: int) -> tuple[torch.Tensor, torch.Tensor]:
-            return downscale(frames[i:i + 1].to(self.device), holes[i:i + 1].to(self.device), size)
-
-        def pair_flows(i: int) -> tuple[torch.Tensor, torch.Tensor]:
-            if base + i not in flows:
-                (frame_a, hole_a), (frame_b, hole_b) = small(i), small(i + 1)
-                pair = pair_flow(frame_a, frame_b, hole_a, hole_b, self.estimator, self.completer,
-                                 self.config.hole_dilation)
-                flows[base + i] = tuple(f.detach().cpu() for f in pair)
-            return flows[base + i]
-
-        # same tolerance as model.propagate.flow_propagate: consistency is given in flow-resolution pixels
-        out, remaining = propagate_video(frames, holes, pair_flows, self.config.max_distance,
-                                         self.config.consistency * width / size[1], self.config.seam, self.device)
-        for j in range(first - base, end - base):  # copies, so no caller keeps a whole window alive
-            yield Propagated(frames[j:j + 1].clone(), holes[j:j + 1].clone(), out[j:j + 1].clone(),
-                             remaining[j:j + 1].clone())
+    def _pair(self, held: HeldFrames, flows: dict, i: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pair i's flows ``(i -> i+1, i+1 -> i)`` at the frames' size, on the device."""
+        return tuple(resize_flow(f.to(self.device), held.size) for f in flows[i])

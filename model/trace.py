@@ -15,7 +15,7 @@ so the cost follows the hole's size, not the frame's.
 """
 from __future__ import annotations
 
-from typing import Callable, Iterator
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -160,12 +160,35 @@ def source_stack(frame: torch.Tensor, hole: torch.Tensor, gradients: bool) -> to
     return torch.cat(parts, 1)
 
 
-def gather(frames: torch.Tensor, hole: torch.Tensor, t: int, step: int, positions: torch.Tensor,
-           age: torch.Tensor, wanted: torch.Tensor, gradients: bool) -> torch.Tensor:
+class TensorVideo:
+    """Frames and holes held as tensors, read the way the passes read a video.
+
+    Args:
+        frames: ``[T,3,H,W]`` float32 in [0,1] (any device); hole: ``[T|1,1,H,W]`` in [0,1].
+    Attributes:
+        size: ``(H, W)`` of the frames.
+    """
+
+    def __init__(self, frames: torch.Tensor, hole: torch.Tensor):
+        self.frames, self.holes, self.size = frames, hole, tuple(frames.shape[-2:])
+
+    def frame(self, t: int, box: Box | None = None) -> torch.Tensor:
+        """Frame ``t`` ``[1,3,h,w]`` on ``box`` (default: whole), on the frames' device."""
+        y0, y1, x0, x1 = box or (0, self.size[0], 0, self.size[1])
+        return self.frames[t:t + 1, :, y0:y1, x0:x1]
+
+    def hole(self, t: int, box: Box | None = None) -> torch.Tensor:
+        """Binary hole ``[1,1,h,w]`` (float 0/1) of frame ``t`` on ``box`` (default: whole)."""
+        y0, y1, x0, x1 = box or (0, self.size[0], 0, self.size[1])
+        return hole_at(self.holes, t)[..., y0:y1, x0:x1]
+
+
+def gather(video: TensorVideo, t: int, step: int, positions: torch.Tensor, age: torch.Tensor,
+           wanted: torch.Tensor, gradients: bool) -> torch.Tensor:
     """Sample each ``wanted`` pixel of frame t once, from frame ``t + step * age`` at ``positions``.
 
     Args:
-        frames: ``[T,3,H,W]`` the video (any device); hole: ``[T|1,1,H,W]``.
+        video: a :class:`TensorVideo` (or any object with its ``size``, ``frame`` and ``hole``).
         positions: ``[1,2,h,w]``, age: ``[1,1,h,w]``, wanted: ``[1,1,h,w]`` bool, on a box of frame t.
     Returns:
         ``[1,CHANNELS,h,w]``: colour (3), age (1, 0 = no source), then with ``gradients``, for
@@ -182,10 +205,10 @@ def gather(frames: torch.Tensor, hole: torch.Tensor, t: int, step: int, position
         of_age = wanted[box] & (age[box] == a)
 
         def window(y0: int, y1: int, x0: int, x1: int, s: int = s) -> torch.Tensor:  # s bound now: called at once
-            return source_stack(frames[s:s + 1, :, y0:y1, x0:x1].to(device),
-                                hole_at(hole, s)[..., y0:y1, x0:x1].to(device), gradients)
+            return source_stack(video.frame(s, (y0, y1, x0, x1)).to(device),
+                                video.hole(s, (y0, y1, x0, x1)).to(device), gradients)
 
-        sampled, inside = sample_window(window, positions[box], of_age, tuple(frames.shape[-2:]))
+        sampled, inside = sample_window(window, positions[box], of_age, video.size)
         use = of_age & inside & (sampled[:, 3:4] <= 1e-3)
         if not use.any():
             continue
@@ -200,38 +223,58 @@ def gather(frames: torch.Tensor, hole: torch.Tensor, t: int, step: int, position
     return result
 
 
-def trace(frames: torch.Tensor, hole: torch.Tensor, flows_to_neighbour, times: range, step: int, limit: int,
-          tolerance: float, gradients: bool,
-          device: torch.device | str) -> Iterator[tuple[int, Box | None, torch.Tensor, torch.Tensor]]:
-    """One recurrent pass; yields ``(t, box, samples [1,CHANNELS,h,w], area [1,1,h,w] bool)`` per frame.
+class Tracer:
+    """One recurrent pass, a frame at a time: ``tracer(t) -> (box, samples [1,CHANNELS,h,w], area [1,1,h,w] bool)``.
 
     ``area`` is the hole of frame t on its bounding box ``box`` and, with ``gradients``, a
     one-pixel ring of known pixels around it (their source differences guide seam blending);
-    ``samples`` are :func:`gather`'s channels there. Frames without a hole yield ``box = None``.
-    ``step`` is -1 (sources in the past, ``times`` ascending) or +1 (future, descending);
-    ``flows_to_neighbour(t)`` gives ``(flow t -> t+step, flow t+step -> t)``, ``[1,2,H,W]``.
+    ``samples`` are :func:`gather`'s channels there. A frame without a hole gives ``box = None``.
+    Frames must come one after the other in the pass's direction; the first one has no
+    neighbour to look into.
+
+    Args:
+        video: a :class:`TensorVideo` (or any object with its ``size``, ``frame`` and ``hole``).
+        flows_to_neighbour: ``t -> (flow t -> t+step, flow t+step -> t)``, ``[1,2,H,W]``; called
+            only for frames with a hole after the first.
+        step: -1 (sources in the past, times ascending) or +1 (future, descending).
+        limit: the most frames a source may be away; tolerance: forward-backward tolerance (pixels).
+        gradients: also gather the source differences that guide seam blending.
+        device: where the work runs.
     """
-    size = tuple(frames.shape[-2:])
-    neighbour_map = SourceMap(device)
-    for i, t in enumerate(times):
-        hole_t = hole_at(hole, t).to(device) > 0.5
+
+    def __init__(self, video: TensorVideo, flows_to_neighbour, step: int, limit: int, tolerance: float,
+                 gradients: bool, device: torch.device | str):
+        self.video, self.flows_to_neighbour, self.step, self.limit = video, flows_to_neighbour, step, limit
+        self.tolerance, self.gradients, self.device = tolerance, gradients, device
+        self.neighbour_map = SourceMap(device)
+        self.first = True
+
+    def __call__(self, t: int) -> tuple[Box | None, torch.Tensor, torch.Tensor]:
+        device, first = self.device, self.first
+        self.first = False
+        hole_t = self.video.hole(t).to(device) > 0.5
         if not hole_t.any():
-            neighbour_map = SourceMap(device)
+            self.neighbour_map = SourceMap(device)
             empty = torch.zeros(1, CHANNELS, 0, 0, device=device)
-            yield t, None, empty, empty[:, :1] > 0
-            continue
-        area = F.max_pool2d(hole_t.float(), 3, 1, 1) > 0.5 if gradients else hole_t
-        box = box_of(area[0, 0])
-        y0, y1, x0, x1 = box
-        area, hole_box = area[..., y0:y1, x0:x1], hole_t[..., y0:y1, x0:x1]
+            return None, empty, empty[:, :1] > 0
+        y0, y1, x0, x1 = box_of(hole_t[0, 0])
+        if self.gradients:  # the box of the hole and its one-pixel ring
+            height, width = self.video.size
+            y0, y1, x0, x1 = max(y0 - 1, 0), min(y1 + 1, height), max(x0 - 1, 0), min(x1 + 1, width)
+        box = (y0, y1, x0, x1)
+        hole_box = hole_t[..., y0:y1, x0:x1]
+        # every pixel outside the box is known, so pooling on the box alone gives the same ring
+        area = F.max_pool2d(hole_box.float(), 3, 1, 1) > 0.5 if self.gradients else hole_box
         grid = pixel_grid(box, device)
         samples = torch.zeros(1, CHANNELS, y1 - y0, x1 - x0, device=device)
         positions, age = grid, torch.zeros_like(grid[:, :1])
-        if i > 0:  # the first frame of a pass has no neighbour to look into
-            flow, back_flow = flows_to_neighbour(t)
-            positions, age, ok = follow(neighbour_map, flow[..., y0:y1, x0:x1], back_flow, grid, area, tolerance, size)
-            samples = gather(frames, hole, t, step, positions, age, area & ok & (age <= limit), gradients)
+        if not first:
+            flow, back_flow = self.flows_to_neighbour(t)
+            positions, age, ok = follow(self.neighbour_map, flow[..., y0:y1, x0:x1], back_flow, grid, area,
+                                        self.tolerance, self.video.size)
+            samples = gather(self.video, t, self.step, positions, age, area & ok & (age <= self.limit),
+                             self.gradients)
         has = (samples[:, 3:4] > 0).float()
         traced = torch.cat((positions, samples[:, 3:4], samples[:, 3:4] ** 2, has), 1)
-        neighbour_map = SourceMap(device, torch.where(hole_box, traced, own_sources(grid)), box)
-        yield t, box, samples, area
+        self.neighbour_map = SourceMap(device, torch.where(hole_box, traced, own_sources(grid)), box)
+        return box, samples, area

@@ -113,7 +113,7 @@ def test_frames_held_stay_constant_whatever_the_stream_length():
         propagator, items = stream(frames, hole, config, chunk=3)
         assert len(items) == length
         peaks.append(propagator.peak_frames)
-    assert peaks == [3 + 2 * 2] * 2
+    assert peaks == [3 + 2] * 2
 
 
 def test_outputs_come_out_while_the_stream_is_still_being_read():
