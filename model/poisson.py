@@ -16,6 +16,15 @@ def neighbour(x: torch.Tensor, dy: int, dx: int, outside: float = 0.0) -> torch.
     return out > 0.5 if x.dtype == torch.bool else out
 
 
+def _shifted(step: int, length: int) -> tuple[slice, slice]:
+    """Slices ``(at p, at p + step)`` along one axis of ``length`` for ``|step| <= 1``: the pairs inside it."""
+    if step > 0:
+        return slice(0, length - 1), slice(1, length)
+    if step < 0:
+        return slice(1, length), slice(0, length - 1)
+    return slice(0, length), slice(0, length)
+
+
 def poisson_blend(fill: torch.Tensor, guide_x: torch.Tensor, guide_y: torch.Tensor, frame: torch.Tensor,
                   region: torch.Tensor, known: torch.Tensor, guide_x_ok: torch.Tensor | None = None,
                   guide_y_ok: torch.Tensor | None = None, iterations: int = 300, tolerance: float = 1e-3,
@@ -77,48 +86,38 @@ def poisson_blend(fill: torch.Tensor, guide_x: torch.Tensor, guide_y: torch.Tens
         rhs = rhs + active * (-guide if ahead else neighbour(guide, dy, dx))
         links.append((dy, dx, q_in.float() * active))
 
-    # conjugate gradients on the region's pixels only, as vectors [C, N]
-    w = inside.shape[-1]
-    flat = torch.nonzero(inside.reshape(-1), as_tuple=True)[0]
-    slot = torch.full((inside.numel(),), -1, dtype=torch.long, device=flat.device)
-    slot[flat] = torch.arange(flat.numel(), device=flat.device)
-
-    def to_vector(image: torch.Tensor) -> torch.Tensor:  # [1,C,h,w] -> [C,N]
-        return image.reshape(image.shape[1], -1)[:, flat]
-
-    d, b = to_vector(diag), to_vector(rhs)
-    couplings = []
-    for dy, dx, link in links:
-        weight = to_vector(link)[0]
-        neighbour_slot = slot[(flat + dy * w + dx).clamp(0, inside.numel() - 1)]
-        use = (weight > 0) & (neighbour_slot >= 0)
-        couplings.append((torch.where(use, neighbour_slot, torch.zeros_like(neighbour_slot)), weight * use))
+    # conjugate gradients on the crop as images [C,h,w]: zero outside the region, where every
+    # coupling is 0 and the diagonal 1, so those pixels never change (slices, no gathers)
+    d = torch.where(inside, diag, torch.ones_like(diag))[0]
+    b = (rhs * mask)[0]
+    couplings = [(dy, dx, (link * mask)[0]) for dy, dx, link in links]
 
     def apply(x: torch.Tensor) -> torch.Tensor:
         out = d * x
-        for index, weight in couplings:
-            out = out - weight * x[:, index]
+        for dy, dx, weight in couplings:  # out[p] -= weight[p] * x[p + (dy, dx)]
+            rows_p, rows_q = _shifted(dy, x.shape[-2])
+            cols_p, cols_q = _shifted(dx, x.shape[-1])
+            out[:, rows_p, cols_p] -= weight[:, rows_p, cols_p] * x[:, rows_q, cols_q]
         return out
 
-    x = to_vector(g).clone()
+    x = (g * mask)[0]
     r = b - apply(x)
     z = r / d
     p = z.clone()
-    rz = (r * z).sum(1, keepdim=True)
-    stop = tolerance ** 2 * (b * b).sum(1, keepdim=True).clamp_min(1e-20)
+    rz = (r * z).sum((1, 2), keepdim=True)
+    stop = tolerance ** 2 * (b * b).sum((1, 2), keepdim=True).clamp_min(1e-20)
     for _ in range(iterations):
-        if bool(((r * r).sum(1, keepdim=True) <= stop).all()):
+        if bool(((r * r).sum((1, 2), keepdim=True) <= stop).all()):
             break
         ap = apply(p)
-        alpha = rz / (p * ap).sum(1, keepdim=True).clamp_min(1e-20)
-        x = x + alpha * p
-        r = r - alpha * ap
+        alpha = rz / (p * ap).sum((1, 2), keepdim=True).clamp_min(1e-20)
+        x = torch.addcmul(x, alpha, p)
+        r = torch.addcmul(r, alpha, ap, value=-1.0)
         z = r / d
-        rz_new = (r * z).sum(1, keepdim=True)
-        p = z + (rz_new / rz.clamp_min(1e-20)) * p
+        rz_new = (r * z).sum((1, 2), keepdim=True)
+        p = torch.addcmul(z, rz_new / rz.clamp_min(1e-20), p)
         rz = rz_new
-    solved = g.reshape(g.shape[1], -1).clone()
-    solved[:, flat] = x
+    solved = torch.where(inside, x[None], g)
     out = fill.clone()
-    out[crop] = solved.reshape(g.shape)
+    out[crop] = solved
     return out
