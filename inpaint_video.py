@@ -28,9 +28,11 @@ import os
 import sys
 import time
 import warnings
-from contextlib import nullcontext
+from contextlib import closing, contextmanager, nullcontext
 from pathlib import Path
+from typing import Iterator
 
+import torch
 from tqdm import tqdm
 
 # Before torch loads OpenMP: idle OpenMP threads sleep instead of spinning. On a busy machine
@@ -39,6 +41,7 @@ from tqdm import tqdm
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from model import stages  # noqa: E402
+from model.background import in_background  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
 from model.flow import FLOW_WORKING_SIZE  # noqa: E402
 from model.masks import grow_hole  # noqa: E402
@@ -210,6 +213,19 @@ def pipeline_stages(args: argparse.Namespace) -> tuple:
     return frame, stages.flow_estimator(args.estimator), completer, blender, refiner
 
 
+def timed(items, timing: dict, key: str):
+    """Yield ``items``, adding the seconds spent making each to ``timing[key]``, less the reading time
+    (``timing["read"]``) spent meanwhile."""
+    items = iter(items)
+    while True:
+        start, read_before = time.perf_counter(), timing["read"]
+        item = next(items, None)
+        timing[key] += time.perf_counter() - start - (timing["read"] - read_before)
+        if item is None:
+            return
+        yield item
+
+
 def audio_source(frames: FrameSource, fps: float):
     """The input video whose audio the output videos copy, or None (frame folders; a changed frame rate, warned)."""
     if frames.kind != "video":
@@ -237,23 +253,33 @@ def inpaint(args: argparse.Namespace) -> dict:
     if args.max_frames:
         total = min(total or args.max_frames, args.max_frames)
     gap = 4
-    timing = {"read": 0.0, "propagate": 0.0, "inpaint": 0.0, "write": 0.0}
+    threads, began = torch.get_num_threads(), time.perf_counter()
+    overlapped = args.propagate and threads >= 2
+    timing = {"read": 0.0, "propagate": 0.0, "wait": 0.0, "inpaint": 0.0, "write": 0.0}
     video = read(args, pairs, timing)
     if args.propagate:  # (input, hole, frame with propagated pixels, hole left for the stages)
         propagator = StreamingPropagator(stages.flow_estimator(args.estimator), stages.flow_completer("laplacian"),
                                          PropagateConfig(max_distance=args.max_distance))
-        items = ((p.frame, p.hole, p.filled, p.remaining) for p in propagator.run(video))
+        propagated = timed(propagator.run(video), timing, "propagate")
+        if overlapped:  # Flow Propagate (and reading) in a worker thread, the stages here: they overlap in time.
+            # A chunk's frames come out together: room for all of them (compact, ~4 bytes a pixel each)
+            # lets the worker go on reading and tracing while the stages work through them.
+            propagated = in_background(propagated, depth=propagator.chunk, threads=threads // 2)
+        items = ((p.frame, p.hole, p.filled, p.remaining) for p in propagated)
     else:
         items = ((frame, hole, frame, hole) for frame, hole in video)
     with FrameWriter(args.output, info.width, info.height, fps, info.names, args.codec, audio) as writer, \
             (FrameWriter(args.side_by_side, 2 * info.width + gap, info.height, fps, info.names, args.codec, audio)
              if args.side_by_side else nullcontext()) as comparison, \
-            tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=args.quiet) as bar:
+            tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=args.quiet) as bar, \
+            closing(items), _restored_threads(threads):
+        if overlapped:
+            torch.set_num_threads(threads - threads // 2)
         while True:
-            start, read_before = time.perf_counter(), timing["read"]
+            start = time.perf_counter()
             item = next(items, None)
             middle = time.perf_counter()
-            timing["propagate"] += middle - start - (timing["read"] - read_before)
+            timing["wait"] += middle - start
             if item is None:
                 break
             frame, hole, filled, remaining = item
@@ -265,7 +291,17 @@ def inpaint(args: argparse.Namespace) -> dict:
             timing["inpaint"] += end - middle
             timing["write"] += time.perf_counter() - end
             bar.update(1)
-    return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps, **timing}
+    return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps,
+            "seconds": time.perf_counter() - began, "overlapped": overlapped, **timing}
+
+
+@contextmanager
+def _restored_threads(threads: int) -> Iterator[None]:
+    """Set torch's CPU threads back to ``threads`` on the way out (the stages may run with fewer meanwhile)."""
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -287,9 +323,14 @@ def main(argv: list[str] | None = None) -> int:
           f"to {Path(args.output).resolve()}")
     if args.side_by_side:
         print(f"side-by-side (input with the hole tinted | result): {Path(args.side_by_side).resolve()}")
-    propagation = f"propagation {1000 * report['propagate'] / n:.1f} ms, " if args.propagate else ""
+    propagation = ""
+    if args.propagate:
+        alongside = (f" (in a second thread, alongside the stages, which waited for it {1000 * report['wait'] / n:.1f} "
+                     "ms)") if report["overlapped"] else ""
+        propagation = f"propagation {1000 * report['propagate'] / n:.1f} ms{alongside}, "
     print(f"time per frame: {propagation}inpainting {1000 * report['inpaint'] / n:.1f} ms, "
-          f"reading {1000 * report['read'] / n:.1f} ms, writing {1000 * report['write'] / n:.1f} ms")
+          f"reading {1000 * report['read'] / n:.1f} ms, writing {1000 * report['write'] / n:.1f} ms; "
+          f"in all {1000 * report['seconds'] / n:.1f} ms")
     return 0
 
 

@@ -32,7 +32,6 @@ and every frame comes back out in its own layout.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Iterable, Iterator
 
 import torch
@@ -43,28 +42,54 @@ from .resample import resize_flow
 from .trace import Box, Tracer
 
 
-@dataclass
 class Propagated:
-    """One frame out of :class:`StreamingPropagator`, all on the host.
+    """One frame out of :class:`StreamingPropagator`, on the host, kept compact (8-bit frame, the fill
+    as a patch) until it is read; each attribute read builds a new tensor, so read each once.
 
     Attributes:
-        frame: ``[1,3,H,W]`` the input frame in [0,1].
+        frame: ``[1,3,H,W]`` the input frame in [0,1], in the memory layout it came in.
         hole: ``[1,1,H,W]`` its hole, as given (0/1 for the CLI).
         filled: ``[1,3,H,W]`` the frame with the propagated pixels filled in (every other pixel bit-exact).
         remaining: ``[1,1,H,W]`` the hole no frame within ``max_distance`` saw (the hole's values there, else 0).
     """
 
-    frame: torch.Tensor
-    hole: torch.Tensor
-    filled: torch.Tensor
-    remaining: torch.Tensor
+    def __init__(self, frame: torch.Tensor, layout: torch.memory_format, hole: torch.Tensor,
+                 patch: tuple[Box, torch.Tensor, torch.Tensor] | None = None):
+        self._frame, self._layout, self._hole, self._patch = frame, layout, hole, patch
+
+    @property
+    def frame(self) -> torch.Tensor:
+        frame = expand(self._frame)
+        return frame.clone(memory_format=self._layout) if frame is self._frame else \
+            frame.contiguous(memory_format=self._layout)
+
+    @property
+    def hole(self) -> torch.Tensor:
+        hole = expand(self._hole)
+        return hole.clone() if hole is self._hole else hole
+
+    @property
+    def filled(self) -> torch.Tensor:
+        frame = self.frame
+        if self._patch is not None:
+            (y0, y1, x0, x1), patch, _ = self._patch
+            frame[..., y0:y1, x0:x1] = patch
+        return frame
+
+    @property
+    def remaining(self) -> torch.Tensor:
+        hole = self.hole
+        if self._patch is not None:
+            (y0, y1, x0, x1), _, region = self._patch
+            hole[..., y0:y1, x0:x1] *= (~region).to(hole.dtype)
+        return hole
 
 
 def compact(x: torch.Tensor) -> torch.Tensor:
     """``x`` in [0,1] as uint8 codes when ``codes / 255`` gives ``x`` back exactly (8-bit frames, 0/1 holes),
-    else ``x`` itself; :func:`expand` undoes it."""
+    else a copy of ``x``; :func:`expand` undoes it."""
     codes = (x * 255.0).round_()
-    return codes.to(torch.uint8) if torch.equal(codes / 255.0, x) else x
+    return codes.to(torch.uint8) if torch.equal(codes / 255.0, x) else x.clone()
 
 
 def expand(stored: torch.Tensor) -> torch.Tensor:
@@ -91,10 +116,8 @@ class HeldFrames:
             frame.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         self.frames[t], self.holes[t] = compact(frame.detach().cpu()), compact(hole.detach().cpu())
 
-    def frame(self, t: int, box: Box | None = None) -> torch.Tensor:
-        """Frame t ``[1,3,h,w]`` float32 on ``box`` (default: whole, in the layout it came in)."""
-        if box is None:
-            return expand(self.frames[t]).contiguous(memory_format=self.layouts[t])
+    def frame(self, t: int, box: Box) -> torch.Tensor:
+        """Frame t ``[1,3,h,w]`` float32 on ``box``."""
         y0, y1, x0, x1 = box
         return expand(self.frames[t][..., y0:y1, x0:x1])
 
@@ -102,10 +125,6 @@ class HeldFrames:
         """Binary hole ``[1,1,h,w]`` (float 0/1) of frame t on ``box`` (default: whole)."""
         y0, y1, x0, x1 = box or (0, self.size[0], 0, self.size[1])
         return hole_at(expand(self.holes[t][..., y0:y1, x0:x1]), 0)
-
-    def given_hole(self, t: int) -> torch.Tensor:
-        """Frame t's hole ``[1,1,H,W]`` with the values it was given."""
-        return expand(self.holes[t]).clone()
 
     def drop_before(self, t: int) -> None:
         """Forget every frame before t."""
@@ -223,15 +242,9 @@ class StreamingPropagator:
                 filled = fill_from_passes(held, t, box, past[t], samples, area, gradients, device)
                 if filled is not None:
                     patches[t] = (box, *(x.cpu() for x in filled))
-        for t in range(first, end):  # copies, so no caller keeps the held frames alive
-            frame, hole = held.frame(t), held.given_hole(t)
-            filled, remaining = frame.clone(), hole.clone()
-            if t in patches:
-                (y0, y1, x0, x1), patch, region = patches.pop(t)
-                filled[..., y0:y1, x0:x1] = patch
-                remaining[..., y0:y1, x0:x1] *= (~region).to(remaining.dtype)
+        for t in range(first, end):
             del past[t]
-            yield Propagated(frame, hole, filled, remaining)
+            yield Propagated(held.frames[t], held.layouts[t], held.holes[t], patches.pop(t, None))
 
     def _pair(self, held: HeldFrames, flows: dict, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Pair i's flows ``(i -> i+1, i+1 -> i)`` at the frames' size, on the device."""

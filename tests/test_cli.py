@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -21,9 +22,10 @@ CLI = REPO / "inpaint_video.py"
 DEMO = REPO / "demo" / "dog_walk"
 
 
-def run_cli(*args, cwd: Path) -> subprocess.CompletedProcess:
+def run_cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
+    """Run inpaint_video.py in a child process; ``env``: variables set on top of this process's."""
     return subprocess.run([sys.executable, str(CLI), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=None if env is None else {**os.environ, **env})
 
 
 def make_clip(folder: Path, t: int = 6, h: int = 48, w: int = 64, masks: int | None = None, seed: int = 0):

@@ -82,6 +82,21 @@ def test_cli_output_equals_whole_clip_propagation_then_the_engine(tmp_path):
     assert difference.max() <= 1 and (difference == 0).mean() > 0.999
 
 
+def test_propagation_in_a_second_thread_gives_the_same_video_as_one_thread(tmp_path):
+    """With two or more torch threads the CLI runs Flow Propagate in a worker thread beside the stages."""
+    panning_clip(tmp_path / "clip", t=16)
+    outputs = {}
+    for threads in ("1", "2"):
+        result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", tmp_path / threads,
+                         "--propagate", "--max-distance", "2", "--no-learned", cwd=tmp_path,
+                         env={"OMP_NUM_THREADS": threads})
+        assert result.returncode == 0, result.stderr
+        assert ("in a second thread" in result.stdout) == (threads == "2")
+        outputs[threads] = read_pngs(tmp_path / threads)
+    assert outputs["1"].shape[0] == 16
+    assert np.array_equal(outputs["1"], outputs["2"])
+
+
 def test_demo_propagates_unless_told_not_to(tmp_path):
     for extra, expected in (([], True), (["--no-propagate"], False)):
         result = run_cli("--demo", "--max-frames", "2", "--estimator", "dis_ultrafast", *extra, cwd=tmp_path)

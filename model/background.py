@@ -1,0 +1,82 @@
+"""Run a stream's producer in a worker thread, so that two stages of a pipeline overlap in time.
+
+The CLI's Flow Propagate and the four stages each spend most of their time in torch and OpenCV
+calls that release the GIL, so a producer thread computing the next propagated frames while the
+main thread inpaints the current one uses two cores where one stage at a time cannot (much of
+Flow Propagate's work is many small tensor operations, which a second OpenMP thread barely speeds
+up). Each thread sets its own number of torch threads (OpenMP keeps that setting per thread).
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from typing import Iterable, Iterator, TypeVar
+
+import torch
+
+Item = TypeVar("Item")
+_DONE = object()
+
+
+class _Failure:
+    """An exception raised by the producer, carried to the consumer."""
+
+    def __init__(self, error: BaseException):
+        self.error = error
+
+
+def in_background(items: Iterable[Item], depth: int = 2, threads: int = 0) -> Iterator[Item]:
+    """Yield the items of ``items`` in order, computed ahead by a worker thread.
+
+    Args:
+        items: any iterable (e.g. a generator of frames); it is iterated only in the worker.
+        depth: how many finished items may wait for the consumer (bounds the memory held ahead).
+        threads: torch CPU threads of the worker (0 = leave the default).
+    Raises:
+        Whatever ``items`` raised, in the consumer, after the items made before it.
+    Closing the returned generator (or an exception in the consumer) stops the worker after its
+    current item; nothing keeps running.
+    """
+    if depth < 1:
+        raise ValueError(f"in_background: depth is {depth}; use 1 or more items.")
+    ready: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(value) -> bool:
+        """Put ``value`` in the queue unless the consumer went away; False when it did."""
+        while not stop.is_set():
+            try:
+                ready.put(value, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        if threads > 0:
+            torch.set_num_threads(threads)
+        try:
+            for item in items:
+                if not offer(item):
+                    return
+            offer(_DONE)
+        except BaseException as error:  # noqa: BLE001 - handed to the consumer, which re-raises it
+            offer(_Failure(error))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    worker = threading.Thread(target=produce, name="frvi-producer", daemon=True)
+    worker.start()
+    try:
+        while True:
+            value = ready.get()
+            if value is _DONE:
+                return
+            if isinstance(value, _Failure):
+                raise value.error
+            yield value
+    finally:
+        stop.set()
+        worker.join(timeout=5.0)
