@@ -187,7 +187,7 @@ def fill_from_passes(video: TensorVideo, t: int, box: Box, past: torch.Tensor, f
 
     Args:
         video: the frames (:class:`model.trace.TensorVideo` or alike); box: frame t's hole box.
-        past: the past pass's samples of frame t packed to ``area`` (``[kept, n]``, host or device).
+        past: the past pass's samples of frame t packed to ``area`` (:func:`hold_past`).
         future: the future pass's samples ``[1,CHANNELS,h,w]`` on ``box``; area: ``[1,1,h,w]`` bool.
     Returns:
         ``patch``: the frame on ``box`` with the propagated colours (clamped to [0,1], seams
@@ -195,7 +195,8 @@ def fill_from_passes(video: TensorVideo, t: int, box: Box, past: torch.Tensor, f
         pixel bit-exact. None when no hole pixel of frame t found a source.
     """
     unpacked = torch.zeros_like(future)
-    unpacked[0, :past.shape[0]][:, area[0, 0]] = past.to(device)
+    packed = torch.cat([part.to(device, unpacked.dtype) for part in past])
+    unpacked[0, :packed.shape[0]][:, area[0, 0]] = packed
     colour, has_source, differences = _combine(unpacked, future)
     hole_box = video.hole(t, box).to(device) > 0.5
     region = hole_box & has_source
@@ -208,10 +209,29 @@ def fill_from_passes(video: TensorVideo, t: int, box: Box, past: torch.Tensor, f
     return torch.where(region, colour.clamp(0.0, 1.0), frame), region
 
 
-def kept_channels(gradients: bool) -> int:
-    """Channels of the past pass's samples kept for the future pass: colour and age, plus with
-    ``gradients`` the source differences that guide seam blending."""
-    return CHANNELS if gradients else 4
+HELD_DTYPE = torch.float16  # what waits in host memory between the passes: flows and the past pass's samples
+
+
+def hold_past(samples: torch.Tensor, area: torch.Tensor, gradients: bool) -> tuple[torch.Tensor, ...]:
+    """The past pass's samples ``[1,CHANNELS,h,w]`` of a frame, packed to its ``area`` for the future pass,
+    in host memory: ``(colour and age [4, n] float32,)`` and with ``gradients`` the source differences that
+    guide seam blending ``[16, n]`` in half precision (they only steer the blend).
+    """
+    where = area[0, 0]
+    exact = samples[0, :4][:, where].cpu()  # indexing copies: nothing else of the frame stays alive
+    return (exact, samples[0, 4:][:, where].to("cpu", HELD_DTYPE)) if gradients else (exact,)
+
+
+def hold_flows(flows: tuple[torch.Tensor, ...]) -> tuple[torch.Tensor, ...]:
+    """Flows ``[1,2,h,w]`` to keep in host memory until a pass needs them: half precision, as Robust Flow's
+    FRVI_FLOW (at the flow resolution: about 0.03 px off for 64 px of motion)."""
+    return tuple(f.detach().to("cpu", HELD_DTYPE) for f in flows)
+
+
+def held_flows_at(flows: tuple[torch.Tensor, ...], size: tuple[int, int],
+                  device: torch.device | str) -> tuple[torch.Tensor, ...]:
+    """:func:`hold_flows`' flows brought to the frames' ``size`` ``(H, W)`` on ``device``, float32 pixels."""
+    return tuple(resize_flow(f.to(device, torch.float32), size) for f in flows)
 
 
 def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFlows, max_distance: int = 12,
@@ -244,23 +264,22 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
     video = TensorVideo(frames, hole)
     out = frames.clone()
     remaining = torch.empty(t_len, 1, h, w, dtype=hole.dtype, device=hole.device)
-    pairs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # host memory, flow resolution
-    past: list[torch.Tensor | None] = []  # host memory: the past pass's samples, packed to the hole (+ ring)
+    pairs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # host memory, flow resolution (hold_flows)
+    past: list[tuple[torch.Tensor, ...] | None] = []  # host memory: the past pass's samples, packed to the hole (hold_past)
 
     def pair(i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if i not in pairs:
-            pairs[i] = tuple(f.detach().cpu() for f in pair_flows(i))
-        return tuple(resize_flow(f.to(device), (h, w)) for f in pairs[i])
+            pairs[i] = hold_flows(pair_flows(i))
+        return held_flows_at(pairs[i], (h, w), device)
 
     def to_past(t: int) -> tuple[torch.Tensor, torch.Tensor]:
         forward, backward = pair(t - 1)
         return backward, forward
 
-    kept = kept_channels(gradients)
     from_past = Tracer(video, to_past, -1, limit, consistency, gradients, device)
     for t in range(t_len):
         box, samples, area = from_past(t)
-        past.append(None if box is None else samples[0, :kept][:, area[0, 0]].cpu())
+        past.append(None if box is None else hold_past(samples, area, gradients))
         if on_frame is not None:
             on_frame(t)
 

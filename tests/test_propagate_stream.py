@@ -7,7 +7,7 @@ import torch.nn.functional as F
 
 from model import stages
 from model.propagate import PropagateConfig, flow_propagate
-from model.propagate_stream import StreamingPropagator
+from model.propagate_stream import StreamingPropagator, compact, expand
 
 
 def wobbling_video(t: int, h: int = 40, w: int = 56, seed: int = 0,
@@ -167,3 +167,23 @@ def test_flow_propagate_node_in_chunks_with_context_frames_matches_one_run(nodes
     assert alone_remaining.sum() > whole_remaining[:cut].sum()
     with pytest.raises(ValueError, match="context_before"):
         node.run(frames[:4], hole[:4], **args, context_before=2, context_after=2)
+
+
+def test_8bit_frames_are_held_as_8bit_and_come_back_bit_exact():
+    frames, hole = wobbling_video(17, moving=False)
+    frames = (frames * 255).round() / 255  # what the CLI reads from 8-bit files
+    held = compact(frames[:1])
+    assert held.dtype == torch.uint8 and torch.equal(expand(held), frames[:1])
+    assert compact(hole[:1]).dtype == torch.uint8  # a 0/1 hole
+    soft = frames[:1] * 0.999
+    assert compact(soft).dtype == torch.float32 and torch.equal(expand(compact(soft)), soft)
+    config = PropagateConfig(max_distance=3)
+    whole, whole_remaining = whole_clip(frames, hole, config, TranslationEstimator())
+    _, items = stream(frames, hole, config, chunk=4, estimator=TranslationEstimator())
+    assert torch.equal(torch.cat([item.filled for item in items]), whole)
+    assert torch.equal(torch.cat([item.remaining for item in items]), whole_remaining)
+    last = frames[-1:].contiguous(memory_format=torch.channels_last)  # frames come back in their own layout
+    propagator = StreamingPropagator(TranslationEstimator(), stages.flow_completer("laplacian"), config)
+    items = list(propagator.run([(frames[:1], hole[:1]), (last, hole[1:2])]))
+    assert items[1].frame.is_contiguous(memory_format=torch.channels_last) and items[0].frame.is_contiguous()
+    assert torch.equal(items[1].frame, last)
