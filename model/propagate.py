@@ -22,9 +22,10 @@ Weight-free, bidirectional and placed before Frame Inpaint: pixels that some fra
    the colour differences each pixel's own source frame shows around its source point).
 
 Memory: frames and the output stay where the caller keeps them (host memory for the nodes);
-the flows of every neighbour pair are kept in host memory at the flow resolution
-(``16 * h * w`` bytes per frame, e.g. 1.7 MB at 432x240), and so are the results of the first
-pass for the hole pixels (16 bytes per hole pixel, 80 with Poisson seams); the compute device
+the flows of every neighbour pair are kept in host memory at the flow resolution in half
+precision (``8 * h * w`` bytes per frame, e.g. 0.8 MB at 432x240, 1.8 MB at 640x360), and so are
+the results of the first pass for the hole pixels (16 bytes per hole pixel, 48 with Poisson
+seams: colour and age in float32, the seam guides in half precision); the compute device
 holds a few frames' worth of tensors (mostly on the hole's bounding box) at a time, whatever
 the clip length.
 """
@@ -42,7 +43,7 @@ from .harmonic import harmonic_fill
 from .masks import grow_hole
 from .poisson import neighbour, poisson_blend
 from .resample import resize_flow, working_size
-from .trace import CHANNELS, OFFSETS, Box, TensorVideo, Tracer, box_of
+from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
 PREFILL_ITERATIONS = 4  # Jacobi steps per pyramid level of the colour fill the flow is estimated on
@@ -265,7 +266,7 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
     out = frames.clone()
     remaining = torch.empty(t_len, 1, h, w, dtype=hole.dtype, device=hole.device)
     pairs: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # host memory, flow resolution (hold_flows)
-    past: list[tuple[torch.Tensor, ...] | None] = []  # host memory: the past pass's samples, packed to the hole (hold_past)
+    past: list[tuple[torch.Tensor, ...] | None] = []  # host memory: past-pass samples packed to the hole (hold_past)
 
     def pair(i: int) -> tuple[torch.Tensor, torch.Tensor]:
         if i not in pairs:

@@ -27,9 +27,9 @@ neighbours' sources bilinearly when they agree within a tolerance (``has > 1 - 1
 whole-clip run only. Measured (dog_walk, 40 frames at 640x360, a moving 120x150 box, D = 6,
 C = 12): colours at most 0.08/255 apart, 5 of 377,402 hole pixels left for the stages where the
 whole-clip run filled them or the other way round (the earlier design, which also windowed the
-past pass: 1.0/255 and 10 pixels); ``context = 2D`` brings it down to float rounding (tested). The flow's own rounding depends on the
-frames' memory layout (channels-last or not), so the flows are computed on the frames as given
-and every frame comes back out in its own layout.
+past pass: 1.0/255 and 10 pixels); ``context = 2D`` brings it down to float rounding (tested).
+The flow's own rounding depends on the frames' memory layout (channels-last or not), so the
+flows are computed on the frames as given and every frame comes back out in its own layout.
 """
 from __future__ import annotations
 
@@ -187,7 +187,7 @@ class StreamingPropagator:
         config, device = self.config, self.device
         held = HeldFrames()
         flows: dict[int, tuple[torch.Tensor, torch.Tensor]] = {}  # pair i -> (i -> i+1, i+1 -> i), host, flow size
-        past: dict[int, tuple[torch.Tensor, ...] | None] = {}  # frame -> its past-pass samples packed to its hole (host)
+        past: dict[int, tuple[torch.Tensor, ...] | None] = {}  # frame -> its past-pass samples (hold_past)
         gradients = config.seam == "poisson"
         scale = size = previous = None
 
