@@ -134,6 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "ffmpeg and editors play it, browsers do not); ffv1 = bit-exact FFV1 in .mkv/.avi. The "
                              "input video's audio is copied either way")
     parser.add_argument("--max-frames", type=int, default=0, help="stop after N frames (default: all)")
+    parser.add_argument("--device", default="cpu",
+                        help="where the networks, warps, Flow Propagate's tracing and the refiner run: cpu (default), "
+                             "cuda or cuda:N (OpenCV's DIS and Telea stay on the CPU)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar (for batches and logs)")
     return parser
 
@@ -168,6 +171,9 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
                      f"{args.working_size}.")
     if args.max_frames < 0:
         parser.error(f"--max-frames must be 0 (all) or more, got {args.max_frames}.")
+    problem = device_problem(args.device)
+    if problem:
+        parser.error(problem)
     if args.max_distance is not None and not args.propagate:
         parser.error("--max-distance only applies with --propagate; add --propagate or drop it.")
     args.max_distance = DEFAULT_MAX_DISTANCE if args.max_distance is None else args.max_distance
@@ -183,6 +189,23 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
     if any(out in (Path(args.input).resolve(), Path(args.mask).resolve()) for out in outputs) or \
             len(set(outputs)) < len(outputs):
         parser.error("the outputs must differ from INPUT, MASK and each other.")
+
+
+def device_problem(name: str) -> str | None:
+    """Why ``--device name`` cannot run here (a sentence), or None when it can."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        return f"--device {name!r}: expected cpu, cuda or cuda:N."
+    if device.type == "cpu":
+        return None
+    if device.type != "cuda":
+        return f"--device {name!r}: only cpu and cuda devices are supported."
+    if not torch.cuda.is_available():
+        return f"--device {name}: this torch build or machine has no CUDA device; use --device cpu."
+    if device.index is not None and device.index >= torch.cuda.device_count():
+        return f"--device {name}: there are only {torch.cuda.device_count()} CUDA devices (cuda:0 ..)."
+    return None
 
 
 def read(args: argparse.Namespace, pairs, timing: dict):
@@ -249,7 +272,7 @@ def inpaint(args: argparse.Namespace) -> dict:
     pairs = paired(frames, masks, args.max_frames)  # checks the counts before any output is created
     fps = args.fps or info.fps
     audio = audio_source(frames, fps)
-    engine = StreamingInpainter(*pipeline_stages(args), flow_working_size=args.flow_working_size)
+    engine = StreamingInpainter(*pipeline_stages(args), flow_working_size=args.flow_working_size, device=args.device)
     if args.learned:
         print("stages: the pack's trained networks (research / non-commercial terms, see weights/README.md); "
               "--no-learned runs the weight-free stages", file=sys.stderr)
@@ -263,7 +286,7 @@ def inpaint(args: argparse.Namespace) -> dict:
     video = read(args, pairs, timing)
     if args.propagate:  # (input, hole, frame with propagated pixels, hole left for the stages)
         propagator = StreamingPropagator(stages.flow_estimator(args.estimator), stages.flow_completer("laplacian"),
-                                         PropagateConfig(max_distance=args.max_distance))
+                                         PropagateConfig(max_distance=args.max_distance), device=args.device)
         propagated = timed(propagator.run(video), timing, "propagate")
         if overlapped:  # Flow Propagate (and reading) in a worker thread, the stages here: they overlap in time.
             # A chunk's frames come out together: room for all of them (compact, ~4 bytes a pixel each)

@@ -466,3 +466,20 @@ def test_a_run_stopped_halfway_leaves_the_previous_output_untouched_and_a_finish
         assert len(list(target.glob("*.png"))) == 120
     else:
         assert len(decode(target).frames) == 120
+
+
+def test_device_option_runs_on_the_cpu_and_refuses_devices_it_cannot_use(tmp_path, device):
+    make_clip(tmp_path / "clip", t=3)
+    clip = (tmp_path / "clip" / "frames", tmp_path / "clip" / "masks")
+    outputs = {}
+    for name in ("cpu", str(device)):
+        result = run_cli(*clip, "-o", tmp_path / name.replace(":", "_"), "--device", name, "--propagate",
+                         "--max-distance", "1", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        outputs[name] = np.stack([cv2.imread(str(f)) for f in sorted((tmp_path / name.replace(":", "_")).glob("*.png"))])
+    assert outputs["cpu"].shape == outputs[str(device)].shape == (3, 48, 64, 3)
+    for bad, expected in (("mps", "only cpu and cuda"), ("gpu0", "expected cpu, cuda"),
+                          ("cuda:99" if torch.cuda.is_available() else "cuda", "cuda")):
+        result = run_cli(*clip, "-o", tmp_path / "bad", "--device", bad, cwd=tmp_path)
+        assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+        assert not (tmp_path / "bad").exists()
