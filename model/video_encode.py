@@ -43,9 +43,12 @@ class VideoCodec:
     extensions: tuple = VIDEO_EXTENSIONS
 
 
+# x264 looks 10 frames ahead (as its "veryfast" preset) instead of medium's 40: the encoder then holds
+# ~120 MB less at 1280x720 (measured: 278 -> 158 MiB peak for 120 frames), about 2.3x that at 1080p.
+X264_LOOKAHEAD = {"rc-lookahead": "10"}
 CODECS = {
-    "h264": VideoCodec("libx264", "yuv420p", {"crf": "18", "preset": "medium"}, even_size=True),
-    "h264_lossless": VideoCodec("libx264rgb", "rgb24", {"qp": "0", "preset": "medium"}),
+    "h264": VideoCodec("libx264", "yuv420p", {"crf": "18", "preset": "medium", **X264_LOOKAHEAD}, even_size=True),
+    "h264_lossless": VideoCodec("libx264rgb", "rgb24", {"qp": "0", "preset": "medium", **X264_LOOKAHEAD}),
     "ffv1": VideoCodec("ffv1", "bgr0", {"level": "3"}, extensions=(".mkv", ".avi")),
 }
 
