@@ -11,8 +11,9 @@ input video's audio) or a folder of PNG frames (lossless: pixels outside the hol
 input's, bit-exact). Memory stays constant whatever the video length.
 
 With --propagate, Flow Propagate first copies into the hole what the frames up to
---max-distance before and after saw (model/propagate_stream.py: overlapping windows of frames,
-so memory stays flat too); the four stages then fill only what no frame saw. The demo
+--max-distance before and after saw (model/propagate_stream.py: a bounded number of frames
+held, so memory stays flat too); the four stages then fill only what no frame saw. With two or
+more torch threads it runs in a worker thread beside the stages (model/background.py). The demo
 uses it; --no-propagate turns it off.
 
 By default each stage whose trained weights the pack ships in weights/ runs its network (all
