@@ -4,6 +4,7 @@
     python scripts/benchmark.py                                   # speed at 3 sizes + RSS for 30/300 frames
     python scripts/benchmark.py --sizes 432x240 --rss-frames 30,300,3000 --out bench_out
     python scripts/benchmark.py --rss-via engine                  # RSS without the CLI (engine in a subprocess)
+    python scripts/benchmark.py --devices cuda --weights weights --propagate 96 --rss-frames ''   # a GPU table
 
 Speed: a panning real (or synthetic) video with the fixed centred rectangle hole goes through
 ``model.engine.StreamingInpainter`` one frame at a time. The engine's ``timer`` hook times each
@@ -57,6 +58,7 @@ NODES = [  # (key, label)
     ("flow_blend", "Flow Blend"),
     ("refine", "Refine"),
     ("graph", "whole graph (StreamingInpainter.step)"),
+    ("propagate", "Flow Propagate before the graph (`--propagate`; DIS medium, 12 frames each way; one stream)"),
 ]
 
 
@@ -114,7 +116,7 @@ def time_size(width: int, height: int, device: str, warmup: int, runs: int, fram
     video = PanningVideo(width, height, texture)
     hole = mask_generators.make_hole(mask, warmup + runs * frames, height, width, seed=0, key="benchmark")
     timer = StageTimer(device)
-    per_run: dict[str, list[float]] = {key: [] for key, _ in NODES}
+    per_run: dict[str, list[float]] = {key: [] for key, _ in NODES if key != "propagate"}  # timed apart
     if device.startswith("cuda"):
         torch.cuda.reset_peak_memory_stats()
     engine = build_engine(device, timer, makers, working_size, flow_working_size)
@@ -206,6 +208,25 @@ def measure_rss(frames: int, width: int, height: int, via: str, cli_cmd: str, de
 
 
 # ----------------------------------------------------------------------------------------- report
+def time_propagate(width: int, height: int, device: str, count: int, texture: Path | None, mask: str) -> dict:
+    """ms/frame of Flow Propagate on a stream of ``count`` frames (``StreamingPropagator``, the CLI's settings):
+    wall time from the first frame in to the last frame out, over ``count``; its outputs come in chunks,
+    so one long stream is timed rather than single frames."""
+    from model.propagate import PropagateConfig
+    from model.propagate_stream import StreamingPropagator
+    video = PanningVideo(width, height, texture)
+    hole = mask_generators.make_hole(mask, count, height, width, seed=0, key="benchmark")
+    propagator = StreamingPropagator(stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian"),
+                                     PropagateConfig(), device=device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    start = time.perf_counter()
+    for _ in propagator.run((video.frame(t), hole[t:t + 1]) for t in range(count)):
+        pass
+    sync()
+    ms = 1000.0 * (time.perf_counter() - start) / count
+    return {"median_ms": ms, "min_ms": ms, "max_ms": ms}
+
+
 def markdown(speed: list[dict], memory: list[dict], settings: dict) -> str:
     lines = ["# Benchmark results", "",
              f"{settings['date']} · torch {torch.__version__} · pipeline: {settings['pipeline']} (F^P: DIS medium) "
@@ -220,6 +241,8 @@ def markdown(speed: list[dict], memory: list[dict], settings: dict) -> str:
                   "| node | " + " | ".join(f"{r['width']}x{r['height']}" for r in rows) + " |",
                   "|---|" + "---|" * len(rows)]
         for key, label in NODES:
+            if not all(key in r["nodes"] for r in rows):
+                continue
             timings = [r["nodes"][key] for r in rows]
             cells = [f"{n['median_ms']:.1f} ({n['min_ms']:.1f}-{n['max_ms']:.1f})" for n in timings]
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
@@ -264,6 +287,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--weights", type=Path, help="folder of learned weights: time the learned stages found there "
                                                      "(the RSS runs stay classical)")
     parser.add_argument("--skip-speed", action="store_true", help="only measure memory")
+    parser.add_argument("--propagate", type=int, default=0, metavar="FRAMES",
+                        help="also time Flow Propagate on a stream of FRAMES frames at each size (e.g. 96; default: 0 "
+                             "= not timed)")
     parser.add_argument("--working-size", type=int, default=0,
                         help="long side of the classical frame fill in the speed runs (default: 0 = full size)")
     parser.add_argument("--flow-working-size", type=int, default=0,
@@ -304,6 +330,11 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"timing {width}x{height} on {device} ...", file=sys.stderr)
                 speed.append(time_size(width, height, device, args.warmup, args.runs, args.frames, args.texture,
                                        args.mask, makers, args.working_size, args.flow_working_size))
+                if args.propagate:
+                    speed[-1]["nodes"]["propagate"] = time_propagate(width, height, device, args.propagate,
+                                                                     args.texture, args.mask)
+                    if device.startswith("cuda"):  # the larger of the graph's and Flow Propagate's peaks
+                        speed[-1]["peak_device_mib"] = torch.cuda.max_memory_allocated() / 2 ** 20
     memory = []
     for count in [int(c) for c in args.rss_frames.split(",") if c.strip()]:
         print(f"peak RSS for {count} frames at {args.rss_size} via {args.rss_via} ...", file=sys.stderr)

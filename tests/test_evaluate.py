@@ -170,6 +170,20 @@ def test_benchmark_times_every_node_inside_the_whole_graph(tmp_path):
     assert "| whole graph (StreamingInpainter.step) |" in (out / "bench.md").read_text()
 
 
+def test_benchmark_times_the_shipped_networks_and_flow_propagate(tmp_path):
+    benchmark = load_script("benchmark")
+    out = tmp_path / "bench"
+    assert benchmark.main(["--sizes", "64x48", "--warmup", "1", "--runs", "1", "--frames", "2", "--rss-frames", "",
+                           "--devices", "cpu", "--texture", "", "--threads", "1", "--out", str(out),
+                           "--weights", str(Path(__file__).resolve().parents[1] / "weights"), "--propagate", "6"]) == 0
+    report = json.loads((out / "bench.json").read_text())
+    (speed,) = report["speed"]
+    assert speed["nodes"]["propagate"]["median_ms"] > 0
+    assert "frame_inpaint: network" in report["settings"]["pipeline"]
+    assert "convlstm_refine: network" in report["settings"]["pipeline"]
+    assert "| Flow Propagate before the graph" in (out / "bench.md").read_text()
+
+
 def test_panning_video_is_deterministic_and_moves():
     benchmark = load_script("benchmark")
     video = benchmark.PanningVideo(40, 30, None)
