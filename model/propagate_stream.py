@@ -137,7 +137,8 @@ class HeldFrames:
 
 
 class StreamingPropagator:
-    """Flow Propagate one frame in, one frame out (delayed by up to ``chunk + context`` frames).
+    """Flow Propagate one frame in, one frame out (delayed by up to ``chunk + context`` frames; the first
+    frame comes out once ``chunk // 2 + context`` frames are in).
 
     >>> from model import stages
     >>> propagator = StreamingPropagator(stages.flow_estimator("dis_fast"), stages.flow_completer(),
@@ -152,8 +153,9 @@ class StreamingPropagator:
         completer: ``(flow, unknown) -> flow`` (``model.stages.flow_completer``).
         config: :class:`model.propagate.PropagateConfig`; ``max_distance`` must be at least 1
             (0, "the whole clip", cannot stream).
-        chunk: frames emitted per future pass (``C``); 0 = ``2 * max_distance``. Larger chunks trace
-            fewer frames twice but hold more frames.
+        chunk: frames emitted per future pass (``C``; the first chunk is ``C // 2``, so that the first
+            frames come out sooner); 0 = ``2 * max_distance``. Larger chunks trace fewer frames twice but
+            hold more frames.
         context: frames after a chunk its future pass starts from; 0 = ``max_distance`` (the least
             that works); more brings the result closer still to a whole-clip run (see the module doc).
         device: where the per-frame work runs.
@@ -219,10 +221,12 @@ class StreamingPropagator:
             previous = small
             box, samples, area = from_past(t)
             past[t] = None if box is None else hold_past(samples, area, gradients)
-            if t + 1 < first + self.chunk + self.context:
+            # the first chunk is half as long, so that the first frames come out sooner (any cut is exact)
+            chunk = self.chunk if first else max(1, self.chunk // 2)
+            if t + 1 < first + chunk + self.context:
                 continue  # the chunk's future pass still lacks frames after it
-            yield from self._chunk(held, flows, past, first, first + self.chunk, t, scale, gradients)
-            first += self.chunk
+            yield from self._chunk(held, flows, past, first, first + chunk, t, scale, gradients)
+            first += chunk
             held.drop_before(first)  # the next frames' past passes reach back to t + 1 - D >= first
             for i in [i for i in flows if i < first]:
                 del flows[i]
