@@ -473,10 +473,10 @@ def test_device_option_runs_on_the_cpu_and_refuses_devices_it_cannot_use(tmp_pat
     clip = (tmp_path / "clip" / "frames", tmp_path / "clip" / "masks")
     outputs = {}
     for name in ("cpu", str(device)):
-        result = run_cli(*clip, "-o", tmp_path / name.replace(":", "_"), "--device", name, "--propagate",
-                         "--max-distance", "1", cwd=tmp_path)
+        out = tmp_path / name.replace(":", "_")
+        result = run_cli(*clip, "-o", out, "--device", name, "--propagate", "--max-distance", "1", cwd=tmp_path)
         assert result.returncode == 0, result.stderr
-        outputs[name] = np.stack([cv2.imread(str(f)) for f in sorted((tmp_path / name.replace(":", "_")).glob("*.png"))])
+        outputs[name] = np.stack([cv2.imread(str(f)) for f in sorted(out.glob("*.png"))])
     assert outputs["cpu"].shape == outputs[str(device)].shape == (3, 48, 64, 3)
     for bad, expected in (("mps", "only cpu and cuda"), ("gpu0", "expected cpu, cuda"),
                           ("cuda:99" if torch.cuda.is_available() else "cuda", "cuda")):
