@@ -25,7 +25,7 @@ this makes the output bit-identical (tested). With sub-pixel flow, :mod:`model.t
 neighbours' sources bilinearly when they agree within a tolerance (``has > 1 - 1e-4``, age spread
 ``< 1e-3``), so a neighbour whose source lies beyond the start can add a tiny weight in the
 whole-clip run only. Measured (dog_walk, 40 frames at 640x360, a moving 120x150 box, D = 6,
-C = 12): colours at most 0.08/255 apart, 5 of 377,402 hole pixels left for the stages where the
+C = 12): colours at most 0.05/255 apart, 3 of 377,402 hole pixels left for the stages where the
 whole-clip run filled them or the other way round (the earlier design, which also windowed the
 past pass: 1.0/255 and 10 pixels); ``context = 2D`` brings it down to float rounding (tested).
 The flow's own rounding depends on the frames' memory layout (channels-last or not), so the
