@@ -483,3 +483,23 @@ def test_device_option_runs_on_the_cpu_and_refuses_devices_it_cannot_use(tmp_pat
         result = run_cli(*clip, "-o", tmp_path / "bad", "--device", bad, cwd=tmp_path)
         assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
         assert not (tmp_path / "bad").exists()
+
+
+def test_ctrl_c_during_propagation_in_a_second_thread_stops_at_once_and_writes_nothing(tmp_path):
+    import signal
+    import time
+    make_clip(tmp_path / "long", t=120, h=96, w=128, seed=1)
+    target = tmp_path / "out.mp4"
+    partial = target.with_name("out.frvi-partial.mp4")
+    process = subprocess.Popen([sys.executable, str(CLI), str(tmp_path / "long" / "frames"),
+                                str(tmp_path / "long" / "masks"), "-o", str(target), "--propagate"], cwd=tmp_path,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               env={**os.environ, "OMP_NUM_THREADS": "2"})  # the worker thread runs Flow Propagate
+    _wait_for(partial, process)
+    time.sleep(1.0)  # the worker is propagating, the main thread waits for it or inpaints
+    signalled = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert time.monotonic() - signalled < 15  # the worker stops after its current frame or chunk
+    assert process.returncode == 130 and "nothing was written" in stderr, stderr
+    assert not partial.exists() and not target.exists()
