@@ -64,7 +64,7 @@ def test_propagate_copies_the_background_other_frames_saw_and_keeps_known_pixels
 def test_cli_output_equals_whole_clip_propagation_then_the_engine(tmp_path):
     panning_clip(tmp_path / "clip", t=16)
     result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", tmp_path / "out",
-                     "--propagate", "--max-distance", "2", "--no-learned", cwd=tmp_path)  # chunks of 4 (first 2), 2 after
+                     "--propagate", "--max-distance", "2", "--no-learned", cwd=tmp_path)  # chunks of 4 (first: 2)
     assert result.returncode == 0, result.stderr
     source = FrameSource(tmp_path / "clip" / "frames")
     pairs = list(paired(source, MaskSource(tmp_path / "clip" / "masks", source.info.width, source.info.height)))
