@@ -42,7 +42,7 @@ from .flow import FLOW_WORKING_SIZE, flow_long_side
 from .harmonic import harmonic_fill
 from .masks import grow_hole
 from .poisson import neighbour, poisson_blend
-from .resample import resize_flow, working_size
+from .resample import resize_flow, resize_image, working_size
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
@@ -104,7 +104,7 @@ def downscale(frame: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) ->
     """
     if tuple(frame.shape[-2:]) == tuple(size):
         return frame, hole
-    return F.interpolate(frame, size=size, mode="area"), (F.adaptive_max_pool2d(hole, size) > 0.5).float()
+    return resize_image(frame, size), (F.adaptive_max_pool2d(hole, size) > 0.5).float()  # area mean
 
 
 def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor, hole_b: torch.Tensor,
