@@ -181,7 +181,7 @@ def _edge_guides(differences: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return guides[0], guides[1], valid[0], valid[1]
 
 
-def fill_from_passes(video: TensorVideo, t: int, box: Box, past: torch.Tensor, future: torch.Tensor,
+def fill_from_passes(video: TensorVideo, t: int, box: Box, past: tuple[torch.Tensor, ...], future: torch.Tensor,
                      area: torch.Tensor, gradients: bool,
                      device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Frame t's hole box filled from both passes: ``(patch [1,3,h,w], region [1,1,h,w] bool)`` or None.
