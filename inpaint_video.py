@@ -172,7 +172,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
                      f"{args.working_size}.")
     if args.max_frames < 0:
         parser.error(f"--max-frames must be 0 (all) or more, got {args.max_frames}.")
-    problem = device_problem(args.device)
+    problem = device_problem(args.device, here=False)  # the name; whether this machine has it: inpaint()
     if problem:
         parser.error(problem)
     if args.max_distance is not None and not args.propagate:
@@ -192,8 +192,12 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> Non
         parser.error("the outputs must differ from INPUT, MASK and each other.")
 
 
-def device_problem(name: str) -> str | None:
-    """Why ``--device name`` cannot run here (a sentence), or None when it can."""
+def device_problem(name: str, here: bool = True) -> str | None:
+    """Why ``--device name`` cannot run (a sentence), or None when it can.
+
+    ``here=False`` checks the name only: a batch parses its shots on a machine that may have no GPU, for
+    workers that do; each shot checks its device again where it runs (:func:`inpaint`).
+    """
     try:
         device = torch.device(name)
     except RuntimeError:
@@ -202,6 +206,8 @@ def device_problem(name: str) -> str | None:
         return None
     if device.type != "cuda":
         return f"--device {name!r}: only cpu and cuda devices are supported."
+    if not here:
+        return None
     if not torch.cuda.is_available():
         return f"--device {name}: this torch build or machine has no CUDA device; use --device cpu."
     if device.index is not None and device.index >= torch.cuda.device_count():
@@ -267,6 +273,9 @@ def audio_source(frames: FrameSource, fps: float):
 
 def inpaint(args: argparse.Namespace) -> dict:
     """Stream INPUT/MASK through [Flow Propagate and] the four stages into the writers; returns counts and timings."""
+    problem = device_problem(args.device)
+    if problem:
+        raise ValueError(problem)
     frames = FrameSource(args.input)
     info = frames.info
     masks = MaskSource(args.mask, info.width, info.height, invert=args.invert_mask)

@@ -136,8 +136,12 @@ def test_a_shot_on_cuda_reserves_a_gpu_and_a_request_no_machine_meets_is_announc
 
     shot = read_shot_list(write_shot_list(tmp_path, [{"input": "a", "mask": "m", "output": "o"}], "csv"))[0]
     assert shot_resources(shot, 2) == {"num_cpus": 2, "num_gpus": 0}
-    shot.args.device = "cuda:0"  # for when the CLI gains a device option
-    assert shot_resources(shot, 2) == {"num_cpus": 2, "num_gpus": 1}
+    # the CLI's --device, as a shot option: accepted on a head without a GPU (the workers may have one)
+    (tmp_path / "gpu").mkdir()
+    on_gpu = read_shot_list(write_shot_list(tmp_path / "gpu", [{"input": "a", "mask": "m", "output": "o",
+                                                                "device": "cuda:0"}], "csv"))[0]
+    assert on_gpu.args.device == "cuda:0"
+    assert shot_resources(on_gpu, 2) == {"num_cpus": 2, "num_gpus": 1}
 
     class TwoCpuCluster:
         nodes = staticmethod(lambda: [{"Alive": True, "Resources": {"CPU": 2.0}}])
