@@ -299,9 +299,11 @@ def inpaint(args: argparse.Namespace) -> dict:
                                          PropagateConfig(max_distance=args.max_distance), device=args.device)
         propagated = timed(propagator.run(video), timing, "propagate")
         if overlapped:  # Flow Propagate (and reading) in a worker thread, the stages here: they overlap in time.
+            # One torch thread for it: its many small operations ran slower on two (196 vs 260 ms/frame at
+            # 720p under OMP_WAIT_POLICY=PASSIVE); the stages' convolutions get the other threads.
             # A chunk's frames come out together: room for all of them (compact, ~4 bytes a pixel each)
             # lets the worker go on reading and tracing while the stages work through them.
-            propagated = in_background(propagated, depth=propagator.chunk, threads=threads // 2)
+            propagated = in_background(propagated, depth=propagator.chunk, threads=1)
         items = ((p.frame, p.hole, p.filled, p.remaining) for p in propagated)
     else:
         items = ((frame, hole, frame, hole) for frame, hole in video)
@@ -311,7 +313,7 @@ def inpaint(args: argparse.Namespace) -> dict:
             tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=args.quiet) as bar, \
             closing(items), _restored_threads(threads):
         if overlapped:
-            torch.set_num_threads(threads - threads // 2)
+            torch.set_num_threads(threads - 1)
         while True:
             start = time.perf_counter()
             item = next(items, None)
