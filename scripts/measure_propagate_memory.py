@@ -8,6 +8,7 @@ masks with a box that moves left and right. Each length runs in a fresh child st
 
     OMP_NUM_THREADS=1 python scripts/measure_propagate_memory.py --frames 100 300
     ... --size 432x240 --frames 60 --cli-args "--propagate"      # speed only
+    ... --real-frames ../shared/data/clips/dog_walk/frames        # a real clip (80 frames of 1280x720)
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
@@ -45,13 +47,30 @@ def main() -> int:
     parser.add_argument("--size", default="1280x720")
     parser.add_argument("--cli-args", default="--propagate")
     parser.add_argument("--workdir", default=None, help="where the clips go (default: a temporary folder)")
+    parser.add_argument("--real-frames", metavar="DIR",
+                        help="a folder of real frames to use instead of the panning video (its size and count; "
+                             "--frames and --size are ignored), e.g. ../shared/data/clips/dog_walk/frames")
     args = parser.parse_args()
-    width, height = parse_size(args.size, "--size")
-    video = PanningVideo(width, height, DEFAULT_TEXTURE, pad=max(24, width // 20))
+    if args.real_frames:
+        frames = sorted(f for f in Path(args.real_frames).glob("*") if f.suffix.lower() in (".jpg", ".jpeg", ".png"))
+        if not frames:
+            raise SystemExit(f"error: no frames in {args.real_frames}")
+        height, width = cv2.imread(str(frames[0])).shape[:2]
+        args.frames = [len(frames)]
+    else:
+        width, height = parse_size(args.size, "--size")
+        video = PanningVideo(width, height, DEFAULT_TEXTURE, pad=max(24, width // 20))
     for count in args.frames:
         with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
             folder = Path(tmp)
-            source, masks = write_clip(folder, video, count, moving_box(width, height), masks="folder")
+            if args.real_frames:  # the real frames as they are, the moving box as masks
+                source, masks = Path(args.real_frames), folder / "masks"
+                masks.mkdir()
+                hole = moving_box(width, height)
+                for t in range(count):
+                    cv2.imwrite(str(masks / f"{t:05d}.png"), hole(t))
+            else:
+                source, masks = write_clip(folder, video, count, moving_box(width, height), masks="folder")
             command = [sys.executable, str(REPO / "inpaint_video.py"), str(source), str(masks), "-o",
                        str(folder / "out.mp4"), *shlex.split(args.cli_args)]
             load = os.getloadavg()
