@@ -54,20 +54,17 @@ class Propagated:
         remaining: ``[1,1,H,W]`` the hole no frame within ``max_distance`` saw (the hole's values there, else 0).
     """
 
-    def __init__(self, frame: torch.Tensor, layout: torch.memory_format, hole: torch.Tensor,
+    def __init__(self, frame: torch.Tensor, hole: torch.Tensor,
                  patch: tuple[Box, torch.Tensor, torch.Tensor] | None = None):
-        self._frame, self._layout, self._hole, self._patch = frame, layout, hole, patch
+        self._frame, self._hole, self._patch = frame, hole, patch
 
     @property
     def frame(self) -> torch.Tensor:
-        frame = expand(self._frame)
-        return frame.clone(memory_format=self._layout) if frame is self._frame else \
-            frame.contiguous(memory_format=self._layout)
+        return expand(self._frame)
 
     @property
     def hole(self) -> torch.Tensor:
-        hole = expand(self._hole)
-        return hole.clone() if hole is self._hole else hole
+        return expand(self._hole)
 
     @property
     def filled(self) -> torch.Tensor:
@@ -94,8 +91,9 @@ def compact(x: torch.Tensor) -> torch.Tensor:
 
 
 def expand(stored: torch.Tensor) -> torch.Tensor:
-    """The float32 values a :func:`compact` tensor (or a crop of one) stands for."""
-    return stored.to(torch.float32) / 255.0 if stored.dtype == torch.uint8 else stored
+    """The float32 values a :func:`compact` tensor (or a crop of one) stands for, as a new tensor in its
+    memory layout (both functions keep the layout a frame came in)."""
+    return stored.to(torch.float32) / 255.0 if stored.dtype == torch.uint8 else stored.clone()
 
 
 class HeldFrames:
@@ -107,14 +105,11 @@ class HeldFrames:
     def __init__(self):
         self.frames: dict[int, torch.Tensor] = {}
         self.holes: dict[int, torch.Tensor] = {}
-        self.layouts: dict[int, torch.memory_format] = {}
         self.size: tuple[int, int] | None = None
 
     def put(self, t: int, frame: torch.Tensor, hole: torch.Tensor) -> None:
         """Keep frame t ``[1,3,H,W]`` and its hole ``[1,1,H,W]`` (host memory)."""
         self.size = self.size or tuple(frame.shape[-2:])
-        self.layouts[t] = torch.channels_last if not frame.is_contiguous() and \
-            frame.is_contiguous(memory_format=torch.channels_last) else torch.contiguous_format
         self.frames[t], self.holes[t] = compact(frame.detach().cpu()), compact(hole.detach().cpu())
 
     def frame(self, t: int, box: Box) -> torch.Tensor:
@@ -130,7 +125,7 @@ class HeldFrames:
     def drop_before(self, t: int) -> None:
         """Forget every frame before t."""
         for i in [i for i in self.frames if i < t]:
-            del self.frames[i], self.holes[i], self.layouts[i]
+            del self.frames[i], self.holes[i]
 
     def __len__(self) -> int:
         return len(self.frames)
@@ -248,7 +243,7 @@ class StreamingPropagator:
                     patches[t] = (box, *(x.cpu() for x in filled))
         for t in range(first, end):
             del past[t]
-            yield Propagated(held.frames[t], held.layouts[t], held.holes[t], patches.pop(t, None))
+            yield Propagated(held.frames[t], held.holes[t], patches.pop(t, None))
 
     def _pair(self, held: HeldFrames, flows: dict, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Pair i's flows ``(i -> i+1, i+1 -> i)`` at the frames' size, on the device."""

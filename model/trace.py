@@ -172,9 +172,9 @@ class TensorVideo:
     def __init__(self, frames: torch.Tensor, hole: torch.Tensor):
         self.frames, self.holes, self.size = frames, hole, tuple(frames.shape[-2:])
 
-    def frame(self, t: int, box: Box | None = None) -> torch.Tensor:
-        """Frame ``t`` ``[1,3,h,w]`` on ``box`` (default: whole), on the frames' device."""
-        y0, y1, x0, x1 = box or (0, self.size[0], 0, self.size[1])
+    def frame(self, t: int, box: Box) -> torch.Tensor:
+        """Frame ``t`` ``[1,3,h,w]`` on ``box``, on the frames' device."""
+        y0, y1, x0, x1 = box
         return self.frames[t:t + 1, :, y0:y1, x0:x1]
 
     def hole(self, t: int, box: Box | None = None) -> torch.Tensor:
