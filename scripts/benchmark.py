@@ -46,6 +46,8 @@ if str(ROOT) not in sys.path:
 
 from model import mask_generators, stages  # noqa: E402
 from model.engine import StreamingInpainter  # noqa: E402
+from model.propagate import PropagateConfig  # noqa: E402
+from model.propagate_stream import StreamingPropagator  # noqa: E402
 from scripts.common import DEFAULT_TEXTURE, PanningVideo, StageTimer, parse_size, peak_rss, write_clip  # noqa: E402
 
 CLI = ROOT / "inpaint_video.py"
@@ -212,8 +214,6 @@ def time_propagate(width: int, height: int, device: str, count: int, texture: Pa
     """ms/frame of Flow Propagate on a stream of ``count`` frames (``StreamingPropagator``, the CLI's settings):
     wall time from the first frame in to the last frame out, over ``count``; its outputs come in chunks,
     so one long stream is timed rather than single frames."""
-    from model.propagate import PropagateConfig
-    from model.propagate_stream import StreamingPropagator
     video = PanningVideo(width, height, texture)
     hole = mask_generators.make_hole(mask, count, height, width, seed=0, key="benchmark")
     propagator = StreamingPropagator(stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian"),
