@@ -5,15 +5,15 @@
     python inpaint_video.py            # or --demo: the shipped clip -> demo_output/
 
 INPUT is a video file or a folder of frames; MASK is a mask video, a folder of masks or one
-mask image for every frame (white / >= 128 = hole; see model/video_io.py). OUTPUT is a video
+mask image for every frame (white / >= 128 = hole; see model/io/video.py). OUTPUT is a video
 file (.mp4, .m4v, .mov, .mkv, .avi; H.264 that plays everywhere, or a lossless --codec, with the
 input video's audio) or a folder of PNG frames (lossless: pixels outside the hole are the
 input's, bit-exact). Memory stays constant whatever the video length.
 
 With --propagate, Flow Propagate first copies into the hole what the frames up to
---max-distance before and after saw (model/propagate_stream.py: a bounded number of frames
+--max-distance before and after saw (model/propagate/stream.py: a bounded number of frames
 held, so memory stays flat too); the four stages then fill only what no frame saw. With two or
-more torch threads it runs in a worker thread beside the stages (model/background.py). The demo
+more torch threads it runs in a worker thread beside the stages (model/pipeline/background.py). The demo
 uses it; --no-propagate turns it off.
 
 By default each stage whose trained weights the pack ships in weights/ runs its network (all
@@ -42,17 +42,17 @@ from tqdm import tqdm
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 from model import stages  # noqa: E402
-from model.background import in_background  # noqa: E402
-from model.engine import StreamingInpainter  # noqa: E402
-from model.flow import FLOW_WORKING_SIZE  # noqa: E402
+from model.pipeline.background import in_background  # noqa: E402
+from model.pipeline.engine import StreamingInpainter  # noqa: E402
+from model.stages.robust_flow import FLOW_WORKING_SIZE  # noqa: E402
 from model.masks import grow_hole  # noqa: E402
-from model.memory import release_free_memory  # noqa: E402
-from model.propagate import PropagateConfig  # noqa: E402
-from model.propagate_stream import StreamingPropagator  # noqa: E402
-from model.video_encode import CODECS, VIDEO_EXTENSIONS  # noqa: E402
-from model.video_io import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
+from model.pipeline.memory import release_free_memory  # noqa: E402
+from model.propagate.whole_clip import PropagateConfig  # noqa: E402
+from model.propagate.stream import StreamingPropagator  # noqa: E402
+from model.io.encode import CODECS, VIDEO_EXTENSIONS  # noqa: E402
+from model.io.video import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole  # noqa: E402
 from model.networks import KINDS  # noqa: E402
-from model.weights_io import find_weights, load_network  # noqa: E402
+from model.networks.weights import find_weights, load_network  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DEMO_CLIP = ROOT / "demo" / "dog_walk"  # made by scripts/make_demo_clip.py
@@ -331,7 +331,7 @@ def inpaint(args: argparse.Namespace) -> dict:
                 comparison.write(side_by_side(tint_hole(frame, hole), result, gap))
             timing["inpaint"] += end - middle
             if writer.count % TRIM_EVERY == 0:
-                release_free_memory()  # keeps the resident size flat over long videos (see model/memory.py)
+                release_free_memory()  # keeps the resident size flat over long videos (see model/pipeline/memory.py)
             timing["write"] += time.perf_counter() - end
             bar.update(1)
     return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps,

@@ -23,7 +23,7 @@ import torch
 
 import inpaint_video
 from batch.shots import Shot
-from model.video_encode import VIDEO_EXTENSIONS
+from model.io.encode import VIDEO_EXTENSIONS
 
 DONE_MARKER = ".frvi-done"  # inside a PNG output folder: every frame is there
 KILL_SHOT, KILL_FLAG = "FRVI_TEST_KILL_SHOT", "FRVI_TEST_KILL_FLAG"  # tests: a worker dying mid-shot

@@ -65,7 +65,7 @@ def intermediate_device() -> torch.device:
 
 
 def frame_progress(total: int):
-    """A per-frame callback for ``model.engine``: checks for Cancel, then advances the progress bar.
+    """A per-frame callback for ``model.pipeline.engine``: checks for Cancel, then advances the progress bar.
 
     Raises ComfyUI's interruption exception between frames when the user pressed Cancel.
     """

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..model.weights_io import load_network
+from ..model.networks.weights import load_network
 from .comfy_bridge import manage_network
 from .types import CATEGORY, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import torch
 
 from ..model import stages
-from ..model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
-from ..model.flow import FLOW_STORAGE_DTYPE, FLOW_WORKING_SIZE
-from ..model.raft_flow import RaftFlowEstimator
+from ..model.pipeline.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
+from ..model.stages.robust_flow import FLOW_STORAGE_DTYPE, FLOW_WORKING_SIZE
+from ..model.stages.raft_flow import RaftFlowEstimator
 from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, image_to_model, load_optical_flow,
                            network_from, video_and_hole)
 from .types import CATEGORY, FLOW, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET, STATE

@@ -7,8 +7,8 @@ from __future__ import annotations
 import torch
 
 from ..model import stages
-from ..model.flow import FLOW_WORKING_SIZE
-from ..model.propagate import SEAM_METHODS, PropagateConfig, flow_propagate
+from ..model.stages.robust_flow import FLOW_WORKING_SIZE
+from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
 from .comfy_bridge import compute_device, frame_progress, image_to_comfy, mask_to_comfy, video_and_hole
 from .types import CATEGORY
 

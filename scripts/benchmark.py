@@ -7,7 +7,7 @@
     python scripts/benchmark.py --devices cuda --weights weights --propagate 96 --rss-frames ''   # a GPU table
 
 Speed: a panning real (or synthetic) video with the fixed centred rectangle hole goes through
-``model.engine.StreamingInpainter`` one frame at a time. The engine's ``timer`` hook times each
+``model.pipeline.engine.StreamingInpainter`` one frame at a time. The engine's ``timer`` hook times each
 stage, the flow estimator and completer are wrapped in the same timer, so each node's share and
 the whole ``step`` are measured in the same runs: ``--warmup`` frames first, then ``--runs`` runs
 of ``--frames`` frames; the table gives the median ms/frame over runs (and the min-max range).
@@ -44,10 +44,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model import mask_generators, stages  # noqa: E402
-from model.engine import StreamingInpainter  # noqa: E402
-from model.propagate import PropagateConfig  # noqa: E402
-from model.propagate_stream import StreamingPropagator  # noqa: E402
+from model.evaluation import mask_generators  # noqa: E402
+from model import stages  # noqa: E402
+from model.pipeline.engine import StreamingInpainter  # noqa: E402
+from model.propagate.whole_clip import PropagateConfig  # noqa: E402
+from model.propagate.stream import StreamingPropagator  # noqa: E402
 from scripts.common import DEFAULT_TEXTURE, PanningVideo, StageTimer, parse_size, peak_rss, write_clip  # noqa: E402
 
 CLI = ROOT / "inpaint_video.py"
@@ -78,7 +79,7 @@ def learned_makers(weights_dir: Path | None) -> tuple[dict, list[str]]:
     loaded once, strictly), and notes."""
     if not weights_dir:
         return {}, []
-    from model.weights_io import find_weights, load_network
+    from model.networks.weights import find_weights, load_network
     factories = {"frame_inpaint": lambda net: stages.frame_inpainter("network", network=net),
                  "flow_complete": lambda net: stages.flow_completer("network", net),
                  "flow_blend": lambda net: stages.flow_blender("network", net),

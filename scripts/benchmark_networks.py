@@ -6,7 +6,7 @@ Run from the repo root:
     python scripts/benchmark_networks.py --clip path/to/frames --profile
 
 The networks get their default configs and random weights (speed does not depend on the
-weights). The full graph is ``model.engine.StreamingInpainter`` with all four networks, DIS
+weights). The full graph is ``model.pipeline.engine.StreamingInpainter`` with all four networks, DIS
 flow and the warps, one frame at a time (batch 1) under ``torch.inference_mode``, as the CLI
 runs it. Timings are medians over frames after a warm-up; the load average is printed
 because other processes on a shared machine slow the numbers down.
@@ -28,12 +28,12 @@ import torch  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from model.engine import StreamingInpainter  # noqa: E402
-from model.flow import DISFlowEstimator  # noqa: E402
+from model.pipeline.engine import StreamingInpainter  # noqa: E402
+from model.stages.robust_flow import DISFlowEstimator  # noqa: E402
 from model.networks import NETWORKS  # noqa: E402
-from model.networks.runners import (NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter,  # noqa: E402
+from model.stages.learned import (NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter,  # noqa: E402
                                     NetworkRefiner)
-from model.refine import RecurrentState  # noqa: E402
+from model.stages.convlstm_refine import RecurrentState  # noqa: E402
 from scripts.common import PanningVideo, StageTimer, parse_size  # noqa: E402
 
 

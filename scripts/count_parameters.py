@@ -14,7 +14,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from model.networks import NETWORKS  # noqa: E402
-from model.weights_io import load_network  # noqa: E402
+from model.networks.weights import load_network  # noqa: E402
 
 PAPER_TOTAL = 2.95e6
 

@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model.weights_io import load_network  # noqa: E402
+from model.networks.weights import load_network  # noqa: E402
 from training.data import TrainingData  # noqa: E402
 from training.stages import FlowValidation  # noqa: E402
 

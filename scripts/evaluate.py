@@ -7,22 +7,22 @@
 
 Each clip (a folder with ``frames/`` and optional ``masks/``, or a parent folder of such clips)
 is resized to every ``--size``, cut to a window of ``--max-frames`` frames and covered with the
-masks of every ``--masks`` protocol (``model/mask_generators.py``, deterministic by ``--seed``
+masks of every ``--masks`` protocol (``model/evaluation/mask_generators.py``, deterministic by ``--seed``
 and the clip's name). The hole pixels of the input are set to mid-grey, so no method can see
 the ground truth, which is the original frame. A clip's own ``masks/`` are used only as
 object-shaped holes for OTHER clips (protocol ``objects``).
 
 Every configuration is a row of one table (``--configs``, see ``--list``): per-frame OpenCV
-Telea, the classical pipeline (``model.engine.StreamingInpainter`` with the classical stages of
-``model/stages.py``), classical ablations, Flow Propagate followed by the classical pipeline or by
+Telea, the classical pipeline (``model.pipeline.engine.StreamingInpainter`` with the classical stages of
+``model/stages/__init__.py``), classical ablations, Flow Propagate followed by the classical pipeline or by
 Telea on the hole it leaves (``propagate``, ``propagate_telea``), and the paper's learned ablation rows when
-``--weights DIR`` holds weights and ``model/stages.py`` offers a ``"network"`` method (rows
+``--weights DIR`` holds weights and ``model/stages/__init__.py`` offers a ``"network"`` method (rows
 that cannot be built are skipped with a note in the report).
 
 Writes to ``--out``: ``eval.json`` (settings, every clip x mask x configuration row, means),
 ``eval.md`` (the tables) and ``sheets/<size>_<mask>_<config>.png`` contact sheets
 (input | mask | result | ground truth for a few frames of a few clips). Metrics are defined in
-``model/metrics.py``.
+``model/evaluation/metrics.py``.
 """
 from __future__ import annotations
 
@@ -48,11 +48,12 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model import mask_generators, metrics, stages  # noqa: E402
+from model.evaluation import mask_generators, metrics  # noqa: E402
+from model import stages  # noqa: E402
 from model.checks import hole_at  # noqa: E402
-from model.engine import StreamingInpainter  # noqa: E402
-from model.flow import FLOW_WORKING_SIZE  # noqa: E402
-from model.propagate import PropagateConfig, flow_propagate  # noqa: E402
+from model.pipeline.engine import StreamingInpainter  # noqa: E402
+from model.stages.robust_flow import FLOW_WORKING_SIZE  # noqa: E402
+from model.propagate.whole_clip import PropagateConfig, flow_propagate  # noqa: E402
 from scripts.common import parse_size  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -187,7 +188,7 @@ class ZeroFlow:
 def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium",
                      working_size: int = 0, flow_working_size: int = 0, frame=None,
                      completer=None) -> StreamingInpainter:
-    """The classical pipeline of ``model/stages.py`` with its default settings (Telea, DIS medium,
+    """The classical pipeline of ``model/stages/__init__.py`` with its default settings (Telea, DIS medium,
     Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow;
     ``working_size``: long side of the Telea fill, ``flow_working_size``: of Robust Flow (0 = full resolution).
     ``frame`` / ``completer``: another frame inpainter or flow completer (e.g. a learned one) in place of
@@ -199,7 +200,7 @@ def classical_engine(blend: str = "confidence", estimator: str | None = "dis_med
 
 
 def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
-    """A runner that first runs Flow Propagate (``model.propagate.flow_propagate``, the node's defaults: DIS
+    """A runner that first runs Flow Propagate (``model.propagate.whole_clip.flow_propagate``, the node's defaults: DIS
     medium, Laplacian completion, 12 frames each way, Poisson seams) and then ``make_runner()`` on the
     propagated frames and the remaining hole."""
     def make() -> Runner:
@@ -267,8 +268,8 @@ WEIGHT_PATTERNS = {
 
 def find_weights(folder: Path) -> dict[str, Path]:
     """Weight files of ``folder`` by network kind: the file's ``kind`` metadata
-    (``model.weights_io.find_weights``), else its name (first match)."""
-    from model.weights_io import find_weights as by_metadata
+    (``model.networks.weights.find_weights``), else its name (first match)."""
+    from model.networks.weights import find_weights as by_metadata
     files = sorted(folder.glob("*.safetensors"))
     found = by_metadata(folder)
     for kind, patterns in WEIGHT_PATTERNS.items():
@@ -281,7 +282,7 @@ def find_weights(folder: Path) -> dict[str, Path]:
 
 def load_weights(weights: dict[str, Path]) -> tuple[dict[str, torch.nn.Module], list[str]]:
     """Each network of ``weights`` (kind -> file) loaded once (strict), and notes on the files that failed."""
-    from model.weights_io import load_network
+    from model.networks.weights import load_network
     networks, notes = {}, []
     for kind, path in weights.items():
         try:
@@ -292,7 +293,7 @@ def load_weights(weights: dict[str, Path]) -> tuple[dict[str, torch.nn.Module], 
 
 
 def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dict[str, Config], list[str]]:
-    """The learned rows built from ``--weights DIR`` with the stage factories of ``model/stages.py``, or none,
+    """The learned rows built from ``--weights DIR`` with the stage factories of ``model/stages/__init__.py``, or none,
     with notes saying why.
 
     Rows (each also as ``propagate_<row>``: Flow Propagate first, then the row on the remaining hole):
@@ -491,7 +492,7 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
              f"masks: {', '.join(settings.masks)}", "",
              "Configurations:", ""]
     lines += [f"- `{name}`: {c.description}" for name, c in configs.items()]
-    lines += ["", "Metrics (model/metrics.py): PSNR/SSIM/L1 over the hole and the full frame (L1 in [0,1] units); "
+    lines += ["", "Metrics (model/evaluation/metrics.py): PSNR/SSIM/L1 over the hole and the full frame (L1 in [0,1] units); "
                   "E_warp = |output_t - warp(output_t-1)| on hole pixels with consistent ground-truth flow (0-255); "
                   "E_warp GT = the same on the ground truth (the floor); flicker = temporal change of the fill minus "
                   "that of the ground truth at the same hole pixels (0-255, 0 = as stable as the real video). "

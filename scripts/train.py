@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model.flow import DISFlowEstimator  # noqa: E402
+from model.stages.robust_flow import DISFlowEstimator  # noqa: E402
 from training import data as training_data  # noqa: E402
 from training.loop import train  # noqa: E402
 from training.recurrent import FrozenFront, recurrent_stage  # noqa: E402
@@ -97,7 +97,7 @@ def run_training(args: argparse.Namespace) -> int:
         flows = training_data.clip_flows(data, DISFlowEstimator("dis_medium"))
         stage = flow_stage(data, flows, args.batch or 8, validation, args.total_steps or 20_000, args.lr)
     else:
-        from model.weights_io import load_network
+        from model.networks.weights import load_network
         front = FrozenFront(load_network(args.frame_weights, "frame_inpaint"),
                             load_network(args.flow_weights, "flow_complete"))
         stage = recurrent_stage(data, front, args.batch or 4, validation, args.total_steps or 12_000, args.lr,

@@ -1,4 +1,4 @@
-"""model/background.py: a stream's producer in a worker thread."""
+"""model/pipeline/background.py: a stream's producer in a worker thread."""
 from __future__ import annotations
 
 import threading
@@ -7,7 +7,7 @@ import time
 import pytest
 import torch
 
-from model.background import in_background
+from model.pipeline.background import in_background
 
 
 def test_items_come_out_in_order_and_all_of_them():

@@ -1,4 +1,4 @@
-"""The command-line tool inpaint_video.py and its streaming readers/writers (model/video_io.py)."""
+"""The command-line tool inpaint_video.py and its streaming readers/writers (model/io/video.py)."""
 from __future__ import annotations
 
 import importlib.util
@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 import torch
 
-from model.video_io import FrameSource, FrameWriter, MaskSource, mask_from_array, paired
+from model.io.video import FrameSource, FrameWriter, MaskSource, mask_from_array, paired
 
 REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "inpaint_video.py"

@@ -9,9 +9,9 @@ import pytest
 import torch
 
 from model import stages
-from model.engine import StreamingInpainter
-from model.propagate import PropagateConfig, flow_propagate
-from model.video_io import FrameSource, MaskSource, paired
+from model.pipeline.engine import StreamingInpainter
+from model.propagate.whole_clip import PropagateConfig, flow_propagate
+from model.io.video import FrameSource, MaskSource, paired
 from test_cli import run_cli
 
 
@@ -78,7 +78,7 @@ def test_cli_output_equals_whole_clip_propagation_then_the_engine(tmp_path):
         expected = torch.cat([engine.step(filled[t:t + 1], remaining[t:t + 1]) for t in range(frames.shape[0])])
     expected = (expected.permute(0, 2, 3, 1).numpy()[..., ::-1] * 255 + 0.5).astype(np.uint8)
     difference = np.abs(read_pngs(tmp_path / "out").astype(int) - expected)
-    # equal up to model/propagate_stream.py's documented rounding (far below one 8-bit level, rarely a flip)
+    # equal up to model/propagate/stream.py's documented rounding (far below one 8-bit level, rarely a flip)
     assert difference.max() <= 1 and (difference == 0).mean() > 0.999
 
 

@@ -193,7 +193,8 @@ def test_panning_video_is_deterministic_and_moves():
 
 
 def test_learned_rows_run_with_weights_initialised_in_the_test(clips, tmp_path):
-    from model import networks, weights_io
+    from model import networks
+    from model.networks import weights as weights_io
     weights = tmp_path / "weights"
     weights.mkdir()
     for kind, cls in networks.NETWORKS.items():

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from model import mask_generators as mg
+from model.evaluation import mask_generators as mg
 
 SIZES = [(128, 128), (240, 432)]
 

@@ -4,7 +4,7 @@ import math
 import pytest
 import torch
 
-from model import metrics
+from model.evaluation import metrics
 from model.warp import warp
 
 

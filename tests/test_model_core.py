@@ -5,7 +5,7 @@ import torch
 
 from conftest import moving_box_video
 from model import stages
-from model.engine import StreamingInpainter, blend_flow_fields, inpaint_frames, refine_frames, robust_flow
+from model.pipeline.engine import StreamingInpainter, blend_flow_fields, inpaint_frames, refine_frames, robust_flow
 from model.harmonic import harmonic_fill
 from model.masks import feather, grow_hole
 from model.warp import warp

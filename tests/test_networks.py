@@ -7,12 +7,12 @@ import torch
 
 from conftest import moving_box_video
 from model import stages
-from model.engine import StreamingInpainter, refine_frames
-from model.flow import FlowField
+from model.pipeline.engine import StreamingInpainter, refine_frames
+from model.stages.robust_flow import FlowField
 from model.networks import (ConvLSTMRefineConfig, ConvLSTMRefineNet, FlowBlendConfig, FlowBlendNet,
                             FlowCompleteConfig, FlowCompleteNet, FrameInpaintConfig, FrameInpaintNet,
                             PartialConv2d)
-from model.networks.runners import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
+from model.stages.learned import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
 
 TINY = {
     "frame_inpaint": lambda **kw: FrameInpaintNet(FrameInpaintConfig(widths=(4, 8, 8), first_kernel=3, **kw)),

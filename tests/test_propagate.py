@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from model import stages
-from model.poisson import poisson_blend
-from model.propagate import PropagateConfig, flow_propagate, propagate_video
+from model.propagate.poisson import poisson_blend
+from model.propagate.whole_clip import PropagateConfig, flow_propagate, propagate_video
 
 
 def panning_video(t: int = 6, h: int = 40, w: int = 56, shift: int = 2, seed: int = 0) -> torch.Tensor:

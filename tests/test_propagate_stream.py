@@ -6,8 +6,8 @@ import torch
 import torch.nn.functional as F
 
 from model import stages
-from model.propagate import PropagateConfig, flow_propagate
-from model.propagate_stream import StreamingPropagator, compact, expand
+from model.propagate.whole_clip import PropagateConfig, flow_propagate
+from model.propagate.stream import StreamingPropagator, compact, expand
 
 
 def wobbling_video(t: int, h: int = 40, w: int = 56, seed: int = 0,
@@ -80,7 +80,7 @@ def test_windowed_propagation_equals_the_whole_clip_run_bit_for_bit_with_whole_p
 
 @pytest.mark.parametrize("distance,chunk", [(2, 1), (3, 4)])
 def test_windowed_propagation_with_estimated_flow_matches_the_whole_clip_within_rounding(distance, chunk):
-    # With sub-pixel flow, model/trace.py mixes four neighbours' sources when they agree to within a
+    # With sub-pixel flow, model/propagate/trace.py mixes four neighbours' sources when they agree to within a
     # tolerance (has > 1 - 1e-4, age spread < 1e-3): a neighbour whose source lies before the window
     # can then add a tiny weight in the whole-clip run only. The remaining hole stays identical and
     # colours stay far below one 8-bit level; twice the context makes the windows agree to float noise.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from model.raft_flow import RaftFlowEstimator
+from model.stages.raft_flow import RaftFlowEstimator
 
 
 class ConstantShiftRaft(torch.nn.Module):

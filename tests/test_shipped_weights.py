@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from conftest import read_clip
-from model import mask_generators, metrics
-from model.frame_inpaint import ClassicalFrameInpainter
-from model.weights_io import find_weights, load_network, read_metadata
+from model.evaluation import mask_generators, metrics
+from model.stages.frame_inpaint import ClassicalFrameInpainter
+from model.networks.weights import find_weights, load_network, read_metadata
 
 WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
 SHIPPED = {"frame_inpaint": "frvi_frame_inpaint.safetensors", "flow_complete": "frvi_flow_complete.safetensors"}

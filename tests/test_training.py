@@ -14,11 +14,11 @@ import torch
 from safetensors.torch import load_file
 
 from conftest import REPO, load_script
-from model.flow import DISFlowEstimator
+from model.stages.robust_flow import DISFlowEstimator
 from model.networks import ConvLSTMRefineConfig, FlowBlendConfig, FlowCompleteConfig, FlowCompleteNet, \
     FrameInpaintConfig, FrameInpaintNet
 from model.warp import warp
-from model.weights_io import load_network, read_metadata
+from model.networks.weights import load_network, read_metadata
 from training import data as training_data
 from training import losses
 from training.loop import train

@@ -13,7 +13,7 @@ from safetensors.torch import save_file
 from conftest import PACK_NAME, REPO, moving_box_video
 from model.networks import (ConvLSTMRefineConfig, ConvLSTMRefineNet, FlowBlendConfig, FlowBlendNet,
                             FlowCompleteConfig, FlowCompleteNet, FrameInpaintConfig, FrameInpaintNet)
-from model.weights_io import load_network, read_metadata, save_network
+from model.networks.weights import load_network, read_metadata, save_network
 
 TINY = {
     "frame_inpaint": lambda: FrameInpaintNet(FrameInpaintConfig(widths=(4, 8, 8), first_kernel=3)),

@@ -9,9 +9,9 @@ import torch
 
 from conftest import load_script, moving_box_video
 from model import stages
-from model.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
+from model.stages.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
 from model.networks import ConvLSTMRefineConfig, ConvLSTMRefineNet, FrameInpaintConfig, FrameInpaintNet
-from model.weights_io import save_network
+from model.networks.weights import save_network
 
 
 def two_colour_frame(h: int = 90, w: int = 160) -> torch.Tensor:
@@ -147,7 +147,7 @@ def panning_pair(shift: int = 4, h: int = 120, w: int = 216) -> tuple[torch.Tens
 
 
 def test_robust_flow_at_a_working_size_comes_back_at_the_frame_size_in_frame_pixels():
-    from model.flow import DISFlowEstimator, LaplacianFlowCompleter, robust_flow_pair
+    from model.stages.robust_flow import DISFlowEstimator, LaplacianFlowCompleter, robust_flow_pair
     frame, prev = panning_pair()
     hole = torch.zeros(1, 1, 120, 216)
     hole[..., 40:80, 80:140] = 1.0
@@ -190,8 +190,8 @@ def test_flows_held_at_the_working_size_in_half_precision_change_the_output_by_u
     """Robust Flow's fields are held at its working size in float16 (a quarter of the pixels at 640 px from
     1280 px, half the bytes); the refined output stays within 1/255 of full-size float32 fields."""
     from model.checks import hole_at
-    from model.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
-    from model.flow import FLOW_STORAGE_DTYPE, FlowField, robust_flow_pair
+    from model.pipeline.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
+    from model.stages.robust_flow import FLOW_STORAGE_DTYPE, FlowField, robust_flow_pair
     frames, hole = moving_box_video(t=6, h=96, w=128)
     frames, hole = frames.permute(0, 3, 1, 2), hole[:, None]
     estimator, completer = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")

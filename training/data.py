@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 import torch
 
-from model import mask_generators
+from model.evaluation import mask_generators
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
 LONG_SIDE = 432  # frames are held at the evaluation's 432x240 scale

@@ -1,6 +1,6 @@
 """Loss terms of the staged training, each a function of tensors with stated shapes.
 
-Spatial terms (frame network, and the refiner in part 2):
+Spatial terms (the frame network in stage 1, and the refiner's outputs in stage 3):
 
 * :func:`masked_l1`: L1 over a region, the paper's hole and valid terms.
 * :func:`structure_loss`: in place of the paper's VGG perceptual loss, which needs pretrained

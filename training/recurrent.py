@@ -1,7 +1,7 @@
 """Stage 3 of the paper: the flow blend network H_f and the ConvLSTM refiner, trained together.
 
 The frame and flow-completion networks of stages 1-2 are frozen: for every training window
-they run exactly as in the product (``model.engine.inpaint_frames`` and ``robust_flow`` with
+they run exactly as in the product (``model.pipeline.engine.inpaint_frames`` and ``robust_flow`` with
 DIS and the flow network), giving P, (F^P, confidence) and (F^I, confidence). The trained part,
 :class:`BlendAndRefine`, blends the two flows with H_f and walks the window in order with the
 refiner, carrying its output and ConvLSTM memory along the blended flow (gradients flow back
@@ -27,8 +27,9 @@ import numpy as np
 import torch
 import torch.nn as nn
 
-from model import engine, metrics
-from model.flow import DISFlowEstimator, FlowField
+from model.pipeline import engine
+from model.evaluation import metrics
+from model.stages.robust_flow import DISFlowEstimator, FlowField
 from model.networks import ConvLSTMRefineNet, FlowBlendNet
 from model.networks.convlstm import ConvLSTMRefineConfig
 from model.networks.flow_blend_net import FlowBlendConfig

@@ -22,12 +22,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from model import mask_generators, metrics
-from model.flow import DISFlowEstimator, LaplacianFlowCompleter
-from model.frame_inpaint import ClassicalFrameInpainter
+from model.evaluation import mask_generators, metrics
+from model.stages.robust_flow import DISFlowEstimator, LaplacianFlowCompleter
+from model.stages.frame_inpaint import ClassicalFrameInpainter
 from model.networks import ConvLSTMRefineNet, FlowBlendNet, FlowCompleteNet, FrameInpaintNet
 from model.resample import resize_image
-from model.weights_io import save_network
+from model.networks.weights import save_network
 
 from . import data as training_data
 from .losses import WeightedLoss, end_point_error, flow_l1, flow_scale, grow, masked_l1, structure_loss, \
@@ -236,7 +236,7 @@ class FlowValidation:
 def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes: dict[str, str] | None = None,
                    settings: dict | None = None) -> Path:
     """Write the network ``stage_name`` (a key of :data:`EXPORTS`) of ``run_dir/checkpoint`` to ``out`` through
-    :func:`model.weights_io.save_network` (``blend`` and ``refine`` both come from the recurrent stage's run).
+    :func:`model.networks.weights.save_network` (``blend`` and ``refine`` both come from the recurrent stage's run).
 
     ``settings``: config fields that change how the trained network runs, not its tensors (e.g. a
     working size tuned with the harness), set in the exported file. The metadata records the
@@ -283,7 +283,7 @@ def export_weights(stage_name: str, run_dir: str | Path, out: str | Path, notes:
 def weight_card(path: str | Path, run_dir: str | Path) -> str:
     """A Markdown card for an exported weights file: the network, how it was trained and its validation history."""
     import json
-    from model.weights_io import load_network, read_metadata
+    from model.networks.weights import load_network, read_metadata
     path = Path(path)
     metadata = read_metadata(path)
     network = load_network(path)

@@ -1,4 +1,5 @@
-"""The paper's four learned networks (pure torch) and the adapters that plug them into the engine.
+"""The paper's four learned networks (pure torch) and their weight files (``weights``: safetensors only,
+found and loaded by one rule). The adapters that run them as stages are in :mod:`model.stages.learned`.
 
 =================  ======================  ==========================================
 kind               network                 role in the paper

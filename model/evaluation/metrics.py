@@ -41,8 +41,8 @@ import math
 import torch
 from kornia.metrics import ssim as ssim_map
 
-from .checks import HOLE_THRESHOLD
-from .warp import warp
+from ..checks import HOLE_THRESHOLD
+from ..warp import warp
 
 SSIM_WINDOW = 11
 MSE_FLOOR = 1e-10
@@ -128,7 +128,7 @@ def ground_truth_flow(target: torch.Tensor, estimator=None) -> tuple[torch.Tenso
     Compute it once per clip and pass it to :func:`warping_error` for every configuration.
     """
     if estimator is None:
-        from .flow import DISFlowEstimator
+        from ..stages.robust_flow import DISFlowEstimator
         estimator = DISFlowEstimator("dis_medium")
     t_len, _, h, w = target.shape
     backward = torch.zeros(t_len, 2, h, w)

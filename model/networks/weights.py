@@ -19,8 +19,8 @@ import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
 
-from .networks import ARCHITECTURES, KINDS
-from .networks.base import Network
+from . import ARCHITECTURES, KINDS
+from .base import Network
 
 FORMAT = "frvi.weights"
 _RESERVED = ("format", "architecture", "kind", "version", "config")
@@ -97,7 +97,7 @@ def _build(path: Path, metadata: dict[str, str], kind: str | None) -> Network:
     if metadata.get("format") != FORMAT or "architecture" not in metadata:
         raise ValueError(f"{path}: not a weights file of this pack (metadata format={metadata.get('format')!r}, "
                          f"expected {FORMAT!r} with an 'architecture'); use a file saved by "
-                         "model.weights_io.save_network.")
+                         "model.networks.weights.save_network.")
     architecture = metadata["architecture"]
     if architecture not in ARCHITECTURES:
         raise ValueError(f"{path}: unknown architecture {architecture!r}; this pack knows {sorted(ARCHITECTURES)}.")

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .checks import keep_known
-from .harmonic import harmonic_fill
-from .warp import warp
+from ..checks import keep_known
+from ..harmonic import harmonic_fill
+from ..warp import warp
 
 
 @dataclass

@@ -1,13 +1,27 @@
-"""Build the stage objects of the pipeline from their user-facing names."""
+"""The paper's four stages, each with its classical (weight-free) path and its learned path.
+
+==========================  ===================  ==============================================
+stage                       module               classical path / learned path
+==========================  ===================  ==============================================
+1. Frame Inpaint            ``frame_inpaint``    OpenCV Telea / NS; ``FrameInpaintNet``
+2. Robust Flow              ``robust_flow``      DIS (or RAFT, ``raft_flow``) + Laplacian fill;
+                                                 ``FlowCompleteNet`` completes F^I
+3. Flow Blend               ``flow_blend``       confidence / average blend; ``FlowBlendNet`` (H_f)
+4. ConvLSTM Refine          ``convlstm_refine``  flow-warped temporal blend; ``ConvLSTMRefineNet``
+==========================  ===================  ==============================================
+
+``learned`` adapts each network to its classical stage's call signature. The functions below build a
+stage object from its user-facing name (the names the nodes, the CLI and the pipeline description use).
+"""
 from __future__ import annotations
 
 from functools import partial
 
-from .flow import DISFlowEstimator, LaplacianFlowCompleter
+from .robust_flow import DISFlowEstimator, LaplacianFlowCompleter
 from .flow_blend import CLASSICAL_BLENDS, blend_flows
 from .frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
-from .networks.runners import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
-from .refine import TemporalBlendRefiner
+from .learned import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
+from .convlstm_refine import TemporalBlendRefiner
 
 # "network" (the paper's learned stage) is last in every list, so the classical defaults stay first.
 FRAME_METHODS = ("telea", "ns", "network")

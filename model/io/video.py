@@ -13,7 +13,7 @@ Sources (all yield torch tensors, one frame at a time):
   frames is resized with nearest neighbour (one warning); another aspect ratio is an error.
 
 Writers take ``[1,3,H,W]`` frames in [0,1] and write a video file (``.mp4 .m4v .mov .mkv
-.avi``, through PyAV: H.264 by default, with the source's audio; see :mod:`model.video_encode`)
+.avi``, through PyAV: H.264 by default, with the source's audio; see :mod:`model.io.encode`)
 or a folder of PNG frames. PNG frames are lossless: a pixel read from an 8-bit source and
 returned unchanged by the pipeline is written back with the same 8-bit value; so are the
 ``h264_lossless`` and ``ffv1`` codecs. Default H.264 (yuv420p) needs even sizes, so odd-sized
@@ -32,8 +32,8 @@ import cv2
 import numpy as np
 import torch
 
-from .masks import fit_hole, mask_needs_resize
-from .video_encode import VIDEO_EXTENSIONS, VideoEncoder, codec_for, warn_if_padded
+from ..masks import fit_hole, mask_needs_resize
+from .encode import VIDEO_EXTENSIONS, VideoEncoder, codec_for, warn_if_padded
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
 DEFAULT_FPS = 24.0
 MASK_THRESHOLD = 128  # uint8 grey value of the pack's 0.5 hole threshold
@@ -283,7 +283,7 @@ class FrameWriter:
     """Write ``[1,3,H,W]`` frames in [0,1] to a video file or to a folder of PNG frames, all or nothing.
 
     A path with a video extension (``.mp4 .m4v .mov .mkv .avi``) writes a video at ``fps`` with
-    ``codec`` (see :mod:`model.video_encode`: H.264 by default, ``h264_lossless`` or ``ffv1`` for
+    ``codec`` (see :mod:`model.io.encode`: H.264 by default, ``h264_lossless`` or ``ffv1`` for
     bit-exact pixels) and, given ``audio_from`` (the source video), its audio trimmed to the frames
     written. Any other path without an extension (or an existing folder) becomes a folder of
     ``<name>.png`` files, named after ``names`` (the source frames' stems) or ``00000.png``...

@@ -26,7 +26,7 @@ from typing import Optional
 import av
 import numpy as np
 
-from .audio_copy import AudioCopy, open_audio_copy
+from .audio import AudioCopy, open_audio_copy
 
 VIDEO_EXTENSIONS = (".mp4", ".m4v", ".mov", ".mkv", ".avi")
 BT601, LIMITED_RANGE, BT709_PRIMARIES, SRGB_TRANSFER = 6, 1, 1, 13  # FFmpeg's AVColorSpace/Range/Primaries/TRC
@@ -67,7 +67,7 @@ class VideoEncoder:
         fps: frames per second.
         codec: a key of :data:`CODECS`.
         audio_from: a video file whose first audio stream is copied in, trimmed to the frames written
-            (see :mod:`model.audio_copy`); None, or a file without audio, gives a silent video.
+            (see :mod:`model.io.audio`); None, or a file without audio, gives a silent video.
     The file is created at once (header written); :meth:`close` finishes it, :meth:`abort` drops it unfinished.
     """
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from .checks import keep_known
-from .native import check_inpaint_args, inpaint
-from .resample import resize_image, shrink_known, working_size
+from ..checks import keep_known
+from ..native import check_inpaint_args, inpaint
+from ..resample import resize_image, shrink_known, working_size
 
 
 def to_uint8_image(frame: torch.Tensor) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Flow Propagate over a stream of any length in bounded memory.
 
-Flow Propagate (:mod:`model.propagate`) runs two recurrent passes, one from the past and one
+Flow Propagate (:mod:`model.propagate.whole_clip`) runs two recurrent passes, one from the past and one
 from the future, and looks at most ``D = max_distance`` frames each way. On a stream:
 
 * the **past pass** runs once, frame by frame as the frames arrive: its result for frame t
@@ -16,12 +16,12 @@ pass's samples of those frames' hole pixels and the flows of their pairs at the 
 Each frame is traced ``1 + (C + context) / C`` times on average (once from the past, once or
 twice from the future); the flows of a pair are computed once, as the pair arrives.
 
-How close to one whole-clip run (:func:`model.propagate.flow_propagate`, same memory layout of
+How close to one whole-clip run (:func:`model.propagate.whole_clip.flow_propagate`, same memory layout of
 the frames): a chunk's future pass starts with no sources where the whole-clip run may carry
 sources from after its start. By induction, its source map of every frame is the whole-clip map
 without the sources beyond the start; a chunk frame is at least ``context >= D`` frames before
 the start and its sources are at most ``D`` frames away, so it loses none. With whole-pixel flow
-this makes the output bit-identical (tested). With sub-pixel flow, :mod:`model.trace` mixes four
+this makes the output bit-identical (tested). With sub-pixel flow, :mod:`model.propagate.trace` mixes four
 neighbours' sources bilinearly when they agree within a tolerance (``has > 1 - 1e-4``, age spread
 ``< 1e-3``), so a neighbour whose source lies beyond the start can add a tiny weight in the
 whole-clip run only. Measured (dog_walk, 40 frames at 640x360, a moving 120x150 box, D = 6,
@@ -37,8 +37,8 @@ from typing import Iterable, Iterator
 
 import torch
 
-from .checks import check_video, hole_at
-from .propagate import (PropagateConfig, downscale, fill_from_passes, flow_size, held_flows_at, hold_flows, hold_past,
+from ..checks import check_video, hole_at
+from .whole_clip import (PropagateConfig, downscale, fill_from_passes, flow_size, held_flows_at, hold_flows, hold_past,
                         pair_flow)
 from .trace import Box, Tracer
 
@@ -99,7 +99,7 @@ def expand(stored: torch.Tensor) -> torch.Tensor:
 class HeldFrames:
     """The frames and holes a :class:`StreamingPropagator` still needs, by video index, compactly.
 
-    Reads like :class:`model.trace.TensorVideo` (``size``, ``frame``, ``hole``) for the passes.
+    Reads like :class:`model.propagate.trace.TensorVideo` (``size``, ``frame``, ``hole``) for the passes.
     """
 
     def __init__(self):
@@ -146,7 +146,7 @@ class StreamingPropagator:
     Args:
         estimator: ``(target, source) -> flow [1,2,h,w]`` (``model.stages.flow_estimator``).
         completer: ``(flow, unknown) -> flow`` (``model.stages.flow_completer``).
-        config: :class:`model.propagate.PropagateConfig`; ``max_distance`` must be at least 1
+        config: :class:`model.propagate.whole_clip.PropagateConfig`; ``max_distance`` must be at least 1
             (0, "the whole clip", cannot stream).
         chunk: frames emitted per future pass (``C``; the first chunk is ``C // 2``, so that the first
             frames come out sooner); 0 = ``2 * max_distance``. Larger chunks trace fewer frames twice but

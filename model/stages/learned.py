@@ -1,4 +1,4 @@
-"""Adapters that plug the networks into the streaming engine (``model/engine.py``) unchanged.
+"""Adapters that plug the networks into the streaming engine (``model/pipeline/engine.py``) unchanged.
 
 Each adapter has the call signature of the classical stage it replaces, works on one frame
 (``[1,...]`` tensors), runs its network on the frame's device, channels-last (oneDNN's and
@@ -15,8 +15,8 @@ import copy
 
 import torch
 
-from ..refine import RecurrentState
-from .base import Network, memory_format_of
+from .convlstm_refine import RecurrentState
+from ..networks.base import Network, memory_format_of
 
 # kind -> (network in words, node, the classical choice to suggest, loader node, node input)
 LABELS = {
@@ -137,7 +137,7 @@ class NetworkRefiner(_Runner):
     """ConvLSTM refinement stage, the engine's refiner interface:
 
     ``(frame, hole, inpainted, flow, confidence, state) -> (output [1,3,H,W], memory {"h", "c"})``.
-    The memory goes into :class:`~model.refine.RecurrentState` and comes back with the next
+    The memory goes into :class:`~model.stages.convlstm_refine.RecurrentState` and comes back with the next
     frame's state; a state from another refiner (no memory) starts the ConvLSTM from zero.
     """
 

@@ -12,9 +12,9 @@ from typing import Callable, ContextManager, Iterable, Iterator, Optional
 
 import torch
 
-from .checks import check_same_video, check_video, hole_at, keep_known
-from .flow import FlowField, flow_storage_size, robust_flow_pair
-from .refine import RecurrentState
+from ..checks import check_same_video, check_video, hole_at, keep_known
+from ..stages.robust_flow import FlowField, flow_storage_size, robust_flow_pair
+from ..stages.convlstm_refine import RecurrentState
 
 OnFrame = Optional[Callable[[int], None]]
 StageTimer = Callable[[str], ContextManager]  # timer(stage) -> a context entered around that stage
@@ -53,8 +53,8 @@ def robust_flow(frames: torch.Tensor, hole: torch.Tensor, inpainted: torch.Tenso
     ``device`` and held on the device of ``frames`` (host memory in ComfyUI).
 
     ``working_size``: long side at which the flows are computed (0 = full resolution), see
-    :func:`model.flow.robust_flow_pair`. The fields keep the flows at that size, in
-    ``storage_dtype`` (the nodes use :data:`model.flow.FLOW_STORAGE_DTYPE`); ``FlowField.at``
+    :func:`model.stages.robust_flow.robust_flow_pair`. The fields keep the flows at that size, in
+    ``storage_dtype`` (the nodes use :data:`model.stages.robust_flow.FLOW_STORAGE_DTYPE`); ``FlowField.at``
     brings a frame's flow to the frame size when a stage uses it.
 
     ``flow[0]`` is zero with confidence 0, unless ``state`` (the previous chunk's last frame)

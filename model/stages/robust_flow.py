@@ -8,12 +8,12 @@ import cv2
 import numpy as np
 import torch
 
-from .harmonic import harmonic_fill
-from .masks import grow_hole
-from .native import DIS_PRESETS, dis_flow
-from .resample import resize_flow, resize_image
-from .resample import working_size as working_size_of
-from .warp import warp
+from ..harmonic import harmonic_fill
+from ..masks import grow_hole
+from ..native import DIS_PRESETS, dis_flow
+from ..resample import resize_flow, resize_image
+from ..resample import working_size as working_size_of
+from ..warp import warp
 
 FLOW_WORKING_SIZE = 640
 """The flow working size: default long side (pixels) at which flow is estimated, by Robust Flow (its

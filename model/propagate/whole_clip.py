@@ -18,7 +18,7 @@ Weight-free, bidirectional and placed before Frame Inpaint: pixels that some fra
    (re-sampling colour at every step would blur it).
 3. Where both passes found a source, the two colours are weighted by temporal distance (the
    nearer frame counts more). Seams between pixels copied from different frames, and the border
-   with the known pixels, are smoothed in the gradient domain (:func:`model.poisson.poisson_blend`, guided by
+   with the known pixels, are smoothed in the gradient domain (:func:`model.propagate.poisson.poisson_blend`, guided by
    the colour differences each pixel's own source frame shows around its source point).
 
 Memory: frames and the output stay where the caller keeps them (host memory for the nodes);
@@ -37,12 +37,12 @@ from typing import Callable, Optional
 import torch
 import torch.nn.functional as F
 
-from .checks import check_video, hole_at
-from .flow import FLOW_WORKING_SIZE, flow_long_side
-from .harmonic import harmonic_fill
-from .masks import grow_hole
+from ..checks import check_video, hole_at
+from ..stages.robust_flow import FLOW_WORKING_SIZE, flow_long_side
+from ..harmonic import harmonic_fill
+from ..masks import grow_hole
 from .poisson import neighbour, poisson_blend
-from .resample import resize_flow, resize_image, working_size
+from ..resample import resize_flow, resize_image, working_size
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
@@ -93,7 +93,7 @@ class PropagateConfig:
 
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
     """``(h, w)`` of the flow resolution: the frame size scaled so its longest side is at most ``max_side``
-    (raised to :data:`model.flow.FLOW_MIN_SIDE`; at least 2 pixels a side)."""
+    (raised to :data:`model.stages.robust_flow.FLOW_MIN_SIDE`; at least 2 pixels a side)."""
     return working_size(height, width, 1.0, flow_long_side(max_side), min_side=2)
 
 
@@ -187,7 +187,7 @@ def fill_from_passes(video: TensorVideo, t: int, box: Box, past: tuple[torch.Ten
     """Frame t's hole box filled from both passes: ``(patch [1,3,h,w], region [1,1,h,w] bool)`` or None.
 
     Args:
-        video: the frames (:class:`model.trace.TensorVideo` or alike); box: frame t's hole box.
+        video: the frames (:class:`model.propagate.trace.TensorVideo` or alike); box: frame t's hole box.
         past: the past pass's samples of frame t packed to ``area`` (:func:`hold_past`).
         future: the future pass's samples ``[1,CHANNELS,h,w]`` on ``box``; area: ``[1,1,h,w]`` bool.
     Returns:

@@ -1,6 +1,6 @@
 """Trace hole pixels through time along flow, carrying source coordinates; sample colour once.
 
-One recurrent pass over a video (used twice by :mod:`model.propagate`: from the past and from
+One recurrent pass over a video (used twice by :mod:`model.propagate.whole_clip`: from the past and from
 the future). Each frame leaves a *source map* for the next: for every pixel, the point it shows
 in its source frame (x, y, full-resolution pixels), how many frames away that source is (age)
 and whether it has one. Known pixels are their own source (age 0). A hole pixel follows its
@@ -21,9 +21,9 @@ import torch
 import torch.nn.functional as F
 from kornia.geometry import create_meshgrid
 
-from .checks import hole_at
+from ..checks import hole_at
 from .poisson import neighbour
-from .warp import warp
+from ..warp import warp
 
 RELATIVE_TOLERANCE = 0.01  # the squared forward-backward error may also reach 1 % of the squared flow lengths
 OFFSETS = ((0, 1), (1, 0), (0, -1), (-1, 0))  # (dy, dx) of the neighbours whose differences guide seam blending
