@@ -26,6 +26,10 @@ FORMAT = "frvi.weights"
 _RESERVED = ("format", "architecture", "kind", "version", "config")
 
 
+PACK_WEIGHTS = Path(__file__).resolve().parents[2] / "weights"
+"""The weights the pack ships (one file per network kind)."""
+
+
 def save_network(network: Network, path: str | os.PathLike, extra: dict[str, str] | None = None) -> None:
     """Write ``network``'s weights (float tensors, CPU, contiguous) and metadata to ``path`` (.safetensors)."""
     if not isinstance(network, Network):

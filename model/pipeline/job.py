@@ -1,0 +1,130 @@
+"""One shot from files to files: read INPUT and MASK, run the pipeline, write OUTPUT (and a side-by-side).
+
+The CLI (``inpaint_video.py``) runs one :class:`Job`; a batch runs one per shot. Memory stays constant
+whatever the video length: frames are read, inpainted and written one at a time.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from contextlib import nullcontext
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm import tqdm
+
+from ..io.encode import CODECS, VIDEO_EXTENSIONS
+from ..io.video import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole
+from .config import PipelineConfig
+from .run import Pipeline
+
+SIDE_BY_SIDE_GAP = 4  # pixels between input and result
+
+
+@dataclass(frozen=True)
+class Job:
+    """Where one shot comes from and goes to.
+
+    Attributes:
+        input: video file or folder of frames. mask: mask video, mask folder or one mask image (white = hole).
+        output: video file (``.mp4 .m4v .mov .mkv .avi``) or folder of PNG frames.
+        side_by_side: optional second output, input (hole tinted red) | result.
+        fps: output frame rate (None: the input's; 24 for frame folders). codec: see :mod:`model.io.encode`.
+        max_frames: stop after N frames (0 = all). invert_mask: the mask marks the pixels to keep.
+        quiet: no progress bar.
+    """
+
+    input: str
+    mask: str
+    output: str
+    side_by_side: str | None = None
+    fps: float | None = None
+    codec: str = "h264"
+    max_frames: int = 0
+    invert_mask: bool = False
+    quiet: bool = False
+
+    def __post_init__(self) -> None:
+        problem = self.problem()
+        if problem:
+            raise ValueError(problem)
+
+    @property
+    def outputs(self) -> list[Path]:
+        """The paths this job writes: ``output`` and, if given, ``side_by_side``."""
+        return [Path(p) for p in (self.output, self.side_by_side) if p]
+
+    def problem(self) -> str | None:
+        """What is wrong with these paths and options (a sentence), or None."""
+        if self.codec not in CODECS:
+            return f"codec must be one of {', '.join(CODECS)}; got {self.codec!r}."
+        if self.max_frames < 0:
+            return f"max_frames must be 0 (all) or more, got {self.max_frames}."
+        if self.fps is not None and self.fps <= 0:
+            return f"fps must be positive, got {self.fps}."
+        outputs = [p.resolve() for p in self.outputs]
+        if any(out in (Path(self.input).resolve(), Path(self.mask).resolve()) for out in outputs) or \
+                len(set(outputs)) < len(outputs):
+            return "the outputs must differ from INPUT, MASK and each other."
+        return None
+
+    @property
+    def writes_video(self) -> bool:
+        """Whether any output is a video file (the codec applies to those only)."""
+        return any(p.suffix.lower() in VIDEO_EXTENSIONS for p in self.outputs)
+
+
+def audio_source(frames: FrameSource, fps: float) -> Path | None:
+    """The input video whose audio the output videos copy, or None (frame folders; a changed frame rate, warned)."""
+    if frames.kind != "video":
+        return None
+    if abs(fps - frames.info.fps) > 1e-3 * frames.info.fps:
+        warnings.warn(f"--fps {fps:g} differs from the input's {frames.info.fps:g} fps: the video plays at another "
+                      "speed, so its audio is not copied.", stacklevel=2)
+        return None
+    return frames.path
+
+
+def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) -> dict:
+    """Stream ``job``'s INPUT/MASK through the pipeline into its outputs; returns counts and timings.
+
+    ``pipeline``: the pipeline already built from ``config`` (default: built here). Outputs appear only
+    when complete (see :class:`model.io.video.FrameWriter`): an error or Ctrl-C leaves none behind.
+    """
+    frames = FrameSource(job.input)
+    info = frames.info
+    masks = MaskSource(job.mask, info.width, info.height, invert=job.invert_mask)
+    pairs = paired(frames, masks, job.max_frames)  # checks the counts before any output is created
+    fps = job.fps or info.fps
+    audio = audio_source(frames, fps)
+    pipeline = pipeline or Pipeline(config)
+    total = info.frame_count or None
+    if job.max_frames:
+        total = min(total or job.max_frames, job.max_frames)
+    began = time.perf_counter()
+    timing = {"read": 0.0, "write": 0.0}
+    gap = SIDE_BY_SIDE_GAP
+    with FrameWriter(job.output, info.width, info.height, fps, info.names, job.codec, audio) as writer, \
+            (FrameWriter(job.side_by_side, 2 * info.width + gap, info.height, fps, info.names, job.codec, audio)
+             if job.side_by_side else nullcontext()) as comparison, \
+            tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=job.quiet) as bar:
+        for done in pipeline.run(_timed_reading(pairs, timing), timing):
+            start = time.perf_counter()
+            writer.write(done.output)
+            if comparison is not None:
+                comparison.write(side_by_side(tint_hole(done.frame, done.hole), done.output, gap))
+            timing["write"] += time.perf_counter() - start
+            bar.update(1)
+    return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps,
+            "seconds": time.perf_counter() - began, **timing}
+
+
+def _timed_reading(pairs, timing: dict):
+    """Yield ``pairs``, adding the seconds spent reading each to ``timing["read"]``."""
+    while True:
+        start = time.perf_counter()
+        pair = next(pairs, None)
+        timing["read"] += time.perf_counter() - start
+        if pair is None:
+            return
+        yield pair
