@@ -39,6 +39,21 @@ def resize_image(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return F.interpolate(image, size=size, mode="bilinear", align_corners=False)
 
 
+
+def shrink_hole(hole: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """A hole ``[B,1,H,W]`` (1 = missing, thresholded at 0.5) at a smaller ``size``, binary: a small pixel is a
+    hole if any pixel it covers is (the pack's one rule for reducing holes).
+
+    >>> hole = torch.zeros(1, 1, 4, 4); hole[..., 0, 0] = 1
+    >>> shrink_hole(hole, (2, 2))[0, 0].tolist()
+    [[1.0, 0.0], [0.0, 0.0]]
+    """
+    binary = (hole > 0.5).to(hole.dtype)
+    if tuple(hole.shape[-2:]) == tuple(size):
+        return binary
+    return (resize_image(binary, size) > 0).to(hole.dtype)
+
+
 def shrink_known(image: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """Reduce an image with a hole so no hole value leaks into the known pixels.
 
@@ -54,9 +69,9 @@ def shrink_known(image: torch.Tensor, hole: torch.Tensor, size: tuple[int, int])
     if tuple(image.shape[-2:]) == tuple(size):
         return image * known, hole
     weight = resize_image(known, size)  # fraction of known pixels under each small pixel
-    small_known = (weight > 1.0 - 1e-6).to(image.dtype)
+    small_hole = shrink_hole(hole, size)
     mean = resize_image(image * known, size) / weight.clamp_min(1e-6)
-    return mean * small_known, 1.0 - small_known
+    return mean * (1.0 - small_hole), small_hole
 
 
 def rescale_vectors(flow: torch.Tensor, source: tuple[int, int], target: tuple[int, int]) -> torch.Tensor:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..model.networks.weights import load_network
+from ..model.networks.weights import PACK_WEIGHTS, load_network
 from .comfy_bridge import manage_network
 from .types import CATEGORY, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET
 
@@ -21,7 +21,6 @@ except ImportError:  # plain Python (tests, scripts)
     folder_paths = None
 
 MODEL_FOLDER = "frvi"
-PACK_WEIGHTS = Path(__file__).resolve().parent.parent / "weights"
 NO_WEIGHTS = "(no .safetensors in models/frvi or the pack's weights/)"
 
 

@@ -8,7 +8,8 @@ import torch
 
 from ..model import stages
 from ..model.pipeline.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
-from ..model.stages.robust_flow import FLOW_STORAGE_DTYPE, FLOW_WORKING_SIZE
+from ..model.pipeline.config import DEFAULTS
+from ..model.stages.robust_flow import FLOW_STORAGE_DTYPE
 from ..model.stages.raft_flow import RaftFlowEstimator
 from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, image_to_model, load_optical_flow,
                            network_from, video_and_hole)
@@ -35,21 +36,21 @@ class FrameInpaint:
     def INPUT_TYPES(cls):
         return {"required": {
             **VIDEO_INPUTS,
-            "method": (list(stages.FRAME_METHODS), {"default": "telea",
+            "method": (list(stages.FRAME_METHODS), {"default": DEFAULTS.frame_method,
                                                     "tooltip": "telea / ns: OpenCV diffusion fills (no weights)."}),
-            "radius": ("INT", {"default": 5, "min": 1, "max": 64,
+            "radius": ("INT", {"default": DEFAULTS.radius, "min": 1, "max": 64,
                                "tooltip": "Neighbourhood (pixels) the classical fill looks at."}),
         }, "optional": {
             "model": (FRAME_NET, {"tooltip": "Frame inpainting network (Load Frame Inpaint Network), used when "
                                              "method is network."}),
-            "working_size": ("INT", {"default": 0, "min": 0, "max": 8192, "step": 8,
+            "working_size": ("INT", {"default": DEFAULTS.working_size, "min": 0, "max": 8192, "step": 8,
                                      "tooltip": "Long side (pixels) at which the hole is filled; the fill is "
                                                 "upsampled and known pixels stay exact. 0 = full resolution for "
                                                 "telea/ns, the network's own size (set on its loader) for network. "
                                                 "Lower is faster on large frames and blurrier inside the hole."}),
         }}
 
-    def run(self, frames, hole, method, radius, model=None, working_size=0):
+    def run(self, frames, hole, method, radius, model=None, working_size=DEFAULTS.working_size):
         video, mask = video_and_hole(frames, hole)
         with torch.inference_mode():
             inpainter = stages.frame_inpainter(method, radius, network_from(model, method == "network"), working_size)
@@ -75,11 +76,11 @@ class RobustFlow:
             "required": {
                 **VIDEO_INPUTS,
                 "inpainted": ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."}),
-                "estimator": (list(stages.ESTIMATORS), {"default": "dis_medium",
+                "estimator": (list(stages.ESTIMATORS), {"default": DEFAULTS.estimator,
                                                         "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
-                "completion": (list(stages.COMPLETIONS), {"default": "laplacian",
+                "completion": (list(stages.COMPLETIONS), {"default": stages.COMPLETIONS[0],
                                                           "tooltip": "How flow_i is filled inside the hole."}),
-                "hole_dilation": ("INT", {"default": 8, "min": 0, "max": 128,
+                "hole_dilation": ("INT", {"default": DEFAULTS.hole_dilation, "min": 0, "max": 128,
                                           "tooltip": "Pixels around the hole whose flow is also re-filled for "
                                                      "flow_i."}),
             },
@@ -93,7 +94,8 @@ class RobustFlow:
                                         "accurate."}),
                          "raft_iterations": ("INT", {"default": 12, "min": 1, "max": 32,
                                                      "tooltip": "RAFT refinement steps (only with optical_flow)."}),
-                         "working_size": ("INT", {"default": FLOW_WORKING_SIZE, "min": 0, "max": 8192, "step": 8,
+                         "working_size": ("INT", {"default": DEFAULTS.flow_working_size, "min": 0, "max": 8192,
+                                                  "step": 8,
                                                   "tooltip": "The flow working size: long side (pixels) at which "
                                                              "both flows are computed, "
                                                              "then upsampled; 0 = full resolution. 640 scored as "
@@ -103,7 +105,7 @@ class RobustFlow:
         }
 
     def run(self, frames, hole, inpainted, estimator, completion, hole_dilation, state=None, completion_model=None,
-            optical_flow=None, raft_iterations=12, working_size=FLOW_WORKING_SIZE):
+            optical_flow=None, raft_iterations=12, working_size=DEFAULTS.flow_working_size):
         video, mask = video_and_hole(frames, hole)
         device = compute_device()
         if optical_flow is not None:
@@ -133,7 +135,7 @@ class FlowBlend:
         return {"required": {
             "flow_p": (FLOW,),
             "flow_i": (FLOW,),
-            "method": (list(stages.BLENDS), {"default": "confidence"}),
+            "method": (list(stages.BLENDS), {"default": DEFAULTS.blend}),
         }, "optional": {
             "model": (FLOW_BLEND_NET, {"tooltip": "Flow blending network H_f (Load Flow Blend Network), used when "
                                                   "method is network."}),
@@ -164,10 +166,10 @@ class ConvLSTMRefine:
                 **VIDEO_INPUTS,
                 "inpainted": ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."}),
                 "flow": (FLOW, {"tooltip": "Output of Flow Blend."}),
-                "method": (list(stages.REFINE_METHODS), {"default": "temporal_blend",
+                "method": (list(stages.REFINE_METHODS), {"default": stages.REFINE_METHODS[0],
                                                          "tooltip": "temporal_blend: flow-warped blend of the previous "
                                                                     "output (no weights)."}),
-                "strength": ("FLOAT", {"default": 0.6, "min": 0.0, "max": 1.0, "step": 0.05,
+                "strength": ("FLOAT", {"default": DEFAULTS.strength, "min": 0.0, "max": 1.0, "step": 0.05,
                                        "tooltip": "How much of the previous (warped) fill is kept: more = steadier."}),
             },
             "optional": {"state": (STATE, {"tooltip": "State of the previous chunk (from ConvLSTM Refine)."}),

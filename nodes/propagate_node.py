@@ -7,10 +7,12 @@ from __future__ import annotations
 import torch
 
 from ..model import stages
-from ..model.stages.robust_flow import FLOW_WORKING_SIZE
+from ..model.pipeline.config import DEFAULTS
 from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
 from .comfy_bridge import compute_device, frame_progress, image_to_comfy, mask_to_comfy, video_and_hole
 from .types import CATEGORY
+
+PROPAGATION = DEFAULTS.propagation  # the widgets' defaults
 
 
 class FlowPropagate:
@@ -32,21 +34,21 @@ class FlowPropagate:
             "hole": ("MASK", {"tooltip": "Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, "
                                          "or a single mask for all frames. A mask of the frames' aspect ratio but "
                                          "another size is resized to them (with a warning)."}),
-            "estimator": (list(stages.ESTIMATORS), {"default": "dis_medium",
+            "estimator": (list(stages.ESTIMATORS), {"default": DEFAULTS.estimator,
                                                     "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
-            "hole_dilation": ("INT", {"default": 1, "min": 0, "max": 128,
+            "hole_dilation": ("INT", {"default": PROPAGATION.hole_dilation, "min": 0, "max": 128,
                                       "tooltip": "Pixels around the hole whose flow is completed instead of "
                                                  "measured; raise it if the object's halo lies "
                                                  "outside the mask."}),
-            "max_distance": ("INT", {"default": 12, "min": 0, "max": 10000,
+            "max_distance": ("INT", {"default": PROPAGATION.max_distance, "min": 0, "max": 10000,
                                      "tooltip": "Frames to look forwards and backwards; 0 = the whole clip."}),
-            "consistency": ("FLOAT", {"default": 1.0, "min": 0.05, "max": 50.0, "step": 0.05,
+            "consistency": ("FLOAT", {"default": PROPAGATION.consistency, "min": 0.05, "max": 50.0, "step": 0.05,
                                       "tooltip": "Forward-backward flow tolerance (pixels at the flow resolution): "
                                                  "smaller copies less but refuses more occlusions."}),
-            "seam": (list(SEAM_METHODS), {"default": "poisson",
+            "seam": (list(SEAM_METHODS), {"default": PROPAGATION.seam,
                                           "tooltip": "poisson: gradient-domain blending of pixels copied from "
                                                      "different frames with their surroundings; none: raw copies."}),
-            "flow_max_side": ("INT", {"default": FLOW_WORKING_SIZE, "min": 16, "max": 8192,
+            "flow_max_side": ("INT", {"default": PROPAGATION.flow_max_side, "min": 16, "max": 8192,
                                       "tooltip": "The flow working size: longest side for flow estimation; colour "
                                                  "is always copied at the "
                                                  "source resolution. Values under 64 run at 64 (the least that "

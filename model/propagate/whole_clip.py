@@ -35,14 +35,13 @@ from dataclasses import dataclass
 from typing import Callable, Optional
 
 import torch
-import torch.nn.functional as F
 
 from ..checks import check_video, hole_at
-from ..stages.robust_flow import FLOW_WORKING_SIZE, flow_long_side
+from ..stages.robust_flow import FLOW_WORKING_SIZE, flow_storage_size
 from ..harmonic import harmonic_fill
 from ..masks import grow_hole
 from .poisson import neighbour, poisson_blend
-from ..resample import resize_flow, resize_image, working_size
+from ..resample import resize_flow, resize_image, shrink_hole
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
@@ -92,19 +91,19 @@ class PropagateConfig:
 
 
 def flow_size(height: int, width: int, max_side: int) -> tuple[int, int]:
-    """``(h, w)`` of the flow resolution: the frame size scaled so its longest side is at most ``max_side``
-    (raised to :data:`model.stages.robust_flow.FLOW_MIN_SIDE`; at least 2 pixels a side)."""
-    return working_size(height, width, 1.0, flow_long_side(max_side), min_side=2)
+    """``(h, w)`` of the flow resolution: :func:`model.stages.robust_flow.flow_storage_size` for ``max_side``,
+    at least 2 pixels a side (a one-pixel side has no neighbours to trace)."""
+    return flow_storage_size(height, width, max_side, min_side=2)
 
 
 def downscale(frame: torch.Tensor, hole: torch.Tensor, size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
     """``frame`` ``[1,3,H,W]`` and binary ``hole`` ``[1,1,H,W]`` at ``size``.
 
-    A small pixel is a hole if any of the pixels it covers is.
+    A small pixel is a hole if any of the pixels it covers is (:func:`model.resample.shrink_hole`).
     """
     if tuple(frame.shape[-2:]) == tuple(size):
         return frame, hole
-    return resize_image(frame, size), (F.adaptive_max_pool2d(hole, size) > 0.5).float()  # area mean
+    return resize_image(frame, size), shrink_hole(hole, size)
 
 
 def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor, hole_b: torch.Tensor,

@@ -11,7 +11,7 @@ import torch
 from ..harmonic import harmonic_fill
 from ..masks import grow_hole
 from ..native import DIS_PRESETS, dis_flow
-from ..resample import resize_flow, resize_image
+from ..resample import resize_flow, resize_image, shrink_hole
 from ..resample import working_size as working_size_of
 from ..warp import warp
 
@@ -135,9 +135,17 @@ class LaplacianFlowCompleter:
         return harmonic_fill(flow, unknown > 0.5, iterations=20)
 
 
-def flow_storage_size(height: int, width: int, working_size: int = 0) -> tuple[int, int]:
-    """``(h, w)`` at which Robust Flow computes (and the graph stores) the flows of ``height x width`` frames."""
-    return working_size_of(height, width, 1.0, flow_long_side(working_size)) if working_size else (height, width)
+def flow_storage_size(height: int, width: int, working_size: int = 0, min_side: int = 1) -> tuple[int, int]:
+    """``(h, w)`` at which flows of ``height x width`` frames are computed (and stored) for a flow working size
+    (0 = full resolution; raised to :data:`FLOW_MIN_SIDE`): Robust Flow's and Flow Propagate's one rule.
+    ``min_side``: the fewest pixels a side may have.
+
+    >>> flow_storage_size(720, 1280, 640), flow_storage_size(720, 1280, 0), flow_storage_size(240, 432, 16)
+    ((360, 640), (720, 1280), (36, 64))
+    """
+    if not working_size:
+        return height, width
+    return working_size_of(height, width, 1.0, flow_long_side(working_size), min_side=min_side)
 
 
 def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.Tensor, prev_hole: torch.Tensor,
@@ -177,7 +185,7 @@ def robust_flow_pair(frame: torch.Tensor, prev_frame: torch.Tensor, hole: torch.
     small = flow_storage_size(*size, working_size)
     if small != size:
         reduced = [resize_image(x, small) for x in (inpainted, prev_inpainted)]
-        holes = [(resize_image(x, small) > 0).to(x.dtype) for x in (hole, prev_hole)]
+        holes = [shrink_hole(x, small) for x in (hole, prev_hole)]
         dilation = math.ceil(hole_dilation * small[1] / size[1])
         pairs = robust_flow_pair(reduced[0], reduced[1], holes[0], holes[1], reduced[0], reduced[1], estimator,
                                  completer, dilation)
