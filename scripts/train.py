@@ -20,21 +20,22 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-# Before torch loads OpenMP: idle threads sleep instead of spinning, so a run in the background
-# shares a small machine with other work (spinning made 3 threads on 2 cores 3-4x slower, measured).
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-import cv2  # noqa: E402
-import torch  # noqa: E402
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from model import runtime  # noqa: E402
+
+# Before torch loads OpenMP: idle threads sleep instead of spinning, so a run in the background
+# shares a small machine with other work (spinning made 3 threads on 2 cores 3-4x slower, measured).
+runtime.set_up()
+
+import cv2  # noqa: E402
+import torch  # noqa: E402
 
 from model.stages.robust_flow import DISFlowEstimator  # noqa: E402
 from training import data as training_data  # noqa: E402
