@@ -21,6 +21,7 @@ VIDEO_INPUTS = {
                                  "or a single mask for all frames. A mask of the frames' aspect ratio but another "
                                  "size is resized to them (with a warning)."}),
 }
+INPAINTED_INPUT = ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."})
 
 
 class FrameInpaint:
@@ -75,7 +76,7 @@ class RobustFlow:
         return {
             "required": {
                 **VIDEO_INPUTS,
-                "inpainted": ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."}),
+                "inpainted": INPAINTED_INPUT,
                 "estimator": (list(stages.ESTIMATORS), {"default": DEFAULTS.estimator,
                                                         "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
                 "completion": (list(stages.COMPLETIONS), {"default": stages.COMPLETIONS[0],
@@ -164,7 +165,7 @@ class ConvLSTMRefine:
         return {
             "required": {
                 **VIDEO_INPUTS,
-                "inpainted": ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frames."}),
+                "inpainted": INPAINTED_INPUT,
                 "flow": (FLOW, {"tooltip": "Output of Flow Blend."}),
                 "method": (list(stages.REFINE_METHODS), {"default": stages.REFINE_METHODS[0],
                                                          "tooltip": "temporal_blend: flow-warped blend of the previous "

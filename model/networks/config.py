@@ -53,3 +53,9 @@ def check_working_size(scale: float, max_side: int) -> None:
         raise ValueError(f"scale must lie in (0, 1], got {scale!r}.")
     if not isinstance(max_side, int) or max_side < 0:
         raise ValueError(f"max_side must be an integer >= 0 (0 = no cap), got {max_side!r}.")
+
+
+def check_kernel(kernel: int, name: str = "first_kernel") -> None:
+    """Raise ValueError unless ``kernel`` is a positive odd integer."""
+    if not isinstance(kernel, int) or kernel % 2 != 1 or kernel < 1:
+        raise ValueError(f"{name} must be a positive odd integer, got {kernel!r}.")

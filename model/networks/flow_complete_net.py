@@ -8,7 +8,7 @@ import torch
 from ..harmonic import harmonic_fill
 from ..resample import rescale_vectors, resize_flow, shrink_known, working_size
 from .base import Network
-from .config import NetworkConfig, check_widths, check_working_size
+from .config import NetworkConfig, check_kernel, check_widths, check_working_size
 from .partial_conv import PConvUNet
 
 
@@ -32,8 +32,7 @@ class FlowCompleteConfig(NetworkConfig):
     def __post_init__(self):
         check_widths(self.widths)
         check_working_size(self.scale, self.max_side)
-        if self.first_kernel % 2 != 1 or self.first_kernel < 1:
-            raise ValueError(f"first_kernel must be a positive odd integer, got {self.first_kernel!r}.")
+        check_kernel(self.first_kernel)
         if not self.min_std > 0:
             raise ValueError(f"min_std must be > 0, got {self.min_std!r}.")
 

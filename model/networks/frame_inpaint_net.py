@@ -9,7 +9,7 @@ from ..checks import keep_known
 from ..masks import hole_radius
 from ..resample import resize_image, shrink_known, working_size
 from .base import Network
-from .config import NetworkConfig, check_widths, check_working_size
+from .config import NetworkConfig, check_kernel, check_widths, check_working_size
 from .partial_conv import PConvUNet
 
 
@@ -44,8 +44,7 @@ class FrameInpaintConfig(NetworkConfig):
         check_working_size(1.0, self.thin_max_side)
         if not self.thin_radius >= 0:
             raise ValueError(f"thin_radius must be >= 0 pixels (0 = off), got {self.thin_radius!r}.")
-        if self.first_kernel % 2 != 1 or self.first_kernel < 1:
-            raise ValueError(f"first_kernel must be a positive odd integer, got {self.first_kernel!r}.")
+        check_kernel(self.first_kernel)
 
 
 class FrameInpaintNet(Network):
