@@ -1,12 +1,13 @@
 #!/usr/bin/env python3
 """Inpaint a list of shots with the CLI's streaming engine: here in parallel processes, or on a Ray cluster.
 
-    python batch_inpaint.py shots.csv [--workers N] [-- CLI options for every shot]
+    python batch_inpaint.py shots.csv [--workers N] [-- options for every shot, e.g. --propagate --grow 3]
     python batch_inpaint.py shots.json --ray auto      # a Ray cluster (pip install ray), one task per shot
 
 The shot list (CSV with a header, or a JSON list of objects) gives each shot's ``input``, ``mask``
-and ``output`` and, optionally, a ``name`` and any ``inpaint_video.py`` option by its long name
-(``propagate``, ``learned``, ``grow``, ``working_size``, ``codec``...); see batch/shots.py.
+and ``output`` and, optionally, a ``name`` and any setting of the pipeline description
+(model/pipeline/config.py, job.py) by its field name, as the CLI's options are named (``propagate``,
+``learned``, ``grow``, ``working_size``, ``codec``...); see batch/shots.py.
 A shot whose outputs are complete is skipped, so an interrupted batch resumes where it stopped;
 a shot that fails is reported with its error and the others go on. Exit code: 0 when every
 shot is done or skipped, 1 when one failed, 2 for a bad shot list.
@@ -19,17 +20,21 @@ import sys
 import time
 from itertools import chain
 
-from batch.local import run_local
-from batch.report import Progress, summary
-from batch.shots import ShotListError, read_shot_list
-from batch.worker import ShotResult, is_complete
+from model import runtime
+
+runtime.set_up()  # before torch loads (model/runtime.py); the worker processes inherit it
+
+from batch.local import run_local  # noqa: E402
+from batch.report import Progress, summary  # noqa: E402
+from batch.shots import ShotListError, read_shot_list  # noqa: E402
+from batch.worker import ShotResult, is_complete  # noqa: E402
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         description="Inpaint many shots, each as inpaint_video.py would, in parallel here or on a Ray cluster.",
-        epilog="Options after -- are inpaint_video.py options for every shot (a shot's own value wins), e.g. "
-               "-- --propagate --codec ffv1.")
+        epilog="Options after -- apply to every shot (a shot's own value wins): the shot-list keys as inpaint_video.py "
+               "options, e.g. -- --propagate --codec ffv1 --grow 3 --no-learned.")
     parser.add_argument("shot_list", help="CSV (header: input,mask,output[,name][,option...]) or JSON list of "
                                           "objects with the same keys; relative paths are from its folder")
     parser.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) // 2),

@@ -1,7 +1,7 @@
 """Run shots on a Ray cluster: one task per shot, with declared resources, retried when its worker dies.
 
 Ray is optional (``pip install ray``); only this module imports it, and only when called. The
-pack's code (the CLI, ``model/``, ``batch/``, ``weights/``) travels with the tasks as Ray's
+pack's code (``model/``, ``batch/``, ``weights/``) travels with the tasks as Ray's
 ``working_dir``, so every machine runs the driver's version; the machines need the pack's Python
 requirements (torch, OpenCV, PyAV) and the same paths to the footage (shared storage).
 """
@@ -15,9 +15,10 @@ from typing import Iterator
 
 from batch.shots import Shot
 from batch.worker import ShotResult, run_shot
+from model import runtime
 
 ROOT = Path(__file__).resolve().parents[1]
-CODE = ("inpaint_video.py", "model", "batch", "weights")  # what a task imports and reads
+CODE = ("model", "batch", "weights")  # what a task imports and reads
 
 
 def import_ray():
@@ -40,8 +41,8 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
     if ray.is_initialized():
         return False
     with tempfile.TemporaryDirectory(prefix="frvi-code-") as folder:  # uploaded by ray.init
-        runtime_env = {"working_dir": _stage_code(Path(folder)),
-                       "env_vars": {key: value for key, value in os.environ.items() if key.startswith("FRVI_")}}
+        settings = {key: os.environ[key] for key in runtime.SETTINGS if key in os.environ}  # runtime.set_up()'s
+        runtime_env = {"working_dir": _stage_code(Path(folder)), "env_vars": settings}
         if address == "local":
             ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, runtime_env=runtime_env)
         else:
@@ -51,7 +52,7 @@ def connect(address: str, num_cpus: int | None = None) -> bool:
 
 def shot_resources(shot: Shot, cpus: float) -> dict:
     """What one shot's task reserves: ``cpus`` CPUs, and one GPU when the shot runs on CUDA."""
-    on_cuda = str(getattr(shot.args, "device", "cpu") or "cpu").startswith("cuda")
+    on_cuda = shot.config.device.startswith("cuda")
     return {"num_cpus": cpus, "num_gpus": 1 if on_cuda else 0}
 
 

@@ -1,34 +1,70 @@
-"""Read a shot list (CSV or JSON) into the CLI's own arguments, one ``argparse.Namespace`` per shot.
+"""Read a shot list (CSV or JSON) into the pipeline's own description: a PipelineConfig and a Job per shot.
 
-A shot has ``input``, ``mask`` and ``output`` (as ``inpaint_video.py INPUT MASK -o OUTPUT``), an
-optional ``name``, and any option of ``inpaint_video.py`` by its long name, with ``_`` or ``-``
-(``working_size``, ``flow-working-size``, ``codec``, ``propagate``...; switches as true/false,
-yes/no, 1/0; an empty cell keeps the default). Options given to the batch after ``--`` apply to
-every shot and a shot's own value wins. Relative paths are taken from the shot list's folder.
-Every shot goes through the CLI's parser and checks, so a typo fails before any shot runs.
+A shot has ``input``, ``mask`` and ``output`` (``o`` works too), an optional ``name``, and any
+setting of the pipeline by its field name, with ``_`` or ``-``, in any case:
+
+- :class:`~model.pipeline.config.PipelineConfig`: ``propagate``, ``learned``, ``weights_dir``,
+  ``frame_method``, ``radius``, ``working_size``, ``estimator``, ``hole_dilation``,
+  ``flow_working_size``, ``blend``, ``strength``, ``grow``, ``device``;
+- Flow Propagate's :class:`~model.propagate.whole_clip.PropagateConfig`, by its own names
+  (``max_distance``, ``consistency``, ``flow_max_side``, ``seam``; its ``hole_dilation`` as
+  ``propagation_hole_dilation``, plain ``hole_dilation`` being stage 2's); these need ``propagate``;
+- :class:`~model.pipeline.job.Job`: ``side_by_side``, ``fps``, ``codec`` (video outputs only),
+  ``max_frames``, ``invert_mask``.
+
+Switches are true/false, yes/no, on/off, y/n or 1/0; an empty cell keeps the default
+(``propagate`` off, ``learned`` on when the weights are there). Relative paths (``input``,
+``mask``, ``output``, ``side_by_side``, ``weights_dir``) are taken from the shot list's folder.
+Options given to the batch after ``--`` (``--propagate``, ``--no-learned``, ``--grow 3``,
+``--codec=ffv1``; relative paths from the current folder) apply to every shot and a shot's own
+value wins. Every shot is checked as the CLI checks its arguments, so a typo fails before any
+shot runs. Shots run without a progress bar of their own (the batch shows one over the shots).
 
 >>> import tempfile
 >>> folder = Path(tempfile.mkdtemp())
->>> _ = (folder / "shots.csv").write_text("input,mask,output,grow,propagate\\nclip.mp4,mask.png,out/,4,yes\\n")
->>> shot = read_shot_list(folder / "shots.csv")[0]
->>> shot.name, shot.args.grow, shot.args.propagate, shot.args.output == str(folder / "out")
-('out', 4, True, True)
+>>> _ = (folder / "shots.csv").write_text("input,mask,output,Grow,propagate\\nclip.mp4,mask.png,out/,4,yes\\n")
+>>> shot = read_shot_list(folder / "shots.csv", ["--max-distance", "6"])[0]
+>>> shot.name, shot.config.grow, shot.config.propagate, shot.config.propagation.max_distance
+('out', 4, True, 6)
+>>> shot.job.output == str(folder / "out"), shot.job.quiet
+(True, True)
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import os
-from dataclasses import dataclass
+import typing
+from dataclasses import dataclass, fields
 from pathlib import Path
 
-import inpaint_video
+from model.io.encode import VIDEO_EXTENSIONS
+from model.pipeline.config import PipelineConfig
+from model.pipeline.job import Job
+from model.propagate.whole_clip import PropagateConfig
 
 REQUIRED = ("input", "mask", "output")
-PATH_OPTIONS = ("side_by_side",)  # options holding a path, resolved like input/mask/output
-NOT_PER_SHOT = {"help", "demo", "output"}
+PATHS = {"side_by_side", "weights_dir"}  # options holding a path, resolved like input/mask/output
+PROPAGATION_PREFIX = "propagation_"
 TRUE, FALSE = {"1", "true", "yes", "on", "y"}, {"0", "false", "no", "off", "n"}
+
+
+def _settings() -> dict[str, tuple[str, str, type]]:
+    """Every per-shot key -> ``(where, field, type)``: ``where`` is "config", "propagation" or "job"."""
+    table: dict[str, tuple[str, str, type]] = {}
+    for where, cls, skip in (("config", PipelineConfig, {"propagation"}),
+                             ("job", Job, {*REQUIRED, "quiet"}), ("propagation", PropagateConfig, set())):
+        hints = typing.get_type_hints(cls)
+        for f in fields(cls):
+            if f.name not in skip:
+                kind = next(t for t in typing.get_args(hints[f.name]) or (hints[f.name],) if t is not type(None))
+                # a name of both (hole_dilation) is stage 2's; Flow Propagate's takes the prefix
+                key = PROPAGATION_PREFIX + f.name if f.name in table else f.name
+                table[key] = (where, f.name, kind)
+    return table
+
+
+SETTINGS = _settings()
 
 
 class ShotListError(ValueError):
@@ -37,32 +73,34 @@ class ShotListError(ValueError):
 
 @dataclass
 class Shot:
-    """One shot: its place in the list, a ``name`` for the reports, where it comes from, its CLI arguments."""
+    """One shot: its place in the list, a ``name`` for the reports, where it comes from (line or item),
+    the pipeline it runs (``config``) and its files (``job``)."""
 
     index: int
     name: str
     where: str
-    args: argparse.Namespace
+    config: PipelineConfig
+    job: Job
 
     @property
     def outputs(self) -> list[Path]:
-        """The paths this shot writes: ``-o`` and, if given, ``--side-by-side``."""
-        return [Path(p) for p in (self.args.output, self.args.side_by_side) if p]
+        """The paths this shot writes: ``output`` and, if given, ``side_by_side``."""
+        return self.job.outputs
 
 
 def read_shot_list(path: str | os.PathLike, defaults: list[str] | tuple = ()) -> list[Shot]:
-    """Every shot of the CSV or JSON file ``path``, validated; ``defaults``: CLI options for every shot.
+    """Every shot of the CSV or JSON file ``path``, validated; ``defaults``: options for every shot, as given
+    to the batch after ``--`` (``--propagate``, ``--no-learned``, ``--grow 3``, ``--codec=ffv1``).
 
     Raises ShotListError naming each bad line (unknown option, bad value, missing path) and
     outputs shared by two shots.
     """
     path = Path(path)
-    parser = _raising_parser()
-    options = per_shot_options(parser)
+    common = parse_options(list(defaults))
     shots, errors = [], []
     for where, row in _rows(path):
         try:
-            shots.append(_shot(len(shots), row, where, path.resolve().parent, list(defaults), parser, options))
+            shots.append(_shot(len(shots), row, where, path.resolve().parent, common))
         except ShotListError as error:
             errors.append(f"{where}: {error}")
     seen: dict[Path, str] = {}
@@ -78,26 +116,44 @@ def read_shot_list(path: str | os.PathLike, defaults: list[str] | tuple = ()) ->
     return shots
 
 
-def per_shot_options(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:
-    """The CLI's options by shot-list key: ``dest`` and each long name with ``_`` for ``-``."""
-    table = {}
-    for action in parser._actions:
-        if action.option_strings and action.dest not in NOT_PER_SHOT:
-            table[action.dest] = action
-            table.update((name[2:].replace("-", "_"), action) for name in action.option_strings
-                         if name.startswith("--") and not name.startswith("--no-"))
-    return table
+def parse_options(argv: list[str]) -> dict[str, object]:
+    """Options for every shot (``--key value``, ``--key=value``, ``--switch``, ``--no-switch``) -> ``{key: value}``
+    with shot-list keys and values converted; relative paths are from the current folder.
+
+    >>> parse_options(["--propagate", "--codec=ffv1", "--grow", "-3", "--no-learned"])
+    {'propagate': True, 'codec': 'ffv1', 'grow': -3, 'learned': False}
+    """
+    options: dict[str, object] = {}
+    tokens = iter(argv)
+    for token in tokens:
+        if not token.startswith("--") or token == "--":
+            raise ShotListError(f"options after --: expected --option, got {token!r}.")
+        name, has_value, value = token[2:].partition("=")
+        key = _key(name)
+        negated = key not in SETTINGS and key.startswith("no_") and key[3:] in SETTINGS and SETTINGS[key[3:]][2] is bool
+        if negated:
+            key = key[3:]
+        if key not in SETTINGS:
+            raise ShotListError(f"options after --: {_unknown(token.partition('=')[0], shot_list=False)}")
+        kind = SETTINGS[key][2]
+        if negated or (kind is bool and not has_value):
+            if has_value:
+                raise ShotListError(f"options after --: {token.partition('=')[0]} takes no value.")
+            options[key] = not negated
+            continue
+        if not has_value:
+            value = next(tokens, None)
+            if value is None:
+                raise ShotListError(f"options after --: {token} needs a value.")
+        options[key] = _convert(key, value)
+        if key in PATHS:
+            options[key] = os.path.abspath(os.path.expanduser(str(options[key])))
+    return options
 
 
-def _raising_parser() -> argparse.ArgumentParser:
-    """The CLI's parser, raising ShotListError where it would print usage and exit."""
-    parser = inpaint_video.build_parser()
-
-    def error(message: str):
-        raise ShotListError(message)
-
-    parser.error = error
-    return parser
+def _unknown(key: str, shot_list: bool = True) -> str:
+    keys = ["name", *REQUIRED] if shot_list else []
+    return f"unknown option {key!r}; the options are: {', '.join(keys + sorted(SETTINGS))}."
 
 
 def _rows(path: Path) -> list[tuple[str, dict]]:
@@ -123,7 +179,7 @@ def _rows(path: Path) -> list[tuple[str, dict]]:
 
 
 def _key(key: str) -> str:
-    key = key.strip().lower().lstrip("-").replace("-", "_")
+    key = str(key).strip().lower().lstrip("-").replace("-", "_")
     return "output" if key == "o" else key
 
 
@@ -131,18 +187,33 @@ def _blank(value) -> bool:
     return value is None or (isinstance(value, str) and not value.strip())
 
 
-def _switch(key: str, value) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in TRUE | FALSE:
-        return text in TRUE
-    raise ShotListError(f"{key}: give true or false, got {value!r}.")
+def _convert(key: str, value) -> object:
+    """A cell (CSV text or a JSON value) as the type of the setting ``key`` (ShotListError when it is not one)."""
+    kind = SETTINGS[key][2]
+    text = value.strip() if isinstance(value, str) else value
+    if kind is bool:
+        if isinstance(value, bool):
+            return value
+        if str(text).lower() in TRUE | FALSE:
+            return str(text).lower() in TRUE
+        raise ShotListError(f"{key}: give true or false, got {value!r}.")
+    if isinstance(value, (bool, list, dict)):
+        raise ShotListError(f"{key}: give a {kind.__name__}, got {value!r}.")
+    if kind is str:
+        return str(text)
+    try:
+        number = float(text) if kind is float else int(text)
+    except (TypeError, ValueError):
+        number = None
+    if kind is int and isinstance(value, float):
+        number = int(value) if value.is_integer() else None
+    if number is None:
+        raise ShotListError(f"{key}: give {'a whole number' if kind is int else 'a number'}, got {value!r}.")
+    return number
 
 
-def _shot(index: int, row: dict, where: str, folder: Path, defaults: list[str], parser: argparse.ArgumentParser,
-          options: dict[str, argparse.Action]) -> Shot:
-    """One row -> a Shot: CLI arguments built from the row, parsed and checked as the CLI does."""
+def _shot(index: int, row: dict, where: str, folder: Path, common: dict[str, object]) -> Shot:
+    """One row -> a Shot: its settings over ``common`` (the options after ``--``), checked as the CLI checks."""
     if None in row:
         raise ShotListError("more cells than the header has columns.")
     row = {_key(key): value for key, value in row.items()}
@@ -150,27 +221,30 @@ def _shot(index: int, row: dict, where: str, folder: Path, defaults: list[str], 
     if missing:
         raise ShotListError(f"give {' and '.join(missing)} (every shot needs input, mask and output).")
     resolve = lambda value: os.path.normpath(folder / Path(str(value).strip()).expanduser())
-    argv = [resolve(row["input"]), resolve(row["mask"]), "-o", resolve(row["output"]), *defaults]
-    switches = {}
+    values = dict(common)
     for key, value in row.items():
         if key in (*REQUIRED, "name") or _blank(value):
             continue
-        action = options.get(key)
-        if action is None:
-            raise ShotListError(f"unknown option {key!r}; the options are: name, {', '.join(REQUIRED)}, "
-                                f"{', '.join(sorted({a.dest for a in options.values()}))}.")
-        flag = next(name for name in action.option_strings if name.startswith("--"))
-        if isinstance(action, argparse.BooleanOptionalAction):
-            argv.append(flag if _switch(key, value) else "--no-" + flag[2:])
-        elif isinstance(action, argparse._StoreTrueAction):
-            switches[action.dest] = _switch(key, value)  # also turns off a default given after --
-        else:
-            argv.append(f"{flag}={resolve(value) if action.dest in PATH_OPTIONS else value}")
-    args = parser.parse_args(argv)
-    vars(args).update(switches)
-    inpaint_video.check_args(parser, args)
-    args.quiet = True  # one progress bar over the shots, not one per shot
-    output = os.path.relpath(args.output, folder)
+        if key not in SETTINGS:
+            raise ShotListError(_unknown(key))
+        values[key] = resolve(_convert(key, value)) if key in PATHS else _convert(key, value)
+    parts: dict[str, dict[str, object]] = {"config": {}, "propagation": {}, "job": {}}
+    for key, value in values.items():
+        part, name, _ = SETTINGS[key]
+        parts[part][name] = value
+    if not values.get("propagate"):
+        given = [key for key in values if SETTINGS[key][0] == "propagation"]
+        if given:
+            raise ShotListError(f"{', '.join(given)} only applies with propagate; set propagate to true or drop it.")
+    try:
+        config = PipelineConfig(**parts["config"], propagation=PropagateConfig(**parts["propagation"]))
+        job = Job(*(resolve(row[key]) for key in REQUIRED), quiet=True, **parts["job"])  # one bar over all shots
+    except ValueError as error:
+        raise ShotListError(str(error)) from None
+    if "codec" in values and not job.writes_video:
+        raise ShotListError(f"codec applies to video outputs ({' '.join(VIDEO_EXTENSIONS)}); this shot writes PNG "
+                            "frames (already lossless).")
+    output = os.path.relpath(job.output, folder)
     name = str(row["name"]).strip() if not _blank(row.get("name")) else \
-        (args.output if output.startswith("..") else output)
-    return Shot(index, name, where, args)
+        (job.output if output.startswith("..") else output)
+    return Shot(index, name, where, config, job)

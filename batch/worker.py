@@ -1,7 +1,7 @@
-"""Run one shot through the CLI's streaming engine (``inpaint_video.inpaint``), or skip it when it is done.
+"""Run one shot (``model.pipeline.job.run_job`` of its job and pipeline description), or skip it when it is done.
 
 A shot is done when every output it writes is complete. A video is complete when it exists: the
-CLI's FrameWriter writes ``<stem>.frvi-partial<suffix>`` and renames it into place only after the
+FrameWriter writes ``<stem>.frvi-partial<suffix>`` and renames it into place only after the
 last frame. A PNG folder fills up file by file, so a folder counts only with the marker
 ``.frvi-done`` inside, written after the last frame moved in and removed before a shot starts
 again. A shot that fails (unreadable input, count mismatch...) returns its error instead of raising.
@@ -9,24 +9,21 @@ again. A shot that fails (unreadable input, count mismatch...) returns its error
 from __future__ import annotations
 
 import json
-import os
 import socket
 import time
 import warnings
-from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from unittest import mock
 
 import cv2
 import torch
 
-import inpaint_video
 from batch.shots import Shot
 from model.io.encode import VIDEO_EXTENSIONS
+from model.pipeline.job import run_job
+from model.pipeline.run import Pipeline
 
 DONE_MARKER = ".frvi-done"  # inside a PNG output folder: every frame is there
-KILL_SHOT, KILL_FLAG = "FRVI_TEST_KILL_SHOT", "FRVI_TEST_KILL_FLAG"  # tests: a worker dying mid-shot
 
 
 @dataclass
@@ -64,9 +61,9 @@ def run_shot(shot: Shot, threads: int = 1, overwrite: bool = False) -> ShotResul
         (folder / DONE_MARKER).unlink(missing_ok=True)
     start = time.perf_counter()
     try:
-        with warnings.catch_warnings(record=True) as caught, _kill_hook(shot):
+        with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("default")
-            report = inpaint_video.inpaint(shot.args)
+            report = run_job(shot.job, shot.config, Pipeline(shot.config))
     except Exception as error:  # one shot's failure is reported; the batch goes on
         message = str(error) if isinstance(error, ValueError) else f"{type(error).__name__}: {error}"
         return ShotResult(shot.index, shot.name, "failed", seconds=time.perf_counter() - start, error=message,
@@ -76,20 +73,3 @@ def run_shot(shot: Shot, threads: int = 1, overwrite: bool = False) -> ShotResul
         (folder / DONE_MARKER).write_text(json.dumps({"frames": report["frames"], "seconds": round(seconds, 3)}))
     return ShotResult(shot.index, shot.name, "done", report["frames"], seconds, machine=machine,
                       warnings=[str(w.message) for w in caught])
-
-
-def _kill_hook(shot: Shot):
-    """Tests only: with ``FRVI_TEST_KILL_SHOT=<name>`` and ``FRVI_TEST_KILL_FLAG=<file>``, the first attempt of
-    that shot dies (``os._exit``) after writing two frames, as a machine lost mid-shot; the file marks it done."""
-    flag = os.environ.get(KILL_FLAG)
-    if os.environ.get(KILL_SHOT) != shot.name or not flag or Path(flag).exists():
-        return nullcontext()
-
-    class DyingWriter(inpaint_video.FrameWriter):
-        def write(self, frame: torch.Tensor) -> None:
-            super().write(frame)
-            if self.count == 2:
-                Path(flag).touch()
-                os._exit(17)
-
-    return mock.patch.object(inpaint_video, "FrameWriter", DyingWriter)

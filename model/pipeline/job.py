@@ -60,7 +60,7 @@ class Job:
             return f"codec must be one of {', '.join(CODECS)}; got {self.codec!r}."
         if self.max_frames < 0:
             return f"max_frames must be 0 (all) or more, got {self.max_frames}."
-        if self.fps is not None and self.fps <= 0:
+        if self.fps is not None and not 0 < self.fps < float("inf"):
             return f"fps must be positive, got {self.fps}."
         outputs = [p.resolve() for p in self.outputs]
         if any(out in (Path(self.input).resolve(), Path(self.mask).resolve()) for out in outputs) or \
