@@ -1,8 +1,8 @@
-"""Helpers the scripts share: size arguments, a panning test video, clip writing, stage timing, peak RSS.
+"""Helpers the scripts share: size arguments, a panning test video with a moving hole, clip writing, an engine
+of the pipeline description with some stages swapped, stage timing, peak RSS of a command.
 
-Scripts import it as ``scripts.common`` after putting the repository root on ``sys.path``. It does
-not import torch at module level: ``measure_cli_memory.py`` measures a child's peak RSS with
-``RUSAGE_CHILDREN``, which would count a large parent's memory inherited at ``fork``.
+Scripts import it as ``scripts.common`` after putting the repository root on ``sys.path`` (and, entry points
+that time things, after ``model.runtime.set_up()``). It imports no torch at module level.
 """
 from __future__ import annotations
 
@@ -42,6 +42,25 @@ def parse_size(text: str, option: str = "size", source_ok: bool = False,
     return w, h
 
 
+def parse_sizes(values: list[str], option: str = "--sizes") -> list[tuple[int, int]]:
+    """``["128x128,432x240", "1280x720"]`` -> ``[(128, 128), (432, 240), (1280, 720)]``: sizes given apart or
+    comma-separated (ValueError naming ``option`` on a bad one)."""
+    return [parse_size(text, option) for value in values for text in value.split(",") if text.strip()]
+
+
+def moving_box(width: int, height: int) -> Callable[[int], np.ndarray]:
+    """``hole(t)``: a box of 3/16 x 5/12 of the frame swinging left and right (period 120 frames), ``H x W`` uint8
+    (255 = missing)."""
+    bw, bh = max(width * 3 // 16, 1), max(height * 5 // 12, 1)
+
+    def hole(t: int) -> np.ndarray:
+        x = int(width / 2 - bw / 2 + 0.3 * width * np.sin(2 * np.pi * t / 120))
+        mask = np.zeros((height, width), np.uint8)
+        mask[height // 3:height // 3 + bh, x:x + bw] = 255
+        return mask
+    return hole
+
+
 class PanningVideo:
     """Frames of a texture seen through a window that pans back and forth (1.5 px/frame in x, 0.5 px/frame
     in y), generated on demand so any length costs no memory.
@@ -78,41 +97,32 @@ class PanningVideo:
         return torch.from_numpy(np.ascontiguousarray(self.frame_array(t))).permute(2, 0, 1)[None].float() / 255.0
 
 
-def write_clip(folder: Path, video: PanningVideo, count: int, hole: Callable[[int], np.ndarray],
-               masks: str = "image", hole_colour: tuple[int, int, int] | None = None) -> tuple[Path, Path]:
-    """Write ``count`` frames of ``video`` to ``folder/input.avi`` (MJPG, 24 fps) and their masks -> both paths.
-
-    ``hole(t)``: the mask of frame ``t``, ``H x W`` uint8 (255 = missing). ``masks``: ``"image"`` writes one
-    ``mask.png`` (frame 0's, for a static hole; benchmark.py), ``"video"`` a ``masks.avi`` (MJPG;
-    measure_cli_memory.py), ``"folder"`` ``masks/00000.png``, ... (measure_propagate_memory.py).
-    ``hole_colour``: an RGB colour painted over the hole in the written frames (default: frames left whole).
-    """
-    if masks not in ("image", "video", "folder"):
-        raise ValueError(f"masks={masks!r}: expected 'image', 'video' or 'folder'.")
-    size = (video.width, video.height)
-    fourcc = cv2.VideoWriter_fourcc(*"MJPG")
-    path = folder / "input.avi"
-    mask_path = folder / {"image": "mask.png", "video": "masks.avi", "folder": "masks"}[masks]
-    writer = cv2.VideoWriter(str(path), fourcc, 24.0, size)
-    mask_writer = cv2.VideoWriter(str(mask_path), fourcc, 24.0, size) if masks == "video" else None
-    if masks == "folder":
-        mask_path.mkdir()
+def write_clip(folder: Path, video: PanningVideo, count: int, hole: Callable[[int], np.ndarray]) -> tuple[Path, Path]:
+    """Write ``count`` frames of ``video`` to ``folder/input.avi`` (MJPG, 24 fps) and their masks to
+    ``folder/masks/00000.png``, ... -> both paths. ``hole(t)``: the mask of frame ``t``, ``H x W`` uint8
+    (255 = missing)."""
+    path, masks = folder / "input.avi", folder / "masks"
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (video.width, video.height))
+    masks.mkdir()
     for t in range(count):
-        frame, mask = np.ascontiguousarray(video.frame_array(t)), hole(t)
-        if hole_colour is not None:
-            frame = frame.copy()
-            frame[mask > 0] = hole_colour
-        writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-        if masks == "video":
-            mask_writer.write(cv2.cvtColor(mask, cv2.COLOR_GRAY2BGR))
-        elif masks == "folder":
-            cv2.imwrite(str(mask_path / f"{t:05d}.png"), mask)
+        writer.write(cv2.cvtColor(np.ascontiguousarray(video.frame_array(t)), cv2.COLOR_RGB2BGR))
+        cv2.imwrite(str(masks / f"{t:05d}.png"), hole(t))
     writer.release()
-    if mask_writer is not None:
-        mask_writer.release()
-    if masks == "image":
-        cv2.imwrite(str(mask_path), hole(0))
-    return path, mask_path
+    return path, masks
+
+
+def make_engine(config, networks: dict | None = None, timer=None, swap: Callable | None = None):
+    """A fresh ``StreamingInpainter`` of the stages ``config`` (a ``PipelineConfig``) describes, run by the networks
+    of ``networks`` (by kind; none: the classical paths), as ``Pipeline(config).engine()`` builds it.
+
+    ``swap(stages) -> stages``: other stage objects in place of some (``lambda s: s._replace(estimator=ZeroFlow())``
+    for an ablation row, a timed estimator for a benchmark). ``timer``: see ``StreamingInpainter``.
+    """
+    from model.pipeline.run import Pipeline
+    pipeline = Pipeline(config, networks or {}, timer)
+    if swap is not None:
+        pipeline.stages = swap(pipeline.stages)
+    return pipeline.engine()
 
 
 class StageTimer:

@@ -12,12 +12,13 @@ and the clip's name). The hole pixels of the input are set to mid-grey, so no me
 the ground truth, which is the original frame. A clip's own ``masks/`` are used only as
 object-shaped holes for OTHER clips (protocol ``objects``).
 
-Every configuration is a row of one table (``--configs``, see ``--list``): per-frame OpenCV
-Telea, the classical pipeline (``model.pipeline.engine.StreamingInpainter`` with the classical stages of
-``model/stages/__init__.py``), classical ablations, Flow Propagate followed by the classical pipeline or by
-Telea on the hole it leaves (``propagate``, ``propagate_telea``), and the paper's learned ablation rows when
-``--weights DIR`` holds weights and ``model/stages/__init__.py`` offers a ``"network"`` method (rows
-that cannot be built are skipped with a note in the report).
+Every configuration is a row of one table (``--configs``, see ``--list``), built from the pipeline
+description (``model/pipeline/config.py``'s ``DEFAULTS``, built into stages by ``model/pipeline/run.py``'s
+``build_stages``): per-frame OpenCV Telea, the classical pipeline, classical ablations (another setting, or one
+stage object swapped), Flow Propagate followed by the classical pipeline or by Telea on the hole it leaves
+(``propagate``, ``propagate_telea``), and the paper's learned ablation rows, run by some of the networks of
+``--weights DIR`` (found by their ``kind`` metadata; rows that cannot be built are skipped with a note in the
+report).
 
 Writes to ``--out``: ``eval.json`` (settings, every clip x mask x configuration row, means),
 ``eval.md`` (the tables) and ``sheets/<size>_<mask>_<config>.png`` contact sheets
@@ -39,22 +40,27 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
-import cv2
-import numpy as np
-import torch
-from tqdm import tqdm
-
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from model.evaluation import mask_generators, metrics  # noqa: E402
-from model import stages  # noqa: E402
+from model import runtime  # noqa: E402
+
+runtime.set_up()  # before torch loads (model/runtime.py): it times every row
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from tqdm import tqdm  # noqa: E402
+
 from model.checks import hole_at  # noqa: E402
-from model.pipeline.engine import StreamingInpainter  # noqa: E402
-from model.stages.robust_flow import FLOW_WORKING_SIZE  # noqa: E402
-from model.propagate.whole_clip import PropagateConfig, flow_propagate  # noqa: E402
-from scripts.common import parse_size  # noqa: E402
+from model.evaluation import mask_generators, metrics  # noqa: E402
+from model.networks.weights import find_weights, load_network  # noqa: E402
+from model.pipeline.config import DEFAULTS, PipelineConfig  # noqa: E402
+from model.pipeline.run import build_stages  # noqa: E402
+from model.propagate.whole_clip import flow_propagate  # noqa: E402
+from model.stages import flow_completer, flow_estimator  # noqa: E402
+from scripts.common import make_engine, parse_size  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 HOLE_GREY = 0.5
@@ -144,6 +150,11 @@ class DonorPool:
 
 # -------------------------------------------------------------------------------- configurations
 Runner = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+Networks = dict[str, torch.nn.Module]
+
+BASE = DEFAULTS.replace(learned=False, flow_working_size=0)
+"""Every row's pipeline: the CLI's settings, Robust Flow at full resolution (``classical_flow_640`` at the CLI's
+``flow_working_size``); each row changes a setting, the networks it runs, or swaps one stage object."""
 
 
 @dataclass
@@ -155,10 +166,10 @@ class Config:
     make: Callable[[], Runner]
 
 
-def per_frame(make_inpainter: Callable) -> Callable[[], Runner]:
-    """A runner that fills every frame on its own with ``make_inpainter()``."""
+def per_frame(config: PipelineConfig, networks: Networks | None = None) -> Callable[[], Runner]:
+    """A runner that fills every frame on its own with the frame inpainter of ``config`` (and ``networks``)."""
     def make() -> Runner:
-        inpainter = make_inpainter()
+        inpainter = build_stages(config, networks).frame_inpainter
 
         @torch.inference_mode()
         def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
@@ -167,10 +178,12 @@ def per_frame(make_inpainter: Callable) -> Callable[[], Runner]:
     return make
 
 
-def streaming(make_engine: Callable[[], StreamingInpainter]) -> Callable[[], Runner]:
-    """A runner that feeds the frames in order through a fresh :class:`StreamingInpainter`."""
+def streaming(config: PipelineConfig, networks: Networks | None = None,
+              swap: Callable | None = None) -> Callable[[], Runner]:
+    """A runner that feeds the frames in order through a fresh engine of ``config`` with ``networks`` (by kind;
+    the other stages take their classical path), ``swap(stages) -> stages`` changing stage objects (ablations)."""
     def make() -> Runner:
-        engine = make_engine()
+        engine = make_engine(config, networks, swap=swap)
 
         def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
             return torch.cat([engine.step(frames[t:t + 1], hole_at(hole, t)) for t in range(frames.shape[0])])
@@ -185,31 +198,22 @@ class ZeroFlow:
         return torch.zeros(1, 2, *target.shape[2:], device=target.device)
 
 
-def classical_engine(blend: str = "confidence", estimator: str | None = "dis_medium",
-                     working_size: int = 0, flow_working_size: int = 0, frame=None,
-                     completer=None) -> StreamingInpainter:
-    """The classical pipeline of ``model/stages/__init__.py`` with its default settings (Telea, DIS medium,
-    Laplacian completion, ``blend``, temporal-blend refiner); ``estimator=None`` gives zero flow;
-    ``working_size``: long side of the Telea fill, ``flow_working_size``: of Robust Flow (0 = full resolution).
-    ``frame`` / ``completer``: another frame inpainter or flow completer (e.g. a learned one) in place of
-    Telea / the Laplacian fill."""
-    return StreamingInpainter(frame or stages.frame_inpainter("telea", working_size=working_size),
-                              ZeroFlow() if estimator is None else stages.flow_estimator(estimator),
-                              completer or stages.flow_completer("laplacian"), stages.flow_blender(blend),
-                              stages.refiner(), flow_working_size=flow_working_size)
+def zero_flow(parts):
+    """The stages with :class:`ZeroFlow` as their flow estimator."""
+    return parts._replace(estimator=ZeroFlow())
 
 
-def propagated(make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
-    """A runner that first runs Flow Propagate (``model.propagate.whole_clip.flow_propagate``, the node's defaults: DIS
-    medium, Laplacian completion, 12 frames each way, Poisson seams) and then ``make_runner()`` on the
+def propagated(config: PipelineConfig, make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
+    """A runner that first runs Flow Propagate over the clip (``model.propagate.whole_clip.flow_propagate`` with
+    ``config``'s estimator and ``propagation`` settings, Laplacian completion) and then ``make_runner()`` on the
     propagated frames and the remaining hole."""
     def make() -> Runner:
         runner = make_runner()
 
         def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
-                filled, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
-                                                   stages.flow_completer("laplacian"), PropagateConfig())
+                filled, remaining = flow_propagate(frames, hole, flow_estimator(config.estimator),
+                                                   flow_completer("laplacian"), config.propagation)
             return runner(filled, remaining)
         return run
     return make
@@ -225,25 +229,22 @@ def _tagged(rows: dict[str, Config], working_size: int, what: str) -> dict[str, 
 
 def classical_configs(working_size: int = 0) -> dict[str, Config]:
     """The classical rows; ``working_size > 0`` runs their Telea fill at that long side (rows named ``name@N``)."""
-    def telea():
-        return stages.frame_inpainter("telea", working_size=working_size)
-
-    def engine(**kwargs):
-        return lambda: classical_engine(working_size=working_size, **kwargs)
+    base = BASE.replace(working_size=working_size)
     rows = [Config(name, description, make) for name, description, make in [
-        ("telea", "per-frame OpenCV Telea (radius 5), no temporal information", per_frame(telea)),
+        ("telea", "per-frame OpenCV Telea (radius 5), no temporal information", per_frame(base)),
         ("classical", "classical pipeline: Telea + DIS medium + Laplacian F^I + confidence blend "
-                      "+ temporal-blend refiner", streaming(engine())),
+                      "+ temporal-blend refiner", streaming(base)),
         ("classical_no_flow", "classical pipeline with zero flow (refiner without flow)",
-         streaming(engine(estimator=None))),
-        ("classical_flow_p", "classical pipeline following F^P only", streaming(engine(blend="flow_p"))),
-        ("classical_flow_i", "classical pipeline following F^I only", streaming(engine(blend="flow_i"))),
-        ("classical_average", "classical pipeline with F = (F^P + F^I) / 2", streaming(engine(blend="average"))),
+         streaming(base, swap=zero_flow)),
+        ("classical_flow_p", "classical pipeline following F^P only", streaming(base.replace(blend="flow_p"))),
+        ("classical_flow_i", "classical pipeline following F^I only", streaming(base.replace(blend="flow_i"))),
+        ("classical_average", "classical pipeline with F = (F^P + F^I) / 2", streaming(base.replace(blend="average"))),
         ("classical_flow_640", "classical pipeline with Robust Flow computed at 640 px long side (full size below)",
-         streaming(engine(flow_working_size=FLOW_WORKING_SIZE))),
+         streaming(base.replace(flow_working_size=DEFAULTS.flow_working_size))),
         ("propagate", "Flow Propagate (DIS medium, 12 frames each way, Poisson seams), then the "
-                      "classical pipeline on the remaining hole", propagated(streaming(engine()))),
-        ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole", propagated(per_frame(telea))),
+                      "classical pipeline on the remaining hole", propagated(base, streaming(base))),
+        ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole",
+         propagated(base, per_frame(base))),
     ]]
     return _tagged({row.name: row for row in rows}, working_size, "Telea")
 
@@ -256,33 +257,9 @@ ABLATION_ROWS = ("pconv_only", "classical_flownet", "learned", "refine_no_flow",
                  "full_learned")
 LEARNED_ROWS = ABLATION_ROWS + tuple(f"propagate_{row}" for row in ABLATION_ROWS)
 
-# The learned network kinds (model/networks KINDS) and file-name fragments that identify their weights
-# when a file carries no "kind" metadata.
-WEIGHT_PATTERNS = {
-    "frame_inpaint": ("frame_inpaint", "pconv", "frame"),
-    "flow_complete": ("flow_complete", "flow_completion", "completion"),
-    "flow_blend": ("flow_blend", "blend"),
-    "convlstm_refine": ("convlstm_refine", "convlstm", "refine"),
-}
 
-
-def find_weights(folder: Path) -> dict[str, Path]:
-    """Weight files of ``folder`` by network kind: the file's ``kind`` metadata
-    (``model.networks.weights.find_weights``), else its name (first match)."""
-    from model.networks.weights import find_weights as by_metadata
-    files = sorted(folder.glob("*.safetensors"))
-    found = by_metadata(folder)
-    for kind, patterns in WEIGHT_PATTERNS.items():
-        for pattern in patterns:
-            match = next((f for f in files if pattern in f.stem.lower() and f not in found.values()), None)
-            if kind not in found and match is not None:
-                found[kind] = match
-    return found
-
-
-def load_weights(weights: dict[str, Path]) -> tuple[dict[str, torch.nn.Module], list[str]]:
+def load_weights(weights: dict[str, Path]) -> tuple[Networks, list[str]]:
     """Each network of ``weights`` (kind -> file) loaded once (strict), and notes on the files that failed."""
-    from model.networks.weights import load_network
     networks, notes = {}, []
     for kind, path in weights.items():
         try:
@@ -293,8 +270,8 @@ def load_weights(weights: dict[str, Path]) -> tuple[dict[str, torch.nn.Module], 
 
 
 def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dict[str, Config], list[str]]:
-    """The learned rows built from ``--weights DIR`` with the stage factories of ``model/stages/__init__.py``, or none,
-    with notes saying why.
+    """The learned rows: the pipeline description run by some of the networks of ``--weights DIR`` (found by their
+    ``kind`` metadata, ``model.networks.weights.find_weights``), or none, with notes saying why.
 
     Rows (each also as ``propagate_<row>``: Flow Propagate first, then the row on the remaining hole):
     ``pconv_only`` (frame network per frame), ``classical_flownet`` (the classical pipeline with F^I
@@ -302,8 +279,8 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     and temporal-blend refiner), and with the refiner's weights the paper's ablation:
     ``refine_no_flow`` (the refiner fed zero flow), ``flow_p_only`` / ``flow_i_only`` (the refiner
     following one flow), ``full_learned`` (all four networks; F = the average of F^P and F^I when no
-    H_f weights are given). ``working_size > 0`` runs the frame network at that long side (rows
-    named ``name@N``); 0 keeps the size stored in its weights file.
+    H_f weights are given). ``working_size > 0`` runs the frame fill (the frame network, or Telea in
+    ``classical_flownet``) at that long side (rows named ``name@N``); 0 keeps the size stored in the weights file.
     """
     if not weights_dir:
         return {}, []
@@ -317,46 +294,36 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     if "frame_inpaint" not in networks:
         return {}, notes + ["learned rows skipped: no usable frame-inpainting weights in --weights."]
 
-    def frame():
-        return stages.frame_inpainter("network", network=networks["frame_inpaint"], working_size=working_size)
-
-    def completer():
-        if "flow_complete" in networks:
-            return stages.flow_completer("network", networks["flow_complete"])
-        return stages.flow_completer("laplacian")
+    def nets(*kinds: str) -> Networks:
+        return {kind: networks[kind] for kind in kinds if kind in networks}
+    base = BASE.replace(working_size=working_size)
     if "flow_complete" not in networks:
         notes.append("F^I uses the Laplacian completion: no flow-completion weights.")
-    rows = [("pconv_only", "frame network per frame (PConv only)", per_frame(frame))]
+    rows = [("pconv_only", "frame network per frame (PConv only)", per_frame(base, nets("frame_inpaint")))]
     if "flow_complete" in networks:
         rows.append(("classical_flownet", "classical pipeline with F^I completed by the flow network (not Laplacian)",
-                     streaming(lambda: classical_engine(completer=completer()))))
+                     streaming(base, nets("flow_complete"))))
     rows.append(("learned", "frame network + " + ("the flow network's F^I" if "flow_complete" in networks else
                                                   "classical Robust Flow") + " + classical blend and refiner",
-                 streaming(lambda: classical_engine(frame=frame(), completer=completer()))))
+                 streaming(base, nets("frame_inpaint", "flow_complete"))))
     if "convlstm_refine" in networks:
-        def blender():
-            if "flow_blend" in networks:
-                return stages.flow_blender("network", networks["flow_blend"])
-            return stages.flow_blender("average")
         if "flow_blend" not in networks:
             notes.append("full_learned uses the average of F^P and F^I: no blend-network (H_f) weights.")
-
-        def engine(estimator: Callable = lambda: stages.flow_estimator("dis_medium"), blend: Callable = blender):
-            return lambda: StreamingInpainter(frame(), estimator(), completer(), blend(),
-                                              stages.refiner("network", network=networks["convlstm_refine"]))
+        refined = nets("frame_inpaint", "flow_complete", "convlstm_refine")  # the classical blend of each row
         rows += [
             ("refine_no_flow", "frame network + ConvLSTM refiner fed zero flow",
-             streaming(engine(estimator=ZeroFlow, blend=lambda: stages.flow_blender("average")))),
+             streaming(base.replace(blend="average"), refined, swap=zero_flow)),
             ("flow_p_only", "frame network + refiner following F^P only",
-             streaming(engine(blend=lambda: stages.flow_blender("flow_p")))),
+             streaming(base.replace(blend="flow_p"), refined)),
             ("flow_i_only", "frame network + refiner following F^I only",
-             streaming(engine(blend=lambda: stages.flow_blender("flow_i")))),
+             streaming(base.replace(blend="flow_i"), refined)),
             ("full_learned", "full learned pipeline: frame network, F^P and the flow network's F^I blended by H_f, "
-                             "ConvLSTM refiner (the CLI's --learned)", streaming(engine())),
+                             "ConvLSTM refiner (the CLI's --learned)",
+             streaming(base.replace(blend="average"), {**refined, **nets("flow_blend")})),
         ]
     else:
         notes.append("refiner rows skipped: no ConvLSTM refiner weights.")
-    rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(make))
+    rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(base, make))
              for name, description, make in list(rows)]
     return _tagged({name: Config(name, description, make) for name, description, make in rows}, working_size,
                    "frame network"), notes
@@ -492,7 +459,8 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
              f"masks: {', '.join(settings.masks)}", "",
              "Configurations:", ""]
     lines += [f"- `{name}`: {c.description}" for name, c in configs.items()]
-    lines += ["", "Metrics (model/evaluation/metrics.py): PSNR/SSIM/L1 over the hole and the full frame (L1 in [0,1] units); "
+    lines += ["", "Metrics (model/evaluation/metrics.py): PSNR/SSIM/L1 over the hole and the full frame "
+                  "(L1 in [0,1] units); "
                   "E_warp = |output_t - warp(output_t-1)| on hole pixels with consistent ground-truth flow (0-255); "
                   "E_warp GT = the same on the ground truth (the floor); flicker = temporal change of the fill minus "
                   "that of the ground truth at the same hole pixels (0-255, 0 = as stable as the real video). "

@@ -37,7 +37,8 @@ runtime.set_up()
 import cv2  # noqa: E402
 import torch  # noqa: E402
 
-from model.stages.robust_flow import DISFlowEstimator  # noqa: E402
+from model.pipeline.config import DEFAULTS  # noqa: E402
+from model.stages import flow_estimator  # noqa: E402
 from training import data as training_data  # noqa: E402
 from training.loop import train  # noqa: E402
 from training.recurrent import FrozenFront, recurrent_stage  # noqa: E402
@@ -95,7 +96,7 @@ def run_training(args: argparse.Namespace) -> int:
     if args.stage == "frame":
         stage = frame_stage(data, args.batch or 8, validation, args.total_steps or 40_000, args.lr)
     elif args.stage == "flow":
-        flows = training_data.clip_flows(data, DISFlowEstimator("dis_medium"))
+        flows = training_data.clip_flows(data, flow_estimator(DEFAULTS.estimator))
         stage = flow_stage(data, flows, args.batch or 8, validation, args.total_steps or 20_000, args.lr)
     else:
         from model.networks.weights import load_network
