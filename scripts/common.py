@@ -120,9 +120,7 @@ def make_engine(config, networks: dict | None = None, timer=None, swap: Callable
     """
     from model.pipeline.run import Pipeline
     pipeline = Pipeline(config, networks or {}, timer)
-    if swap is not None:
-        pipeline.stages = swap(pipeline.stages)
-    return pipeline.engine()
+    return pipeline.engine(swap(pipeline.stages) if swap is not None else None)
 
 
 class StageTimer:

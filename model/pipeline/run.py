@@ -115,10 +115,12 @@ class Pipeline:
         """Whether any stage runs its trained network."""
         return bool(self.networks)
 
-    def engine(self) -> StreamingInpainter:
-        """A fresh four-stage engine (no state: the start of a video)."""
-        return StreamingInpainter(*self.stages, hole_dilation=self.config.hole_dilation, device=self.config.device,
-                                  flow_working_size=self.config.flow_working_size, timer=self.timer)
+    def engine(self, stages: Stages | None = None) -> StreamingInpainter:
+        """A fresh four-stage engine (no state: the start of a video); ``stages``: other stage objects in place of
+        the built ones (an ablation, timed stages), with the configured settings."""
+        return StreamingInpainter(*(stages or self.stages), hole_dilation=self.config.hole_dilation,
+                                  device=self.config.device, flow_working_size=self.config.flow_working_size,
+                                  timer=self.timer)
 
     def propagator(self) -> StreamingPropagator:
         """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS + Laplacian)."""
