@@ -1,18 +1,17 @@
-"""Shared fixtures: the pack loaded the way ComfyUI loads it, and small real clips."""
+"""Shared fixtures: the pack loaded the way ComfyUI loads it, the devices, and the synthetic clip (clips.py)."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
-from pathlib import Path
+import warnings
+from typing import NamedTuple
 
-import cv2
-import numpy as np
 import pytest
 import torch
 
-REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared"
-CLIPS = SHARED / "data" / "clips"
+from clips import REPO, ClipFiles, synthetic_clip
+
 PACK_NAME = "comfyui-frame-recurrent-inpaint"  # a clone's folder name, hyphens and all
 
 # The tests use tiny tensors: one thread is as fast, and on a shared 2-core machine a second
@@ -65,33 +64,54 @@ def nodes(pack):
     return {key: cls() for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
 
 
-def read_clip(name: str, count: int, size: tuple[int, int] | None = None):
-    """First ``count`` frames ``[T,H,W,3]`` and masks ``[T,H,W]`` (zeros if none) of a shared clip, ComfyUI layout."""
-    folder = CLIPS / name
-    if not folder.is_dir():
-        pytest.skip(f"shared clip {name} not found at {folder}")
-    frame_files = sorted((folder / "frames").iterdir())[:count]
-    mask_dir = folder / "masks"
-    frames, masks = [], []
-    for i, path in enumerate(frame_files):
-        image = cv2.cvtColor(cv2.imread(str(path)), cv2.COLOR_BGR2RGB)
-        mask = cv2.imread(str(sorted(mask_dir.iterdir())[i]), cv2.IMREAD_GRAYSCALE) if mask_dir.is_dir() \
-            else np.zeros(image.shape[:2], np.uint8)
-        if size is not None:
-            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
-            mask = cv2.resize(mask, size, interpolation=cv2.INTER_NEAREST)
-        frames.append(torch.from_numpy(image).float() / 255.0)
-        masks.append(torch.from_numpy((mask >= 128).astype(np.float32)))
-    return torch.stack(frames), torch.stack(masks)
+@pytest.fixture
+def clip_files(tmp_path) -> ClipFiles:
+    """The default :func:`~clips.synthetic_clip` (6 frames of 64x48) written to ``tmp_path/clip`` as PNG folders."""
+    return synthetic_clip().write(tmp_path / "clip")
 
 
-def moving_box_video(t: int = 6, h: int = 48, w: int = 64, seed: int = 0):
-    """A tiny textured video panning right 2 px/frame with a moving square hole (ComfyUI layout)."""
-    gen = torch.Generator().manual_seed(seed)
-    texture = torch.rand(1, 3, h // 4, (w + 2 * t) // 4, generator=gen)
-    texture = torch.nn.functional.interpolate(texture, size=(h, w + 2 * t), mode="bilinear", align_corners=False)[0]
-    frames = torch.stack([texture[:, :, 2 * i:2 * i + w] for i in range(t)]).permute(0, 2, 3, 1).contiguous()
-    hole = torch.zeros(t, h, w)
-    for i in range(t):
-        hole[i, h // 4:h // 4 + h // 3, w // 4 + i:w // 4 + i + w // 3] = 1.0
-    return frames.clamp(0, 1), hole
+class CliRun(NamedTuple):
+    """What one in-process run of the CLI gave: its exit code and what it printed."""
+
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def cli(capsys, monkeypatch, tmp_path):
+    """``inpaint_video.main`` run in this process, in ``tmp_path``: ``cli(*args, threads=1) -> CliRun``.
+
+    The exit code is main's return value or argparse's ``SystemExit``; any other exception propagates
+    (where the CLI would print a traceback). Warnings are printed to stderr as a plain process prints
+    them (pytest would record them instead), in main's format. ``threads``: torch's CPU threads for the
+    run (with two or more, Flow Propagate runs in a worker thread; the tests run with one).
+    """
+    # Importing the CLI runs runtime.set_up(), which sets OMP_WAIT_POLICY (too late to matter here: torch is
+    # loaded); take it out again so the child processes of later tests get the environment they would alone.
+    given = os.environ.get("OMP_WAIT_POLICY")
+    import inpaint_video
+    if given is None:
+        os.environ.pop("OMP_WAIT_POLICY", None)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(warnings, "formatwarning", warnings.formatwarning)  # main sets its own: put back after
+
+    def to_stderr(message, category, filename, lineno, file=None, line=None):
+        sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+    def run(*args, threads: int = 1) -> CliRun:
+        capsys.readouterr()
+        before = torch.get_num_threads()
+        torch.set_num_threads(threads)
+        try:
+            with warnings.catch_warnings():
+                warnings.showwarning = to_stderr
+                code = inpaint_video.main([str(a) for a in args])
+        except SystemExit as exit_:
+            code = exit_.code
+        finally:
+            torch.set_num_threads(before)
+        out, err = capsys.readouterr()
+        return CliRun(code, out, err)
+
+    return run

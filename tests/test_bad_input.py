@@ -4,12 +4,12 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import moving_box_video
+from clips import synthetic_clip
 
 
 @pytest.fixture
 def video():
-    return moving_box_video(t=4, h=24, w=32)
+    return synthetic_clip(t=4, h=24, w=32).comfy()
 
 
 def frame_inpaint(nodes, frames, hole):

@@ -1,8 +1,12 @@
-"""The command-line tool inpaint_video.py and its streaming readers/writers (model/io/video.py)."""
+"""The command-line tool inpaint_video.py and its streaming readers/writers (model/io/video.py).
+
+The CLI runs in this process (``cli`` fixture: ``inpaint_video.main``) unless a test needs a process of its
+own: stopping a run (SIGKILL, Ctrl-C) and the process set-up done before torch loads (model/runtime.py).
+"""
 from __future__ import annotations
 
-import importlib.util
 import os
+import re
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -15,42 +19,17 @@ import numpy as np
 import pytest
 import torch
 
+from clips import DEMO, REPO, ClipFiles, synthetic_clip
 from model.io.video import FrameSource, FrameWriter, MaskSource, mask_from_array, paired
+from model.pipeline.config import PipelineConfig
+from model.pipeline.run import load_networks
 
-REPO = Path(__file__).resolve().parents[1]
 CLI = REPO / "inpaint_video.py"
-DEMO = REPO / "demo" / "dog_walk"
 
 
-def run_cli(*args, cwd: Path, env: dict | None = None) -> subprocess.CompletedProcess:
-    """Run inpaint_video.py in a child process; ``env``: variables set on top of this process's."""
-    return subprocess.run([sys.executable, str(CLI), *map(str, args)], cwd=cwd, capture_output=True, text=True,
-                          timeout=300, env=None if env is None else {**os.environ, **env})
-
-
-def make_clip(folder: Path, t: int = 6, h: int = 48, w: int = 64, masks: int | None = None, seed: int = 0):
-    """Textured frames panning 2 px/frame (PNG, BGR uint8) with a moving box hole painted magenta.
-
-    Returns ``(frames [T,H,W,3] uint8 BGR, holes [T,H,W] bool)``; writes frames/ and masks/.
-    """
-    rng = np.random.default_rng(seed)
-    texture = cv2.resize(rng.integers(0, 256, (h // 4, (w + 2 * t) // 4, 3), dtype=np.uint8), (w + 2 * t, h),
-                         interpolation=cv2.INTER_LINEAR)
-    texture = np.clip(texture.astype(int) + rng.integers(-3, 4, texture.shape), 0, 255).astype(np.uint8)
-    frames, holes = [], []
-    (folder / "frames").mkdir(parents=True)
-    (folder / "masks").mkdir()
-    for i in range(t):
-        frame = texture[:, 2 * i:2 * i + w].copy()
-        hole = np.zeros((h, w), bool)
-        hole[h // 4:h // 4 + h // 3, w // 4 + i:w // 4 + i + w // 3] = True
-        frame[hole] = (255, 0, 255)  # the object to remove
-        cv2.imwrite(str(folder / "frames" / f"{i:05d}.png"), frame)
-        if masks is None or i < masks:
-            cv2.imwrite(str(folder / "masks" / f"{i:05d}.png"), hole.astype(np.uint8) * 255)
-        frames.append(frame)
-        holes.append(hole)
-    return np.stack(frames), np.stack(holes)
+def make_clip(folder: Path, seed: int = 0) -> ClipFiles:
+    """The default synthetic clip written to ``folder`` (kept for tests/test_batch.py, which imports it)."""
+    return synthetic_clip(seed=seed).write(folder)
 
 
 @dataclass
@@ -127,13 +106,12 @@ def write_video_with_tone(path: Path, frames: np.ndarray, fps: int = 12, audio_c
         container.mux(audio.encode())
 
 
-def test_png_folder_output_keeps_known_pixels_bit_exact_and_fills_the_hole(tmp_path):
-    frames, holes = make_clip(tmp_path / "clip")
-    result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", tmp_path / "out", cwd=tmp_path)
+def test_png_folder_output_keeps_known_pixels_bit_exact_and_fills_the_hole(cli, clip_files, tmp_path):
+    result = cli(clip_files.frames, clip_files.masks, "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
     outputs = sorted((tmp_path / "out").glob("*.png"))
-    assert [p.name for p in outputs] == [f"{i:05d}.png" for i in range(len(frames))]
-    for frame, hole, path in zip(frames, holes, outputs):
+    assert [p.name for p in outputs] == [f"{i:05d}.png" for i in range(len(clip_files.written))]
+    for frame, hole, path in zip(clip_files.written, clip_files.holes, outputs):
         out = cv2.imread(str(path))
         assert out.shape == frame.shape
         assert np.array_equal(out[~hole], frame[~hole])
@@ -141,12 +119,12 @@ def test_png_folder_output_keeps_known_pixels_bit_exact_and_fills_the_hole(tmp_p
         assert magenta.mean() < 0.01, "the hole still shows the removed object"
 
 
-def test_video_in_video_out_is_h264_at_the_source_fps_and_writes_the_comparison(tmp_path):
-    frames, _ = make_clip(tmp_path / "clip", t=5)
-    write_video(tmp_path / "in.avi", frames, fps=12.0)
-    mask = tmp_path / "clip" / "masks" / "00002.png"  # one mask for every frame
-    result = run_cli(tmp_path / "in.avi", mask, "-o", tmp_path / "out.mp4", "--side-by-side", tmp_path / "sbs.mp4",
-                     "--estimator", "dis_ultrafast", cwd=tmp_path)
+def test_video_in_video_out_is_h264_at_the_source_fps_and_writes_the_comparison(cli, tmp_path):
+    clip = synthetic_clip(t=5).write(tmp_path / "clip")
+    write_video(tmp_path / "in.avi", clip.written, fps=12.0)
+    mask = clip.masks / "00002.png"  # one mask for every frame
+    result = cli(tmp_path / "in.avi", mask, "-o", tmp_path / "out.mp4", "--side-by-side", tmp_path / "sbs.mp4",
+                 "--estimator", "dis_ultrafast")
     assert result.returncode == 0, result.stderr
     out, sbs = decode(tmp_path / "out.mp4"), decode(tmp_path / "sbs.mp4")
     assert (out.codec, out.pix_fmt, out.fps) == (sbs.codec, sbs.pix_fmt, sbs.fps) == ("h264", "yuv420p", 12)
@@ -161,13 +139,13 @@ def test_video_in_video_out_is_h264_at_the_source_fps_and_writes_the_comparison(
     ("in.mov", "pcm_s16le", "out.mp4", "aac"),  # PCM is not for mp4 players: re-encoded to AAC
     ("in.mkv", "libopus", "out.mkv", "opus"),  # Matroska takes Opus as it is
 ])
-def test_the_source_audio_is_copied_and_trimmed_to_the_frames_written(tmp_path, source, audio_codec, output,
+def test_the_source_audio_is_copied_and_trimmed_to_the_frames_written(cli, tmp_path, source, audio_codec, output,
                                                                      expected_codec):
-    frames, _ = make_clip(tmp_path / "clip", t=24, h=48, w=64)
+    clip = synthetic_clip(t=24).write(tmp_path / "clip")
     rate = 48000 if audio_codec == "libopus" else 44100
-    write_video_with_tone(tmp_path / source, frames, fps=12, audio_codec=audio_codec, rate=rate)  # 2 s of 440 Hz
-    result = run_cli(tmp_path / source, tmp_path / "clip" / "masks", "-o", tmp_path / output, "--max-frames", "9",
-                     "--estimator", "dis_ultrafast", cwd=tmp_path)
+    write_video_with_tone(tmp_path / source, clip.written, fps=12, audio_codec=audio_codec, rate=rate)  # 2 s, 440 Hz
+    result = cli(tmp_path / source, clip.masks, "-o", tmp_path / output, "--max-frames", "9",
+                 "--estimator", "dis_ultrafast")
     assert result.returncode == 0, result.stderr
     out = decode(tmp_path / output)
     assert len(out.frames) == 9 and out.fps == 12
@@ -203,17 +181,16 @@ with sync_playwright() as p:
 """
 
 
-def test_the_mp4_with_audio_plays_in_chromium(tmp_path):
+def test_the_mp4_with_audio_plays_in_chromium(cli, tmp_path):
     """A <video> element in headless Chromium loads the CLI's H.264 + AAC mp4 and reports its duration."""
     import json
     import shutil
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         pytest.skip("no Chromium (apt-get install -y chromium)")
     pytest.importorskip("playwright.sync_api", reason="Playwright is in requirements-test.txt")
-    frames, _ = make_clip(tmp_path / "clip", t=12, h=48, w=64)
-    write_video_with_tone(tmp_path / "in.mp4", frames, fps=12)
-    result = run_cli(tmp_path / "in.mp4", tmp_path / "clip" / "masks", "-o", tmp_path / "out.mp4",
-                     "--estimator", "dis_ultrafast", cwd=tmp_path)
+    clip = synthetic_clip(t=12).write(tmp_path / "clip")
+    write_video_with_tone(tmp_path / "in.mp4", clip.written, fps=12)
+    result = cli(tmp_path / "in.mp4", clip.masks, "-o", tmp_path / "out.mp4", "--estimator", "dis_ultrafast")
     assert result.returncode == 0, result.stderr
     played = subprocess.run([sys.executable, "-c", BROWSER_CHECK, str(tmp_path / "out.mp4")], capture_output=True,
                             text=True, timeout=120)
@@ -223,13 +200,12 @@ def test_the_mp4_with_audio_plays_in_chromium(tmp_path):
     assert report["duration"] == pytest.approx(12 / 12, abs=0.1)
 
 
-def test_another_fps_drops_the_audio_with_a_warning(tmp_path):
-    frames, _ = make_clip(tmp_path / "clip", t=6)
-    write_video_with_tone(tmp_path / "in.mp4", frames, fps=12)
-    result = run_cli(tmp_path / "in.mp4", tmp_path / "clip" / "masks", "-o", tmp_path / "out.mp4", "--fps", "24",
-                     "--estimator", "dis_ultrafast", cwd=tmp_path)
+def test_another_fps_drops_the_audio_with_a_warning(cli, clip_files, tmp_path):
+    write_video_with_tone(tmp_path / "in.mp4", clip_files.written, fps=12)
+    result = cli(tmp_path / "in.mp4", clip_files.masks, "-o", tmp_path / "out.mp4", "--fps", "24",
+                 "--estimator", "dis_ultrafast")
     assert result.returncode == 0, result.stderr
-    assert "audio is not copied" in result.stderr
+    assert "warning: --fps 24 differs" in result.stderr and "audio is not copied" in result.stderr
     out = decode(tmp_path / "out.mp4")
     assert out.fps == 24 and out.audio is None
 
@@ -262,23 +238,22 @@ def test_default_h264_is_close_to_the_frames_and_pads_odd_sizes(tmp_path):
     assert psnr > 32  # 4:2:0 chroma and CRF 18 on strong colour gradients (measured 36 dB)
 
 
-def test_a_failing_run_leaves_no_video_file(tmp_path):
+def test_a_failing_run_leaves_no_video_file(cli, tmp_path):
     target = tmp_path / "out.mp4"
     with pytest.raises(ValueError, match="frame"):
         with FrameWriter(target, 64, 48, 12.0) as writer:
             writer.write(torch.rand(1, 3, 48, 64))
             writer.write(torch.rand(1, 3, 40, 64))  # the wrong size
     assert list(tmp_path.iterdir()) == []
-    make_clip(tmp_path / "clip")
-    result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", target, "--codec", "ffv1",
-                     cwd=tmp_path)
-    assert result.returncode == 2 and ".mkv" in result.stderr and "Traceback" not in result.stderr
+    clip = synthetic_clip().write(tmp_path / "clip")
+    result = cli(clip.frames, clip.masks, "-o", target, "--codec", "ffv1")
+    assert result.returncode == 2 and ".mkv" in result.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip"]
 
 
-def test_demo_clip_runs_through_the_cli_with_known_pixels_exact(tmp_path):
+def test_demo_clip_runs_through_the_cli_with_known_pixels_exact(cli, tmp_path):
     out = tmp_path / "out"
-    result = run_cli(DEMO / "frames", DEMO / "masks", "-o", out, "--max-frames", "3", "--grow", "2", cwd=tmp_path)
+    result = cli(DEMO / "frames", DEMO / "masks", "-o", out, "--max-frames", "3", "--grow", "2")
     assert result.returncode == 0, result.stderr
     outputs = sorted(out.glob("*.png"))
     assert len(outputs) == 3
@@ -292,8 +267,8 @@ def test_demo_clip_runs_through_the_cli_with_known_pixels_exact(tmp_path):
         assert not np.array_equal(result_frame[hole], source[hole])
 
 
-def test_demo_mode_writes_result_and_comparison_into_demo_output(tmp_path):
-    result = run_cli("--demo", "--max-frames", "2", "--estimator", "dis_ultrafast", cwd=tmp_path)
+def test_demo_mode_writes_result_and_comparison_into_demo_output(cli, tmp_path):
+    result = cli("--demo", "--max-frames", "2", "--estimator", "dis_ultrafast")
     assert result.returncode == 0, result.stderr
     video = decode(tmp_path / "demo_output" / "dog_walk_inpainted.mp4")
     comparison = decode(tmp_path / "demo_output" / "dog_walk_side_by_side.mp4")
@@ -305,9 +280,9 @@ def test_demo_mode_writes_result_and_comparison_into_demo_output(tmp_path):
 
 @pytest.mark.parametrize("case", ["missing_input", "missing_mask", "unreadable_video", "count_mismatch",
                                   "other_aspect_ratio", "unknown_output_type"])
-def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path, case):
-    make_clip(tmp_path / "clip", masks=4 if case == "count_mismatch" else None)
-    frames, masks, output = tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", tmp_path / "out"
+def test_user_errors_exit_2_with_a_message_and_no_traceback(cli, tmp_path, case):
+    clip = synthetic_clip().write(tmp_path / "clip", masks=4 if case == "count_mismatch" else None)
+    frames, masks, output = clip.frames, clip.masks, tmp_path / "out"
     expected = {"missing_input": "no such file", "missing_mask": "no such file", "unreadable_video": "could not open",
                 "count_mismatch": "4 masks", "other_aspect_ratio": "aspect ratio",
                 "unknown_output_type": "unknown output type"}[case]
@@ -323,33 +298,32 @@ def test_user_errors_exit_2_with_a_message_and_no_traceback(tmp_path, case):
         cv2.imwrite(str(masks), np.zeros((48, 48), np.uint8))
     elif case == "unknown_output_type":
         output = tmp_path / "out.gif"
-    result = run_cli(frames, masks, "-o", output, cwd=tmp_path)
+    result = cli(frames, masks, "-o", output)  # an exception other than the exit would fail the test here
     assert result.returncode == 2
-    assert expected in result.stderr and "Traceback" not in result.stderr
+    assert expected in result.stderr
     if case == "count_mismatch":
         assert "6 frames" in result.stderr
 
 
-def test_mask_of_the_same_aspect_ratio_is_resized_with_a_warning(tmp_path):
-    make_clip(tmp_path / "clip")
+def test_mask_of_the_same_aspect_ratio_is_resized_with_a_warning(cli, clip_files, tmp_path):
     big = np.zeros((96, 128), np.uint8)
     big[24:56, 40:80] = 255
     cv2.imwrite(str(tmp_path / "big.png"), big)
-    result = run_cli(tmp_path / "clip" / "frames", tmp_path / "big.png", "-o", tmp_path / "out", cwd=tmp_path)
+    result = cli(clip_files.frames, tmp_path / "big.png", "-o", tmp_path / "out")
     assert result.returncode == 0, result.stderr
-    assert "warning" in result.stderr and "resizing the mask" in result.stderr
+    assert re.search(r"warning: \S*big\.png: mask is 128x96, frames are 64x48; resizing the mask", result.stderr), \
+        result.stderr
 
 
-def test_half_size_masks_give_the_output_of_the_masks_resized_by_hand(tmp_path):
+def test_half_size_masks_give_the_output_of_the_masks_resized_by_hand(cli, clip_files, tmp_path):
     """One mask per frame at half size, as a segmenter gives them: resized as the nodes resize them."""
-    _, holes = make_clip(tmp_path / "clip")
-    for i, hole in enumerate(holes):
+    for i, hole in enumerate(clip_files.holes):
         half = hole[::2, ::2]
         for name, mask in (("half", half), ("by_hand", half.repeat(2, axis=0).repeat(2, axis=1))):  # nearest
             (tmp_path / name).mkdir(exist_ok=True)
             cv2.imwrite(str(tmp_path / name / f"{i:05d}.png"), mask.astype(np.uint8) * 255)
-    results = {name: run_cli(tmp_path / "clip" / "frames", tmp_path / name, "-o", tmp_path / f"out_{name}",
-                             cwd=tmp_path) for name in ("half", "by_hand")}
+    results = {name: cli(clip_files.frames, tmp_path / name, "-o", tmp_path / f"out_{name}")
+               for name in ("half", "by_hand")}
     assert all(r.returncode == 0 for r in results.values()), [r.stderr for r in results.values()]
     assert "mask is 32x24, frames are 64x48; resizing the mask" in results["half"].stderr
     assert "resizing" not in results["by_hand"].stderr
@@ -369,9 +343,9 @@ def test_rgba_mask_uses_transparency_as_the_hole_and_grey_masks_threshold_at_128
 
 
 def test_readers_stream_pairs_and_stop_at_max_frames(tmp_path):
-    make_clip(tmp_path / "clip", t=4)
-    frames = FrameSource(tmp_path / "clip" / "frames")
-    masks = MaskSource(tmp_path / "clip" / "masks", frames.info.width, frames.info.height)
+    clip = synthetic_clip(t=4).write(tmp_path / "clip")
+    frames = FrameSource(clip.frames)
+    masks = MaskSource(clip.masks, frames.info.width, frames.info.height)
     pairs = list(paired(frames, masks, max_frames=3))
     assert len(pairs) == 3
     frame, hole = pairs[0]
@@ -388,26 +362,27 @@ def test_odd_sizes_stay_exact_in_frame_folders(tmp_path):
     assert torch.equal(back, (frame * 255 + 0.5).floor() / 255)
 
 
-def test_working_sizes_keep_known_pixels_exact_and_negative_ones_are_refused(tmp_path):
-    frames, holes = make_clip(tmp_path / "clip", h=48, w=96)
+def test_working_sizes_keep_known_pixels_exact_and_negative_ones_are_refused(cli, tmp_path):
+    clip = synthetic_clip(h=48, w=96).write(tmp_path / "clip")
     out = tmp_path / "out"
-    result = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, "--working-size", "48",
-                     "--flow-working-size", "32", cwd=tmp_path)
+    result = cli(clip.frames, clip.masks, "-o", out, "--working-size", "48", "--flow-working-size", "32")
     assert result.returncode == 0, result.stderr
+    holes = clip.holes
     for t, path in enumerate(sorted(out.glob("*.png"))):
-        assert np.array_equal(cv2.imread(str(path))[~holes[t]], frames[t][~holes[t]])
+        assert np.array_equal(cv2.imread(str(path))[~holes[t]], clip.written[t][~holes[t]])
     for flag in ("--working-size", "--flow-working-size"):
-        bad = run_cli(tmp_path / "clip" / "frames", tmp_path / "clip" / "masks", "-o", out, flag, "-8", cwd=tmp_path)
-        assert bad.returncode == 2 and flag in bad.stderr and "Traceback" not in bad.stderr
+        bad = cli(clip.frames, clip.masks, "-o", out, flag, "-8")
+        assert bad.returncode == 2 and f"{flag[2:].replace('-', '_')} must be" in bad.stderr
 
 
-def test_learned_runs_the_shipped_networks_with_known_pixels_exact(tmp_path):
-    frames, holes = make_clip(tmp_path / "clip", h=64, w=96)
-    args = (tmp_path / "clip" / "frames", tmp_path / "clip" / "masks")
-    learned = run_cli(*args, "-o", tmp_path / "learned", "--learned", cwd=tmp_path)
-    classical = run_cli(*args, "-o", tmp_path / "classical", "--no-learned", cwd=tmp_path)
-    default = run_cli(*args, "-o", tmp_path / "default", cwd=tmp_path)  # all four networks shipped: learned
+def test_learned_runs_the_shipped_networks_with_known_pixels_exact(cli, tmp_path):
+    clip = synthetic_clip(h=64, w=96).write(tmp_path / "clip")
+    frames, holes = clip.written, clip.holes
+    learned = cli(clip.frames, clip.masks, "-o", tmp_path / "learned", "--learned")
+    classical = cli(clip.frames, clip.masks, "-o", tmp_path / "classical", "--no-learned")
+    default = cli(clip.frames, clip.masks, "-o", tmp_path / "default")  # all four networks shipped: learned
     assert default.returncode == 0 and "trained networks" in default.stderr
+    assert "trained networks" not in classical.stderr
     assert all(np.array_equal(cv2.imread(str(tmp_path / "default" / f"{i:05d}.png")),
                               cv2.imread(str(tmp_path / "learned" / f"{i:05d}.png"))) for i in range(len(frames)))
     assert learned.returncode == 0 and classical.returncode == 0, learned.stderr + classical.stderr
@@ -421,11 +396,10 @@ def test_learned_runs_the_shipped_networks_with_known_pixels_exact(tmp_path):
 
 
 def test_learned_without_weights_files_says_what_to_do(tmp_path):
-    spec = importlib.util.spec_from_file_location("frvi_cli", CLI)
-    cli = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cli)
-    with pytest.raises(ValueError, match="no trained weights .* use --no-learned"):
-        cli.learned_networks(tmp_path)
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(ValueError, match=r"no trained weights in .*empty; run the weight-free stages \(--no-learned\)"):
+        load_networks(PipelineConfig(learned=True, weights_dir=str(tmp_path / "empty")))
+    assert load_networks(PipelineConfig(learned=None, weights_dir=str(tmp_path / "empty"))) == {}  # default: classical
 
 
 def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 120.0) -> None:
@@ -440,18 +414,17 @@ def _wait_for(path: Path, process: subprocess.Popen, seconds: float = 120.0) -> 
 @pytest.mark.parametrize("output", ["out.avi", "out"])
 @pytest.mark.parametrize("stop", ["kill", "interrupt"])
 def test_a_run_stopped_halfway_leaves_the_previous_output_untouched_and_a_finished_run_replaces_it(
-        tmp_path, output, stop):
+        cli, tmp_path, output, stop):
+    """The run to stop needs a process of its own (SIGKILL, SIGINT); the runs before and after it do not."""
     import signal
-    make_clip(tmp_path / "short", t=2, h=48, w=64)
-    make_clip(tmp_path / "long", t=120, h=96, w=128, seed=1)
+    short = synthetic_clip(t=2).write(tmp_path / "short")
+    long = synthetic_clip(t=120, h=96, w=128, seed=1).write(tmp_path / "long")
     target = tmp_path / output
-    assert run_cli(tmp_path / "short" / "frames", tmp_path / "short" / "masks", "-o", target,
-                   cwd=tmp_path).returncode == 0
+    assert cli(short.frames, short.masks, "-o", target).returncode == 0
     before = {p.name: p.read_bytes() for p in target.iterdir()} if target.is_dir() else target.read_bytes()
     partial = target.with_name(target.stem + ".frvi-partial" + target.suffix)
-    process = subprocess.Popen([sys.executable, str(CLI), str(tmp_path / "long" / "frames"),
-                                str(tmp_path / "long" / "masks"), "-o", str(target)], cwd=tmp_path,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen([sys.executable, str(CLI), str(long.frames), str(long.masks), "-o", str(target)],
+                               cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _wait_for(partial, process)
     process.send_signal(signal.SIGKILL if stop == "kill" else signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
@@ -459,40 +432,40 @@ def test_a_run_stopped_halfway_leaves_the_previous_output_untouched_and_a_finish
     assert after == before
     if stop == "interrupt":
         assert process.returncode == 130 and "nothing was written" in stderr and not partial.exists()
-    finished = run_cli(tmp_path / "long" / "frames", tmp_path / "long" / "masks", "-o", target, cwd=tmp_path)
+    finished = cli(long.frames, long.masks, "-o", target, "--max-frames", "9")  # 9 frames replace the 2 before
     assert finished.returncode == 0, finished.stderr
     assert not partial.exists()
     if target.is_dir():
-        assert len(list(target.glob("*.png"))) == 120
+        assert len(list(target.glob("*.png"))) == 9
     else:
-        assert len(decode(target).frames) == 120
+        assert len(decode(target).frames) == 9
 
 
-def test_device_option_runs_on_the_cpu_and_refuses_devices_it_cannot_use(tmp_path, device):
-    make_clip(tmp_path / "clip", t=3)
-    clip = (tmp_path / "clip" / "frames", tmp_path / "clip" / "masks")
+def test_device_option_runs_on_the_cpu_and_refuses_devices_it_cannot_use(cli, tmp_path, device):
+    files = synthetic_clip(t=3).write(tmp_path / "clip")
+    clip = (files.frames, files.masks)
     outputs = {}
     for name in ("cpu", str(device)):
         out = tmp_path / name.replace(":", "_")
-        result = run_cli(*clip, "-o", out, "--device", name, "--propagate", "--max-distance", "1", cwd=tmp_path)
+        result = cli(*clip, "-o", out, "--device", name, "--propagate", "--max-distance", "1")
         assert result.returncode == 0, result.stderr
         outputs[name] = np.stack([cv2.imread(str(f)) for f in sorted(out.glob("*.png"))])
     assert outputs["cpu"].shape == outputs[str(device)].shape == (3, 48, 64, 3)
     for bad, expected in (("mps", "only cpu and cuda"), ("gpu0", "expected cpu, cuda"),
                           ("cuda:99" if torch.cuda.is_available() else "cuda", "cuda")):
-        result = run_cli(*clip, "-o", tmp_path / "bad", "--device", bad, cwd=tmp_path)
-        assert result.returncode == 2 and expected in result.stderr and "Traceback" not in result.stderr
+        result = cli(*clip, "-o", tmp_path / "bad", "--device", bad)
+        assert result.returncode == 2 and expected in result.stderr
         assert not (tmp_path / "bad").exists()
 
 
 def test_ctrl_c_during_propagation_in_a_second_thread_stops_at_once_and_writes_nothing(tmp_path):
     import signal
     import time
-    make_clip(tmp_path / "long", t=120, h=96, w=128, seed=1)
+    long = synthetic_clip(t=120, h=96, w=128, seed=1).write(tmp_path / "long")
     target = tmp_path / "out.mp4"
     partial = target.with_name("out.frvi-partial.mp4")
-    process = subprocess.Popen([sys.executable, str(CLI), str(tmp_path / "long" / "frames"),
-                                str(tmp_path / "long" / "masks"), "-o", str(target), "--propagate"], cwd=tmp_path,
+    process = subprocess.Popen([sys.executable, str(CLI), str(long.frames), str(long.masks), "-o", str(target),
+                                "--propagate"], cwd=tmp_path,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "OMP_NUM_THREADS": "2"})  # the worker thread runs Flow Propagate
     _wait_for(partial, process)
@@ -503,3 +476,48 @@ def test_ctrl_c_during_propagation_in_a_second_thread_stops_at_once_and_writes_n
     assert time.monotonic() - signalled < 15  # the worker stops after its current frame or chunk
     assert process.returncode == 130 and "nothing was written" in stderr, stderr
     assert not partial.exists() and not target.exists()
+
+
+RUNTIME_PROBE = r"""
+import json, os, runpy, sys
+assert "torch" not in sys.modules
+seen = {}
+
+
+class TorchImportSpy:  # notes the environment at the moment torch starts to load (OpenMP reads it then)
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" and "policy" not in seen:
+            seen["policy"] = os.environ.get("OMP_WAIT_POLICY")
+        return None
+
+
+sys.meta_path.insert(0, TorchImportSpy())
+cli, *args = sys.argv[1:]
+sys.path.insert(0, os.path.dirname(cli))
+sys.argv = [cli, *args]
+try:
+    runpy.run_path(cli, run_name="__main__")
+except SystemExit as exit_:
+    seen["exit"] = exit_.code
+from model import runtime
+print(json.dumps({**seen, "now": os.environ.get("OMP_WAIT_POLICY"), "torch_first": runtime.torch_was_loaded_first}))
+"""
+
+
+@pytest.mark.parametrize("given", [None, "ACTIVE"])
+def test_the_cli_process_sets_up_openmp_before_torch_loads_and_keeps_a_value_given(tmp_path, given):
+    """model/runtime.py, seen from inside a real CLI run: OMP_WAIT_POLICY is PASSIVE (or the value the
+    environment gave) when torch starts to load, and torch was not loaded before the set-up."""
+    import json
+    clip = synthetic_clip(t=2).write(tmp_path / "clip")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}  # this process may have it (cli fixture)
+    if given:
+        env["OMP_WAIT_POLICY"] = given
+    child = subprocess.run([sys.executable, "-c", RUNTIME_PROBE, str(CLI), str(clip.frames), str(clip.masks), "-o",
+                            str(tmp_path / "out"), "--no-learned", "--max-frames", "1", "--quiet"],
+                           cwd=tmp_path, capture_output=True, text=True, timeout=300, env=env)
+    assert child.returncode == 0, child.stderr[-3000:]
+    report = json.loads(child.stdout.strip().splitlines()[-1])
+    expected = given or "PASSIVE"
+    assert report == {"policy": expected, "exit": 0, "now": expected, "torch_first": False}, report
+    assert len(list((tmp_path / "out").glob("*.png"))) == 1  # the run itself happened

@@ -26,12 +26,12 @@ import numpy as np
 import pytest
 import torch
 
+from clips import REPO, SHARED
 from conftest import load_script
 
 pytestmark = pytest.mark.e2e
 encode, decode = load_script("make_comfyui_inputs").encode, load_script("make_comfyui_inputs").decode  # one copy
 
-REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / "workflows"
 API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
 UI_FILES = sorted(WORKFLOWS.glob("*.json"))
@@ -46,13 +46,7 @@ VIDEO_MEAN_TOL, VIDEO_P99_TOL = 4.0, 20.0
 CODEC_MARGIN = 8  # pixels around the hole left out of the "unchanged" check (h264 blocks straddle its edge)
 
 
-def shared_dir() -> Path:
-    """``<repo>/../shared`` (CI clones the repo with ``shared/`` beside it), or ``$FRVI_SHARED``."""
-    env = os.environ.get("FRVI_SHARED")
-    return Path(env) if env else (REPO / ".." / "shared").resolve()
-
-
-TOOLS = shared_dir() / "tools"
+TOOLS = SHARED / "tools"  # <repo>/../shared (CI clones the repo with shared/ beside it), or $FRVI_SHARED
 
 
 # ---------------------------------------------------------------- inputs: the template inputs the pack ships

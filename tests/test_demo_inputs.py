@@ -4,14 +4,13 @@ from __future__ import annotations
 import logging
 import sys
 import types
-from pathlib import Path
 
 import av
 import cv2
 import numpy as np
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from clips import DEMO
 
 
 @pytest.fixture
@@ -72,7 +71,7 @@ def test_shipped_inputs_are_small_and_match_the_demo_clip(demo_inputs):
     assert frames["frvi_demo.mp4"].shape == frames["frvi_demo_mask.mp4"].shape == (12, 240, 432, 3)
     assert frames["frvi_demo_frames.png"].shape == (8, 240, 432, 3)
     masks = np.stack([cv2.imread(str(p), cv2.IMREAD_GRAYSCALE) >= 128
-                      for p in sorted((REPO / "demo" / "dog_walk" / "masks").glob("*.png"))[:12]])
+                      for p in sorted((DEMO / "masks").glob("*.png"))[:12]])
     assert np.array_equal(frames["frvi_demo_mask.mp4"][..., 0] >= 128, masks), "the mask video is not crisp"
     union = cv2.imread(str(files["frvi_demo_mask.png"]), cv2.IMREAD_GRAYSCALE) >= 128
     assert np.array_equal(union, masks[:8].any(axis=0))

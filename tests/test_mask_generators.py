@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 
+from clips import hole_mask
 from model.evaluation import mask_generators as mg
 
 SIZES = [(128, 128), (240, 432)]
@@ -15,12 +16,9 @@ def _bbox(mask: torch.Tensor) -> tuple[int, int, int, int]:
     return int(rows[0]), int(cols[0]), int(rows[-1] - rows[0] + 1), int(cols[-1] - cols[0] + 1)
 
 
-def _donor(t: int = 10, h: int = 60, w: int = 100) -> np.ndarray:
-    """A disk moving right: ``[T,H,W]`` float masks."""
-    masks = np.zeros((t, h, w), np.float32)
-    for i in range(t):
-        cv2.circle(masks[i], (20 + 5 * i, 30), 12, 1.0, -1)
-    return masks
+def _donor(t: int = 10) -> np.ndarray:
+    """A disk of radius 12 moving right 5 px per frame over 100x60: ``[T,H,W]`` float masks."""
+    return hole_mask(t, 60, 100, (18, 8, 24, 24), motion=5, shape="disk")[:, 0].numpy()
 
 
 @pytest.mark.parametrize("protocol", [p for p in mg.PROTOCOLS])

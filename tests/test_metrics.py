@@ -4,15 +4,9 @@ import math
 import pytest
 import torch
 
+from clips import synthetic_clip, texture
 from model.evaluation import metrics
 from model.warp import warp
-
-
-def _texture(h: int, w: int, seed: int = 0) -> torch.Tensor:
-    """A smooth random RGB texture ``[1,3,H,W]`` in [0,1] (enough structure for optical flow)."""
-    g = torch.Generator().manual_seed(seed)
-    coarse = torch.rand(1, 3, h // 4 + 1, w // 4 + 1, generator=g)
-    return torch.nn.functional.interpolate(coarse, size=(h, w), mode="bicubic", align_corners=False).clamp(0, 1)
 
 
 def test_psnr_of_known_noise_matches_the_formula():
@@ -54,7 +48,7 @@ def test_empty_hole_frames_score_nan_and_are_skipped_in_the_mean():
 
 
 def test_ssim_of_an_identical_image_is_one_full_and_in_hole():
-    x = _texture(32, 40)
+    x = texture(32, 40)[None]
     hole = torch.zeros(1, 1, 32, 40)
     hole[..., 8:20, 10:30] = 1
     assert metrics.ssim(x, x).item() == pytest.approx(1.0, abs=1e-6)
@@ -64,7 +58,7 @@ def test_ssim_of_an_identical_image_is_one_full_and_in_hole():
 
 def test_warping_error_is_zero_for_a_perfectly_warped_sequence():
     torch.manual_seed(0)
-    frames = [_texture(24, 32)]
+    frames = [texture(24, 32)[None]]
     flow = torch.zeros(4, 2, 24, 32)
     flow[1:, 0], flow[1:, 1] = 1.5, -0.75  # constant sub-pixel motion
     for t in range(1, 4):
@@ -109,8 +103,7 @@ def test_forward_backward_check_rejects_inconsistent_and_outside_pixels():
 
 
 def test_ground_truth_flow_explains_a_translated_texture():
-    big = _texture(48, 80, seed=3)
-    gt = torch.cat([big[..., 8:40, 8 + 2 * t:56 + 2 * t] for t in range(3)])  # content moves 2 px left per frame
+    gt = synthetic_clip(t=3, h=32, w=48, pan=2, seed=3).frames  # content moves 2 px left per frame
     flow, consistent = metrics.ground_truth_flow(gt)
     assert consistent[0].sum() == 0
     assert consistent[1:, :, 4:-4, 4:-8].mean() > 0.9
@@ -132,7 +125,7 @@ def test_flicker_is_zero_for_a_static_fill_and_counts_extra_change():
 
 
 def test_score_video_reports_every_metric():
-    target = _texture(24, 32).expand(3, -1, -1, -1).contiguous()
+    target = texture(24, 32)[None].expand(3, -1, -1, -1).contiguous()
     hole = torch.zeros(1, 1, 24, 32)
     hole[..., 6:18, 8:24] = 1.0
     output = torch.where(hole > 0.5, torch.full_like(target, 0.5), target)

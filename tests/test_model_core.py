@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from conftest import moving_box_video
+from clips import synthetic_clip
 from model import stages
 from model.pipeline.engine import StreamingInpainter, blend_flow_fields, inpaint_frames, refine_frames, robust_flow
 from model.harmonic import harmonic_fill
@@ -53,8 +53,8 @@ def _classical():
 
 
 def test_streaming_engine_matches_the_stage_by_stage_graph():
-    frames, hole = moving_box_video(t=5)
-    frames, hole = frames.permute(0, 3, 1, 2).contiguous(), hole[:, None]
+    clip = synthetic_clip(t=5)
+    frames, hole = clip.frames, clip.hole
     inpainter, estimator, completer, blender, refiner = _classical()
     with torch.inference_mode():
         inpainted = inpaint_frames(frames, hole, inpainter)
@@ -68,8 +68,8 @@ def test_streaming_engine_matches_the_stage_by_stage_graph():
 
 def test_streaming_engine_timer_sees_every_stage_and_changes_no_pixel():
     from contextlib import contextmanager
-    frames, hole = moving_box_video(t=3)
-    frames, hole = frames.permute(0, 3, 1, 2).contiguous(), hole[:, None]
+    clip = synthetic_clip(t=3)
+    frames, hole = clip.frames, clip.hole
     entered = []
 
     @contextmanager
@@ -84,7 +84,7 @@ def test_streaming_engine_timer_sees_every_stage_and_changes_no_pixel():
 
 
 def test_progress_callback_sees_every_frame_in_order():
-    frames, hole = moving_box_video(t=4)
+    clip = synthetic_clip(t=4)
     seen = []
-    inpaint_frames(frames.permute(0, 3, 1, 2), hole[:, None], stages.frame_inpainter(), on_frame=seen.append)
+    inpaint_frames(clip.frames, clip.hole, stages.frame_inpainter(), on_frame=seen.append)
     assert seen == [0, 1, 2, 3]

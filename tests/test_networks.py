@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import moving_box_video
+from clips import synthetic_clip
 from model import stages
 from model.pipeline.engine import StreamingInpainter, refine_frames
 from model.stages.robust_flow import FlowField
@@ -192,8 +192,8 @@ def test_gradients_reach_every_parameter(kind):
 
 def test_networks_run_unchanged_inside_the_streaming_engine(device):
     """The runners on every device (on CUDA the frame network and refiner autocast to bf16/fp16)."""
-    frames, hole = moving_box_video(t=4, h=30, w=44)
-    frames, hole = frames.permute(0, 3, 1, 2).to(device), hole[:, None].to(device)
+    clip = synthetic_clip(t=4, h=30, w=44)
+    frames, hole = clip.frames.to(device), clip.hole.to(device)
     engine = StreamingInpainter(NetworkInpainter(TINY["frame_inpaint"]()), stages.flow_estimator("dis_ultrafast"),
                                 NetworkFlowCompleter(TINY["flow_complete"]()), NetworkFlowBlender(TINY["flow_blend"]()),
                                 NetworkRefiner(TINY["convlstm_refine"]()))

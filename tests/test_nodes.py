@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from conftest import moving_box_video, read_clip
+from clips import read_clip, real_clips, synthetic_clip
 
 PIPELINE = {
     "FRVI_FrameInpaint": "Frame Inpaint",
@@ -76,7 +76,7 @@ def test_saved_workflow_names_are_stable(pack):
 
 
 def test_full_graph_shapes_dtypes_and_ranges(nodes):
-    frames, hole = moving_box_video()
+    frames, hole = synthetic_clip().comfy()
     out, state, inpainted, flow = run_graph(nodes, frames, hole)
     for image in (out, inpainted):
         assert image.shape == frames.shape and image.dtype == torch.float32
@@ -87,7 +87,7 @@ def test_full_graph_shapes_dtypes_and_ranges(nodes):
 
 
 def test_known_pixels_are_returned_unchanged(nodes):
-    frames, hole = moving_box_video()
+    frames, hole = synthetic_clip().comfy()
     out, _, inpainted, _ = run_graph(nodes, frames, hole)
     known = (hole < 0.5)[..., None].expand_as(frames)
     assert torch.equal(out[known], frames[known])
@@ -96,13 +96,13 @@ def test_known_pixels_are_returned_unchanged(nodes):
 
 
 def test_empty_mask_returns_the_input(nodes):
-    frames, hole = moving_box_video()
+    frames, hole = synthetic_clip().comfy()
     out, _, inpainted, _ = run_graph(nodes, frames, torch.zeros_like(hole))
     assert torch.equal(out, frames) and torch.equal(inpainted, frames)
 
 
 def test_single_mask_is_used_for_every_frame(nodes):
-    frames, hole = moving_box_video()
+    frames, hole = synthetic_clip().comfy()
     single = hole[:1]
     out_single, *_ = run_graph(nodes, frames, single)
     out_repeated, *_ = run_graph(nodes, frames, single.expand_as(hole).contiguous())
@@ -110,7 +110,7 @@ def test_single_mask_is_used_for_every_frame(nodes):
 
 
 def test_soft_masks_are_thresholded_at_one_half(nodes):
-    frames, hole = moving_box_video()
+    frames, hole = synthetic_clip().comfy()
     soft = hole * 0.7 + (1 - hole) * 0.3  # 0.3 outside the hole: still known
     out, *_ = run_graph(nodes, frames, soft)
     known = (hole < 0.5)[..., None].expand_as(frames)
@@ -118,20 +118,20 @@ def test_soft_masks_are_thresholded_at_one_half(nodes):
 
 
 def test_single_frame_works(nodes):
-    frames, hole = moving_box_video(t=1)
+    frames, hole = synthetic_clip(t=1).comfy()
     out, state, _, flow = run_graph(nodes, frames, hole)
     assert out.shape == frames.shape and len(flow) == 1
 
 
 def test_odd_size_comes_back_at_the_same_size(nodes):
-    frames, hole = moving_box_video(t=3, h=239, w=431)
+    frames, hole = synthetic_clip(t=3, h=239, w=431).comfy()
     out, _, inpainted, flow = run_graph(nodes, frames, hole)
     assert out.shape == (3, 239, 431, 3) and inpainted.shape == out.shape
     assert flow.flow.shape == (3, 2, 239, 431)
 
 
 def test_chunked_run_with_state_equals_one_run(nodes):
-    frames, hole = moving_box_video(t=8)
+    frames, hole = synthetic_clip(t=8).comfy()
     whole, *_ = run_graph(nodes, frames, hole)
     first, state, *_ = run_graph(nodes, frames[:5], hole[:5])
     second, *_ = run_graph(nodes, frames[5:], hole[5:], state=state)
@@ -139,16 +139,16 @@ def test_chunked_run_with_state_equals_one_run(nodes):
 
 
 def test_state_from_another_size_is_rejected(nodes):
-    frames, hole = moving_box_video(t=2)
+    frames, hole = synthetic_clip(t=2).comfy()
     _, state, *_ = run_graph(nodes, frames, hole)
-    small_frames, small_hole = moving_box_video(t=2, h=32, w=40)
+    small_frames, small_hole = synthetic_clip(t=2, h=32, w=40).comfy()
     with pytest.raises(ValueError, match="state"):
         run_graph(nodes, small_frames, small_hole, state=state)
 
 
 def test_temporal_blend_carries_background_seen_before(nodes):
     """A hole moving over a static scene: hole pixels that an earlier frame saw come back almost exactly."""
-    frames, _ = moving_box_video(t=6)
+    frames, _ = synthetic_clip(t=6).comfy()
     static = frames[:1].expand_as(frames).contiguous()
     hole = torch.zeros(6, 48, 64)
     for i in range(6):
@@ -175,7 +175,7 @@ def test_hole_grow_feather(nodes):
 
 
 def test_flow_visualize_colours_motion(nodes):
-    frames, hole = moving_box_video(t=3)
+    frames, hole = synthetic_clip(t=3).comfy()
     _, _, _, flow = run_graph(nodes, frames, hole)
     (image,) = nodes["FRVI_FlowVisualize"].run(flow, 0.0)
     assert image.shape == (3, 48, 64, 3) and image.min() >= 0 and image.max() <= 1
@@ -184,7 +184,7 @@ def test_flow_visualize_colours_motion(nodes):
 
 
 def test_hole_composite_touches_only_the_hole(nodes):
-    frames, hole = moving_box_video(t=2)
+    frames, hole = synthetic_clip(t=2).comfy()
     other = torch.zeros_like(frames)
     (hard,) = nodes["FRVI_HoleComposite"].run(frames, other, hole, 0.0)
     (soft,) = nodes["FRVI_HoleComposite"].run(frames, other, hole, 6.0)
@@ -196,7 +196,7 @@ def test_hole_composite_touches_only_the_hole(nodes):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("clip", ["dogs_jump", "davis_camel", "tennis"])
+@pytest.mark.parametrize("clip", real_clips("dogs_jump", "davis_camel", "tennis"))  # or the demo clip
 def test_real_clip_through_the_full_graph(nodes, clip):
     frames, hole = read_clip(clip, 10, size=(432, 240))
     out, _, inpainted, flow = run_graph(nodes, frames, hole)
@@ -208,7 +208,7 @@ def test_real_clip_through_the_full_graph(nodes, clip):
 
 
 def test_a_half_size_mask_is_resized_with_a_warning_like_the_full_size_mask_resized_by_hand(nodes):
-    frames, hole = moving_box_video(t=4)
+    frames, hole = synthetic_clip(t=4).comfy()
     soft = 0.3 + 0.5 * hole[:, ::2, ::2]  # a segmenter's soft mask at half the frame size: 0.3 / 0.8
     by_hand = soft.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)  # nearest neighbour, 48x64
     with pytest.warns(UserWarning, match="mask is 32x24, frames are 64x48; resizing the mask"):
@@ -225,7 +225,7 @@ def test_a_half_size_mask_is_resized_with_a_warning_like_the_full_size_mask_resi
 
 
 def test_a_mask_of_another_aspect_ratio_raises_naming_both_sizes(nodes):
-    frames, _ = moving_box_video(t=2)
+    frames, _ = synthetic_clip(t=2).comfy()
     for key, args in (("FRVI_FrameInpaint", ("telea", 5)),
                       ("FRVI_FlowPropagate", ("dis_fast", 1, 2, 1.0, "none", 640))):
         with pytest.raises(ValueError, match="mask is 48x48 but frames are 64x48, another aspect ratio"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import cv2
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from clips import REPO
 
 
 def test_requirements_name_the_headless_opencv_build():

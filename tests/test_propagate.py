@@ -5,38 +5,23 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from clips import hole_mask, synthetic_clip
 from model import stages
 from model.propagate.poisson import poisson_blend
 from model.propagate.whole_clip import PropagateConfig, flow_propagate, propagate_video
 
 
-def panning_video(t: int = 6, h: int = 40, w: int = 56, shift: int = 2, seed: int = 0) -> torch.Tensor:
-    """Smooth random texture seen by a camera panning right ``shift`` px per frame -> ``[T,3,H,W]``.
-
-    A scene point at x in frame t is at x - shift in frame t+1.
-    """
-    gen = torch.Generator().manual_seed(seed)
-    width = w + shift * t
-    texture = torch.rand(1, 3, h // 4 + 1, width // 4 + 1, generator=gen)
-    texture = F.interpolate(texture, size=(h, width), mode="bicubic", align_corners=False).clamp(0, 1)[0]
-    return torch.stack([texture[:, :, shift * i:shift * i + w] for i in range(t)]).contiguous()
+SIZE = dict(h=40, w=56)  # the frames of most tests here: synthetic_clip(**SIZE, pan=...) pans ``pan`` px per frame
 
 
 def translation_flows(h: int, w: int, shift: float):
-    """Exact flows of :func:`panning_video`: ``i -> (forward i -> i+1, backward i+1 -> i)``."""
+    """Exact flows of a :func:`~clips.synthetic_clip` panning ``shift`` px per frame:
+    ``i -> (forward i -> i+1, backward i+1 -> i)``."""
     def pair_flows(_i: int):
         forward, backward = torch.zeros(1, 2, h, w), torch.zeros(1, 2, h, w)
         forward[:, 0], backward[:, 0] = -shift, shift
         return forward, backward
     return pair_flows
-
-
-def box_hole(t: int, h: int, w: int, y: slice, x0: int, width: int, speed: int = 0) -> torch.Tensor:
-    """A rectangular hole ``[T,1,H,W]`` moving ``speed`` px per frame to the right."""
-    hole = torch.zeros(t, 1, h, w)
-    for i in range(t):
-        hole[i, :, y, x0 + speed * i:x0 + speed * i + width] = 1.0
-    return hole
 
 
 def known_unchanged(out: torch.Tensor, frames: torch.Tensor, hole: torch.Tensor) -> bool:
@@ -47,9 +32,9 @@ def known_unchanged(out: torch.Tensor, frames: torch.Tensor, hole: torch.Tensor)
 @pytest.mark.parametrize("seam", ["none", "poisson"])
 @pytest.mark.parametrize("speed", [0, 1])
 def test_pure_translation_restores_the_hole_exactly(seam, speed):
-    frames = panning_video()
-    t, _, h, w = frames.shape
-    hole = box_hole(t, h, w, slice(12, 28), 18, 10, speed)
+    clip = synthetic_clip(**SIZE, hole=(12, 18, 16, 10), hole_motion=speed)
+    frames, hole = clip.frames, clip.hole
+    h, w = frames.shape[-2:]
     out, remaining = propagate_video(frames, hole, translation_flows(h, w, 2.0), seam=seam)
     assert (remaining == 0).all()  # every hole pixel was visible in another frame
     assert (out - frames).abs().max() < 1e-4
@@ -57,9 +42,9 @@ def test_pure_translation_restores_the_hole_exactly(seam, speed):
 
 
 def test_translation_with_estimated_flow_restores_the_hole_within_interpolation_error():
-    frames = panning_video(t=8, h=48, w=64)
-    t, _, h, w = frames.shape
-    hole = box_hole(t, h, w, slice(16, 32), 24, 12, speed=1)
+    clip = synthetic_clip(t=8, h=48, w=64, hole=(16, 24, 16, 12), hole_motion=1)
+    frames, hole = clip.frames, clip.hole
+    t = frames.shape[0]
     out, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
                                     stages.flow_completer("laplacian"), PropagateConfig(seam="none"))
     inside = hole > 0.5
@@ -74,14 +59,12 @@ def test_translation_with_estimated_flow_restores_the_hole_within_interpolation_
 
 
 def test_pixels_no_frame_saw_stay_in_the_remaining_hole():
-    frames = panning_video()
+    frames = synthetic_clip(**SIZE).frames
     t, _, h, w = frames.shape
     # left box: static on screen, so the panning background shows what is behind it in other frames;
     # right box: moves with the scene (2 px/frame), so the same scene points are hidden in every frame
-    seen = box_hole(t, h, w, slice(10, 20), 6, 8)
-    unseen = torch.zeros_like(seen)
-    for i in range(t):
-        unseen[i, :, 24:34, 44 - 2 * i:52 - 2 * i] = 1.0
+    seen = hole_mask(t, h, w, (10, 6, 10, 8), motion=0)
+    unseen = hole_mask(t, h, w, (24, 44, 10, 8), motion=-2)
     hole = torch.maximum(seen, unseen)
     out, remaining = propagate_video(frames, hole, translation_flows(h, w, 2.0), max_distance=0)
     assert torch.equal(remaining, unseen)
@@ -90,16 +73,16 @@ def test_pixels_no_frame_saw_stay_in_the_remaining_hole():
 
 
 def test_static_camera_and_static_hole_leave_everything_to_frame_inpaint():
-    frames = panning_video(shift=0)
+    clip = synthetic_clip(**SIZE, pan=0, hole=(10, 20, 20, 12), hole_motion=0)
+    frames, hole = clip.frames, clip.hole[:1]  # one mask for every frame
     t, _, h, w = frames.shape
-    hole = box_hole(1, h, w, slice(10, 30), 20, 12)
     out, remaining = propagate_video(frames, hole, translation_flows(h, w, 0.0))
     assert torch.equal(remaining, hole.expand(t, -1, -1, -1))
     assert torch.equal(out, frames)
 
 
 def test_occluded_pixels_fail_the_consistency_check_and_are_not_copied():
-    frames = panning_video(t=2)
+    frames = synthetic_clip(t=2, **SIZE).frames
     _, _, h, w = frames.shape
     hole = torch.zeros(2, 1, h, w)
     hole[1, :, 10:30, 20:36] = 1.0  # frame 1 only: its hole must come from frame 0
@@ -132,9 +115,9 @@ def test_both_directions_are_weighted_by_temporal_distance():
 
 
 def test_max_distance_limits_how_far_a_source_may_be():
-    frames = panning_video(t=8, shift=1)
+    frames = synthetic_clip(t=8, **SIZE, pan=1).frames
     t, _, h, w = frames.shape
-    hole = box_hole(1, h, w, slice(10, 30), 20, 12)  # 12 px wide, camera moves 1 px/frame
+    hole = hole_mask(1, h, w, (10, 20, 20, 12))  # 12 px wide, camera moves 1 px/frame
     _, near = propagate_video(frames, hole, translation_flows(h, w, 1.0), max_distance=2)
     _, far = propagate_video(frames, hole, translation_flows(h, w, 1.0), max_distance=0)
     assert near.sum() > far.sum()
@@ -142,7 +125,7 @@ def test_max_distance_limits_how_far_a_source_may_be():
 
 
 def test_remaining_hole_keeps_soft_mask_values_where_nothing_was_copied():
-    frames = panning_video(shift=0)
+    frames = synthetic_clip(**SIZE, pan=0).frames
     t, _, h, w = frames.shape
     hole = torch.zeros(t, 1, h, w)
     hole[:, :, 10:20, 10:20] = 0.7
@@ -153,7 +136,7 @@ def test_remaining_hole_keeps_soft_mask_values_where_nothing_was_copied():
 
 
 def test_poisson_blend_removes_a_colour_step_but_keeps_the_texture():
-    frames = panning_video(t=1)
+    frames = synthetic_clip(t=1, **SIZE).frames
     _, _, h, w = frames.shape
     frame = frames[:1]
     region = torch.zeros(1, 1, h, w, dtype=torch.bool)
@@ -167,10 +150,10 @@ def test_poisson_blend_removes_a_colour_step_but_keeps_the_texture():
 
 
 def test_progress_is_reported_twice_per_frame():
-    frames = panning_video(t=3)
-    _, _, h, w = frames.shape
+    clip = synthetic_clip(t=3, **SIZE, hole=(5, 5, 5, 5), hole_motion=0)
+    h, w = clip.frames.shape[-2:]
     calls = []
-    propagate_video(frames, box_hole(3, h, w, slice(5, 10), 5, 5), translation_flows(h, w, 2.0),
+    propagate_video(clip.frames, clip.hole, translation_flows(h, w, 2.0),
                     on_frame=calls.append)
     assert sorted(calls) == [0, 0, 1, 1, 2, 2]
 
@@ -178,7 +161,7 @@ def test_progress_is_reported_twice_per_frame():
 @pytest.mark.parametrize("bad", [dict(seam="median"), dict(max_distance=-1), dict(consistency=0.0),
                                  dict(hole_dilation=-2), dict(flow_max_side=4)])
 def test_bad_settings_raise_a_value_error_that_names_them(bad):
-    frames = panning_video(t=2)
+    frames = synthetic_clip(t=2, **SIZE).frames
     config = PropagateConfig(**bad)
     with pytest.raises(ValueError, match="Flow Propagate"):
         flow_propagate(frames, torch.zeros(1, 1, *frames.shape[-2:]), stages.flow_estimator("dis_fast"),
@@ -209,9 +192,8 @@ def test_node_declares_its_sockets(nodes):
 
 
 def test_node_outputs_feed_frame_inpaint_unchanged(nodes):
-    frames = panning_video(t=4).permute(0, 2, 3, 1).contiguous()  # ComfyUI [T,H,W,3]
+    frames, hole = synthetic_clip(t=4, **SIZE, hole=(12, 18, 16, 10), hole_motion=1).comfy()
     t, h, w, _ = frames.shape
-    hole = box_hole(t, h, w, slice(12, 28), 18, 10, speed=1)[:, 0]
     out, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, **NODE_ARGS)
     assert out.shape == frames.shape and out.dtype == torch.float32
     assert remaining.shape == (t, h, w) and remaining.dtype == torch.float32
@@ -223,15 +205,14 @@ def test_node_outputs_feed_frame_inpaint_unchanged(nodes):
 
 
 def test_node_with_one_frame_has_nothing_to_propagate(nodes):
-    frames = panning_video(t=1).permute(0, 2, 3, 1).contiguous()
-    hole = box_hole(1, *frames.shape[1:3], slice(5, 20), 5, 10)[:, 0]
+    frames, hole = synthetic_clip(t=1, **SIZE, hole=(5, 5, 15, 10)).comfy()
     out, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, **NODE_ARGS)
     assert torch.equal(out, frames)
     assert torch.equal(remaining, hole)
 
 
 def test_node_handles_odd_sizes_and_a_single_mask_for_all_frames(nodes):
-    frames = panning_video(t=3, h=239, w=431, shift=3).permute(0, 2, 3, 1).contiguous()
+    frames, _ = synthetic_clip(t=3, h=239, w=431, pan=3).comfy()
     hole = torch.zeros(1, 239, 431)
     hole[:, 100:140, 200:260] = 1.0
     out, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, **{**NODE_ARGS, "flow_max_side": 216})

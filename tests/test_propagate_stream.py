@@ -1,10 +1,12 @@
 """Windowed Flow Propagate on a stream: the same pixels as one whole-clip run, in bounded memory."""
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
-import torch.nn.functional as F
 
+from clips import synthetic_clip
 from model import stages
 from model.propagate.whole_clip import PropagateConfig, flow_propagate
 from model.propagate.stream import StreamingPropagator, compact, expand
@@ -12,25 +14,19 @@ from model.propagate.stream import StreamingPropagator, compact, expand
 
 def wobbling_video(t: int, h: int = 40, w: int = 56, seed: int = 0,
                    moving: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
-    """A smooth random texture seen by a camera that pans right and back (0-4 px/frame), and a box
-    hole that slides left and right (or, not ``moving``, stays put) -> ``(frames [T,3,H,W], hole [T,1,H,W])``.
+    """A :func:`~clips.synthetic_clip` whose camera pans right and back (0-4 px/frame), and a box hole that
+    slides left and right (or, not ``moving``, stays put) -> ``(frames [T,3,H,W], hole [T,1,H,W])``.
 
     The camera path makes the sources of a hole pixel lie both before and after it; behind the
     static box they lie up to 6 frames away, so with a short ``max_distance`` some of the hole
     stays, and a window one frame short of context changes which.
     """
-    gen = torch.Generator().manual_seed(seed)
-    pan = [round(12 + 10 * torch.sin(torch.tensor(i / 3.0)).item()) for i in range(t)]
-    width = w + 24
-    texture = torch.rand(1, 3, h // 4 + 1, width // 4 + 1, generator=gen)
-    texture = F.interpolate(texture, size=(h, width), mode="bicubic", align_corners=False).clamp(0, 1)[0]
-    frames = torch.stack([texture[:, :, p:p + w] for p in pan]).contiguous()
-    hole = torch.zeros(t, 1, h, w)
-    for i in range(t):
-        x = 16 + (i * 3) % 14 if moving else 20
-        hole[i, :, 12:28, x:x + 12] = 1.0
+    pan = [round(12 + 10 * math.sin(i / 3.0)) for i in range(t)]
+    slide = [(i * 3) % 14 if moving else 4 for i in range(t)]
+    clip = synthetic_clip(t, h, w, pan=pan, seed=seed, hole=(12, 16, 16, 12), hole_motion=slide)
+    hole = clip.hole.clone()
     hole[t // 2] = 0.0  # a frame without a hole breaks the chains; the windows must agree on it too
-    return frames, hole
+    return clip.frames, hole
 
 
 class TranslationEstimator:

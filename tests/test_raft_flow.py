@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import torch
 
+from clips import synthetic_clip
 from model.stages.raft_flow import RaftFlowEstimator
 
 
@@ -34,8 +35,7 @@ def test_raft_adapter_pads_to_multiples_of_8_and_crops_back():
 
 
 def test_robust_flow_node_uses_a_connected_optical_flow_model(nodes):
-    from conftest import moving_box_video
-    frames, hole = moving_box_video(t=3)
+    frames, hole = synthetic_clip(t=3).comfy()
     (inpainted,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
     raft = ConstantShiftRaft(3.0, 1.0)
     flow_p, flow_i = nodes["FRVI_RobustFlow"].run(frames, hole, inpainted, "dis_medium", "laplacian", 8,

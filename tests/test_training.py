@@ -13,7 +13,8 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from conftest import REPO, load_script
+from clips import REPO, synthetic_clip, texture, to_bgr
+from conftest import load_script
 from model.stages.robust_flow import DISFlowEstimator
 from model.networks import ConvLSTMRefineConfig, FlowBlendConfig, FlowCompleteConfig, FlowCompleteNet, \
     FrameInpaintConfig, FrameInpaintNet
@@ -34,30 +35,17 @@ def tiny_flow_net():
     return FlowCompleteNet(FlowCompleteConfig(widths=(8, 16, 16), first_kernel=3, scale=0.5))
 
 
-def _texture(rng: np.random.Generator, h: int, w: int) -> np.ndarray:
-    small = rng.integers(0, 256, size=(h // 8 + 1, w // 8 + 1, 3)).astype(np.uint8)
-    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
-
-
 @pytest.fixture(scope="module")
 def tiny_root(tmp_path_factory) -> Path:
     """A data root like ../shared/data: two 5-frame train clips with object masks, three stills, and a
     validation clip under clips/ that training must never read."""
     root = tmp_path_factory.mktemp("data")
-    rng = np.random.default_rng(0)
-    for name in ("clip_a", "clip_b"):
-        background = _texture(rng, 72, 140)
-        for t in range(5):
-            frame = background[:, 2 * t:2 * t + 120].copy()
-            mask = np.zeros((72, 120), np.uint8)
-            cv2.circle(mask, (30 + 6 * t, 36), 14, 255, -1)
-            frame[mask > 0] = (200, 40, 40)
-            for sub, image in (("frames", cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)), ("masks", mask)):
-                (root / "train_clips" / name / sub).mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(root / "train_clips" / name / sub / f"{t:05d}.png"), image)
+    for seed, name in enumerate(("clip_a", "clip_b")):  # a red disk of radius 14 moving 6 px/frame, camera 2 px/frame
+        synthetic_clip(5, 72, 120, pan=2, seed=seed, cell=8, hole=(22, 16, 28, 28), hole_motion=6,
+                       shape="disk").write(root / "train_clips" / name, paint=(200, 40, 40))
     (root / "images" / "set").mkdir(parents=True)
     for i in range(3):
-        cv2.imwrite(str(root / "images" / "set" / f"{i}.png"), _texture(rng, 80, 96))
+        cv2.imwrite(str(root / "images" / "set" / f"{i}.png"), to_bgr(texture(80, 96, seed=10 + i, cell=8)))
     (root / "clips" / "validation_only" / "frames").mkdir(parents=True)
     return root
 
@@ -138,14 +126,13 @@ def test_warping_loss_of_a_known_shift_without_its_flow_is_the_ramp_slope():
 
 
 def test_consistent_region_keeps_pixels_the_flow_connects_and_drops_the_rest():
-    rng = np.random.default_rng(0)
-    texture = torch.from_numpy(_texture(rng, 24, 32)).permute(2, 0, 1)[None].float() / 255.0
-    moved = torch.roll(texture, -2, dims=-1)
+    scene = texture(24, 32, cell=8)[None]
+    moved = torch.roll(scene, -2, dims=-1)
     flow = torch.zeros(1, 2, 24, 32)
     flow[:, 0] = 2.0
-    right = losses.consistent_region(moved, texture, flow)
+    right = losses.consistent_region(moved, scene, flow)
     assert right[..., :-2].min().item() == 1.0 and right[..., -1].max().item() == 0.0  # sources outside: dropped
-    assert losses.consistent_region(moved, texture, torch.zeros_like(flow)).mean().item() < 0.7
+    assert losses.consistent_region(moved, scene, torch.zeros_like(flow)).mean().item() < 0.7
 
 
 def test_compose_flow_chains_two_shifts_and_marks_where_the_chain_leaves_the_frame():

@@ -10,7 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from conftest import PACK_NAME, REPO, moving_box_video
+from clips import REPO, synthetic_clip
+from conftest import PACK_NAME
 from model.networks import (ConvLSTMRefineConfig, ConvLSTMRefineNet, FlowBlendConfig, FlowBlendNet,
                             FlowCompleteConfig, FlowCompleteNet, FrameInpaintConfig, FrameInpaintNet)
 from model.networks.weights import load_network, read_metadata, save_network
@@ -180,7 +181,7 @@ def test_each_loader_offers_the_pack_s_shipped_file_of_its_kind_first(pack, weig
 
 
 def test_pipeline_nodes_refuse_the_network_method_without_a_model(nodes):
-    frames, hole = moving_box_video(t=2, h=24, w=32)
+    frames, hole = synthetic_clip(t=2, h=24, w=32).comfy()
     with pytest.raises(ValueError, match="Frame Inpaint: no trained weights"):
         nodes["FRVI_FrameInpaint"].run(frames, hole, "network", 5)
     (inpainted,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
@@ -197,7 +198,7 @@ def test_pipeline_nodes_run_the_loaded_networks_in_chunks(nodes, weights_dir):
     for kind in TINY:
         _saved(weights_dir, kind)
     models = {kind: nodes[key].load(f"{kind}.safetensors")[0] for kind, key in LOADERS.items()}
-    frames, hole = moving_box_video(t=8)  # the node tests' chunking case (DIS objects carry state between calls)
+    frames, hole = synthetic_clip(t=8).comfy()  # the node tests' chunking case (DIS objects carry state between calls)
 
     def graph(f, h, state=None):
         (p,) = nodes["FRVI_FrameInpaint"].run(f, h, "network", 5, model=models["frame_inpaint"])

@@ -6,13 +6,13 @@ Saved graphs break silently when a node or input is renamed, a widget is added i
 from __future__ import annotations
 
 import json
-import os
 import re
 from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+from clips import REPO, SHARED
+
 WORKFLOWS = REPO / "workflows"
 UI_FILES = sorted(WORKFLOWS.glob("*.json"))
 API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
@@ -28,8 +28,7 @@ WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
 def comfyui_source() -> Path:
-    shared = Path(os.environ["FRVI_SHARED"]) if os.environ.get("FRVI_SHARED") else REPO.parent / "shared"
-    return shared / "comfyui"
+    return SHARED / "comfyui"
 
 
 def core_node_types(src: Path) -> set[str]:

@@ -7,7 +7,8 @@ import sys
 import pytest
 import torch
 
-from conftest import load_script, moving_box_video
+from clips import synthetic_clip
+from conftest import load_script
 from model import stages
 from model.stages.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
 from model.networks import ConvLSTMRefineConfig, ConvLSTMRefineNet, FrameInpaintConfig, FrameInpaintNet
@@ -91,7 +92,7 @@ def test_refiner_memory_follows_its_working_size():
 
 
 def test_frame_inpaint_node_fills_at_the_working_size(nodes):
-    frames, hole = moving_box_video(t=3, h=48, w=64)
+    frames, hole = synthetic_clip(t=3, h=48, w=64).comfy()
     (full,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
     (default,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5, working_size=0)
     (small,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5, working_size=32)
@@ -105,7 +106,7 @@ def test_frame_inpaint_node_fills_at_the_working_size(nodes):
 def test_frame_inpaint_node_overrides_the_network_working_size(nodes):
     torch.manual_seed(0)
     net = FrameInpaintNet(FrameInpaintConfig(widths=(4, 8, 8), first_kernel=3))
-    frames, hole = moving_box_video(t=2, h=48, w=64)
+    frames, hole = synthetic_clip(t=2, h=48, w=64).comfy()
     (out,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "network", 5, model=net, working_size=40)
     direct = net.with_working_size(40)
     with torch.no_grad():
@@ -132,23 +133,15 @@ def test_evaluation_rows_at_a_working_size_are_named_and_built():
     assert evaluate.config_working_sizes("telea,telea@320, classical@96,propagate") == {320, 96}
     rows = evaluate.classical_configs(32)
     assert "telea@32" in rows and "propagate@32" in rows and "32 px" in rows["telea@32"].description
-    frames, hole = moving_box_video(t=2, h=48, w=64)
-    video, mask = frames.permute(0, 3, 1, 2), hole[:, None]
+    clip = synthetic_clip(t=2, h=48, w=64)
+    video, mask = clip.frames, clip.hole
     small, full = rows["telea@32"].make()(video, mask), evaluate.CLASSICAL_CONFIGS["telea"].make()(video, mask)
     assert small.shape == full.shape and not torch.equal(small, full)
 
 
-def panning_pair(shift: int = 4, h: int = 120, w: int = 216) -> tuple[torch.Tensor, torch.Tensor]:
-    """Two frames of a smooth random texture, the first seen ``shift`` px further right: backward flow = +shift."""
-    torch.manual_seed(3)
-    texture = torch.nn.functional.interpolate(torch.rand(1, 3, h // 8, (w + shift) // 8), size=(h, w + shift),
-                                              mode="bicubic", align_corners=False).clamp(0, 1)
-    return texture[..., shift:shift + w].contiguous(), texture[..., :w].contiguous()
-
-
 def test_robust_flow_at_a_working_size_comes_back_at_the_frame_size_in_frame_pixels():
     from model.stages.robust_flow import DISFlowEstimator, LaplacianFlowCompleter, robust_flow_pair
-    frame, prev = panning_pair()
+    prev, frame = synthetic_clip(t=2, h=120, w=216, pan=4, seed=3, cell=8).frames[:, None]  # backward flow: +4 px
     hole = torch.zeros(1, 1, 120, 216)
     hole[..., 40:80, 80:140] = 1.0
     args = (frame, prev, hole, hole, frame, prev, DISFlowEstimator(), LaplacianFlowCompleter(), 8)
@@ -166,7 +159,7 @@ def test_robust_flow_at_a_working_size_comes_back_at_the_frame_size_in_frame_pix
 
 
 def test_robust_flow_node_at_a_working_size_runs_in_chunks_like_one_run(nodes):
-    frames, hole = moving_box_video(t=6, h=48, w=128)
+    frames, hole = synthetic_clip(t=6, h=48, w=128).comfy()
     (p,) = nodes["FRVI_FrameInpaint"].run(frames, hole, "telea", 5)
 
     def graph(f, h, q, state=None):
@@ -192,8 +185,8 @@ def test_flows_held_at_the_working_size_in_half_precision_change_the_output_by_u
     from model.checks import hole_at
     from model.pipeline.engine import blend_flow_fields, inpaint_frames, refine_frames, robust_flow
     from model.stages.robust_flow import FLOW_STORAGE_DTYPE, FlowField, robust_flow_pair
-    frames, hole = moving_box_video(t=6, h=96, w=128)
-    frames, hole = frames.permute(0, 3, 1, 2), hole[:, None]
+    clip = synthetic_clip(t=6, h=96, w=128)
+    frames, hole = clip.frames, clip.hole
     estimator, completer = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")
     with torch.inference_mode():
         p = inpaint_frames(frames, hole, stages.frame_inpainter("telea"))
