@@ -17,9 +17,8 @@ import dying_writer
 from batch.shots import ShotListError, parse_options, read_shot_list
 from batch.worker import DONE_MARKER, is_complete
 from model.pipeline.config import DEFAULTS
-from test_cli import make_clip
+from clips import REPO, synthetic_clip
 
-REPO = Path(__file__).resolve().parents[1]
 SHOTS = [  # two good shots with their own options, and one whose input is not a video
     {"name": "A", "input": "a/frames", "mask": "a/masks", "output": "out/a", "grow": 2},
     {"name": "B", "input": "b/frames", "mask": "b/masks", "output": "out/b", "propagate": True, "working_size": 32},
@@ -37,8 +36,8 @@ def footage(tmp_path_factory) -> Path:
     last bit between thread counts (torch splits its reductions by thread), so the outputs match bit for bit only
     when the stages run on as many threads."""
     root = tmp_path_factory.mktemp("footage")
-    make_clip(root / "a", seed=0)
-    make_clip(root / "b", seed=1)
+    synthetic_clip(seed=0).write(root / "a")
+    synthetic_clip(seed=1).write(root / "b")
     (root / "broken.mp4").write_bytes(b"not a video at all")
     for shot in SHOTS[:2]:
         done = subprocess.run([sys.executable, str(REPO / "inpaint_video.py"), shot["input"], shot["mask"], "-o",

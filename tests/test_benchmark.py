@@ -1,15 +1,15 @@
 """scripts/benchmark.py: every subcommand parses its documented commands and runs at a tiny size (seconds)."""
 import json
 import shlex
-from pathlib import Path
 
 import pytest
 import torch
 
+from clips import REPO
 from conftest import load_script
 
 benchmark = load_script("benchmark")
-WEIGHTS = Path(__file__).resolve().parents[1] / "weights"
+WEIGHTS = REPO / "weights"
 DOCUMENTED = [  # the commands the docs and the script's own help give
     "stages",
     "stages --sizes 128x128,432x240,1280x720",

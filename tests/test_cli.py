@@ -19,17 +19,12 @@ import numpy as np
 import pytest
 import torch
 
-from clips import DEMO, REPO, ClipFiles, synthetic_clip
+from clips import DEMO, REPO, synthetic_clip
 from model.io.video import FrameSource, FrameWriter, MaskSource, mask_from_array, paired
 from model.pipeline.config import PipelineConfig
 from model.pipeline.run import load_networks
 
 CLI = REPO / "inpaint_video.py"
-
-
-def make_clip(folder: Path, seed: int = 0) -> ClipFiles:
-    """The default synthetic clip written to ``folder`` (kept for tests/test_batch.py, which imports it)."""
-    return synthetic_clip(seed=seed).write(folder)
 
 
 @dataclass

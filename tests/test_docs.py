@@ -11,11 +11,10 @@ import re
 import runpy
 import shlex
 import sys
-from pathlib import Path
 
 import pytest
+from clips import REPO
 
-REPO = Path(__file__).resolve().parents[1]
 DOCS = [REPO / "README.md", REPO / "CHANGELOG.md", *sorted((REPO / "docs").rglob("*.md")),
         *sorted((REPO / "weights").glob("*.md"))]
 FRONT_DOOR_LINES = 250
