@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config, job = check_args(parser, args)
-    warnings.formatwarning = lambda message, *_args, **_kwargs: f"warning: {message}\n"
+    plain_warnings, warnings.formatwarning = warnings.formatwarning, _one_line_warning
     try:
         pipeline = Pipeline(config)
         if pipeline.learned:
@@ -167,6 +167,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"interrupted; nothing was written to {job.output} (a previous output there is untouched).",
               file=sys.stderr)
         return 130
+    finally:
+        warnings.formatwarning = plain_warnings  # main() may be called as a function: leave the process as it was
     n = max(report["frames"], 1)
     print(f"wrote {report['frames']} frames of {report['width']}x{report['height']} at {report['fps']:g} fps "
           f"to {Path(job.output).resolve()}")
@@ -181,6 +183,10 @@ def main(argv: list[str] | None = None) -> int:
           f"reading {1000 * report['read'] / n:.1f} ms, writing {1000 * report['write'] / n:.1f} ms; "
           f"in all {1000 * report['seconds'] / n:.1f} ms")
     return 0
+
+
+def _one_line_warning(message, *_args, **_kwargs) -> str:
+    return f"warning: {message}\n"
 
 
 if __name__ == "__main__":
