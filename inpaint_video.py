@@ -73,7 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="long side at which the per-frame fill runs; the fill is upsampled and known pixels "
                              "stay exact (default: 0 = full resolution)")
     parser.add_argument("--estimator", choices=classical(stages.ESTIMATORS), default=DEFAULTS.estimator,
-                        help="optical flow (stage 2), OpenCV DIS preset (default: dis_medium)")
+                        help=f"optical flow (stage 2), OpenCV DIS preset (default: {DEFAULTS.estimator})")
     parser.add_argument("--flow-working-size", type=int, default=DEFAULTS.flow_working_size, metavar="PIXELS",
                         help="long side at which Robust Flow computes its flows, upsampled after; 0 = full "
                              "resolution (default: 640, as good as full resolution on 480p-720p clips and 3x faster "

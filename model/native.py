@@ -40,7 +40,7 @@ def _grey_pair(target: np.ndarray, source: np.ndarray) -> None:
         raise ValueError(f"dis_flow: empty frame {target.shape}.")
 
 
-def dis_flow(target: np.ndarray, source: np.ndarray, preset: str = "dis_medium") -> np.ndarray:
+def dis_flow(target: np.ndarray, source: np.ndarray, preset: str) -> np.ndarray:
     """OpenCV DIS backward flow from ``target`` to ``source`` -> ``[H,W,2]`` float32 pixels (x, y).
 
     Args:

@@ -13,6 +13,7 @@ from model import stages
 from model.stages.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
 from model.networks import ConvLSTMRefineConfig, ConvLSTMRefineNet, FrameInpaintConfig, FrameInpaintNet
 from model.networks.weights import save_network
+from model.pipeline.config import DEFAULTS
 
 
 def two_colour_frame(h: int = 90, w: int = 160) -> torch.Tensor:
@@ -144,7 +145,7 @@ def test_robust_flow_at_a_working_size_comes_back_at_the_frame_size_in_frame_pix
     prev, frame = synthetic_clip(t=2, h=120, w=216, pan=4, seed=3, cell=8).frames[:, None]  # backward flow: +4 px
     hole = torch.zeros(1, 1, 120, 216)
     hole[..., 40:80, 80:140] = 1.0
-    args = (frame, prev, hole, hole, frame, prev, DISFlowEstimator(), LaplacianFlowCompleter(), 8)
+    args = (frame, prev, hole, hole, frame, prev, DISFlowEstimator(DEFAULTS.estimator), LaplacianFlowCompleter(), 8)
     full = robust_flow_pair(*args)
     small = robust_flow_pair(*args, working_size=108)
     for (flow_full, conf_full), (flow_small, conf_small) in zip(full, small):

@@ -29,6 +29,7 @@ import torch.nn as nn
 
 from model.pipeline import engine
 from model.evaluation import metrics
+from model.pipeline.config import DEFAULTS
 from model.stages.robust_flow import DISFlowEstimator, FlowField
 from model.networks import ConvLSTMRefineNet, FlowBlendNet
 from model.networks.convlstm import ConvLSTMRefineConfig
@@ -78,7 +79,7 @@ class FrozenFront:
     "conf_i"}`` (``[T,...]``; flow index t: frame t -> t-1, zero at t = 0).
     """
 
-    def __init__(self, frame_network, flow_network, estimator: str = "dis_medium"):
+    def __init__(self, frame_network, flow_network, estimator: str = DEFAULTS.estimator):
         self.inpainter = frame_inpainter("network", network=frame_network)
         self.completer = flow_completer("network", network=flow_network)
         self.estimator = DISFlowEstimator(estimator)

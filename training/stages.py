@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from model.evaluation import mask_generators, metrics
+from model.pipeline.config import DEFAULTS
 from model.stages.robust_flow import DISFlowEstimator, LaplacianFlowCompleter
 from model.stages.frame_inpaint import ClassicalFrameInpainter
 from model.networks import ConvLSTMRefineNet, FlowBlendNet, FlowCompleteNet, FrameInpaintNet
@@ -204,7 +205,7 @@ class FlowValidation:
                                                             1, VALIDATION_SIZE, None) for i in range(synthetic)]}
         if root is not None:
             frames = _validation_frames(Path(root))
-            dis = DISFlowEstimator("dis_medium")
+            dis = DISFlowEstimator(DEFAULTS.estimator)
             pairs = []
             for i, (name, clip) in enumerate(sorted(frames.items())):
                 neighbours = _read_frames(sorted((Path(root) / name / "frames").glob("*")), (1, 13))

@@ -44,6 +44,10 @@ from kornia.metrics import ssim as ssim_map
 from ..checks import HOLE_THRESHOLD
 from ..warp import warp
 
+EWARP_PRESET = "dis_medium"
+"""DIS preset of the ground-truth flow that E_warp is measured along: part of the metric's definition, fixed
+whatever preset a pipeline runs (scores stay comparable across configurations)."""
+
 SSIM_WINDOW = 11
 MSE_FLOOR = 1e-10
 
@@ -124,12 +128,12 @@ def ground_truth_flow(target: torch.Tensor, estimator=None) -> tuple[torch.Tenso
     """Backward flow of the ground truth and where it is consistent -> ``(flow [T,2,H,W], consistent [T,1,H,W])``.
 
     ``flow[t]`` maps frame t to t-1 (``flow[0] = 0``, ``consistent[0] = 0``). ``estimator`` is a
-    callable ``(target [1,3,H,W], source [1,3,H,W]) -> [1,2,H,W]`` (default OpenCV DIS medium).
+    callable ``(target [1,3,H,W], source [1,3,H,W]) -> [1,2,H,W]`` (default OpenCV DIS :data:`EWARP_PRESET`).
     Compute it once per clip and pass it to :func:`warping_error` for every configuration.
     """
     if estimator is None:
         from ..stages.robust_flow import DISFlowEstimator
-        estimator = DISFlowEstimator("dis_medium")
+        estimator = DISFlowEstimator(EWARP_PRESET)
     t_len, _, h, w = target.shape
     backward = torch.zeros(t_len, 2, h, w)
     forward = torch.zeros(t_len, 2, h, w)

@@ -45,7 +45,7 @@ def frame_inpainter(method: str = "telea", radius: int = 5, network=None, workin
     return WorkingSizeInpainter(inpainter, working_size) if working_size else inpainter
 
 
-def flow_estimator(name: str = "dis_medium"):
+def flow_estimator(name: str):
     """A flow estimator: ``(target, source) -> backward flow [1,2,H,W]``."""
     return DISFlowEstimator(name)
 

@@ -96,7 +96,7 @@ class DISFlowEstimator:
     pair gave flows up to 3 px apart), which would make chunked runs differ from one run.
     """
 
-    def __init__(self, preset: str = "dis_medium"):
+    def __init__(self, preset: str):
         if preset not in DIS_PRESETS:
             raise ValueError(f"Robust Flow: unknown estimator {preset!r}; choose one of {sorted(DIS_PRESETS)}.")
         self.preset = preset
