@@ -9,7 +9,8 @@ import torch
 from ..model import stages
 from ..model.pipeline.config import DEFAULTS
 from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
-from .comfy_bridge import compute_device, frame_progress, image_to_comfy, mask_to_comfy, video_and_hole
+from ..model.propagate.references import parse_reference_frames
+from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_comfy, video_and_hole
 from .types import CATEGORY
 
 PROPAGATION = DEFAULTS.propagation  # the widgets' defaults
@@ -62,10 +63,19 @@ class FlowPropagate:
                                       "tooltip": "For a video in chunks: the last N frames of the batch are only "
                                                  "looked at, not output (the start of the next chunk). Use "
                                                  "max_distance for a seamless join; 0 for the last chunk."}),
+            "reference": ("IMAGE", {"tooltip": "Reference fills: one or more frames of this batch with their hole "
+                                               "already filled (by you, an image inpainting model, or Frame "
+                                               "Inpaint). What no frame within max_distance saw is carried from "
+                                               "them along the motion, through the whole batch; real background "
+                                               "that a frame saw still wins."}),
+            "reference_frames": ("STRING", {"default": "0",
+                                            "tooltip": "The frame number of each reference image in this batch "
+                                                       "(0 = the first frame, context frames included), "
+                                                       "comma-separated, in the reference batch's order."}),
         }}
 
     def run(self, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side,
-            context_before=0, context_after=0):
+            context_before=0, context_after=0, reference=None, reference_frames="0"):
         video, mask = video_and_hole(frames, hole)
         count = video.shape[0]
         if context_before + context_after >= count:
@@ -73,9 +83,14 @@ class FlowPropagate:
                              f"leave none of the {count} frames to output; the batch must hold the chunk's own "
                              "frames plus the context frames.")
         config = PropagateConfig(max_distance, consistency, hole_dilation, flow_max_side, seam)
+        references = None
+        if reference is not None:
+            images = image_to_model(reference, "reference")
+            numbers = parse_reference_frames(reference_frames, images.shape[0])
+            references = {n: images[i:i + 1] for i, n in enumerate(numbers)}
         with torch.inference_mode():
             out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator),
                                             stages.flow_completer("laplacian"), config, compute_device(),
-                                            frame_progress(2 * count))
+                                            frame_progress((4 if references else 2) * count), references)
         keep = slice(context_before, count - context_after)
         return (image_to_comfy(out[keep]), mask_to_comfy(remaining[keep]))

@@ -79,10 +79,13 @@ def sample_window(window_image: WindowImage, positions: torch.Tensor, where: tor
     return samples[..., :h, :w], inside[..., :h, :w] > 0.5
 
 
-def own_sources(grid: torch.Tensor) -> torch.Tensor:
-    """Source map of known pixels ``[1,5,h,w]``: (x, y, age, age², has) = (own position, 0, 0, 1)."""
+def own_sources(grid: torch.Tensor, has: float = 1.0) -> torch.Tensor:
+    """Source map of known pixels ``[1,5,h,w]``: (x, y, age, age², has) = (own position, 0, 0, ``has``).
+
+    ``has = 0`` for a frame whose known pixels may not serve as sources (a pass that only carries references).
+    """
     zero = torch.zeros_like(grid[:, :1])
-    return torch.cat((grid, zero, zero, torch.ones_like(zero)), 1)
+    return torch.cat((grid, zero, zero, torch.full_like(zero, has)), 1)
 
 
 class SourceMap:
@@ -92,14 +95,16 @@ class SourceMap:
         device: where the map lives.
         values: ``[1,5,h,w]`` (x, y, age, age², has) on ``box``, or None when the frame has no hole.
         box: ``(y0, y1, x0, x1)`` of ``values`` in the frame.
+        known: whether the known pixels outside ``box`` are their own sources (False: they have none).
     """
 
-    def __init__(self, device: torch.device | str, values: torch.Tensor | None = None, box: Box | None = None):
-        self.device, self.values, self.box = device, values, box
+    def __init__(self, device: torch.device | str, values: torch.Tensor | None = None, box: Box | None = None,
+                 known: bool = True):
+        self.device, self.values, self.box, self.known = device, values, box, known
 
     def window(self, y0: int, y1: int, x0: int, x1: int) -> torch.Tensor:
         """The map on a box of the frame ``[1,5,y1-y0,x1-x0]``."""
-        out = own_sources(pixel_grid((y0, y1, x0, x1), self.device))
+        out = own_sources(pixel_grid((y0, y1, x0, x1), self.device), float(self.known))
         if self.values is not None:
             by0, by1, bx0, bx1 = self.box
             oy0, oy1, ox0, ox1 = max(y0, by0), min(y1, by1), max(x0, bx0), min(x1, bx1)
@@ -240,12 +245,15 @@ class Tracer:
         limit: the most frames a source may be away; tolerance: forward-backward tolerance (pixels).
         gradients: also gather the source differences that guide seam blending.
         device: where the work runs.
+        known_sources: ``t -> bool``, whether frame t's known pixels are sources (default: always). A pass
+            that carries only reference fills answers True for the reference frames alone.
     """
 
     def __init__(self, video: TensorVideo, flows_to_neighbour, step: int, limit: int, tolerance: float,
-                 gradients: bool, device: torch.device | str):
+                 gradients: bool, device: torch.device | str, known_sources: Callable[[int], bool] | None = None):
         self.video, self.flows_to_neighbour, self.step, self.limit = video, flows_to_neighbour, step, limit
         self.tolerance, self.gradients, self.device = tolerance, gradients, device
+        self.known_sources = known_sources or (lambda t: True)
         self.neighbour_map = SourceMap(device)
         self.first = True
 
@@ -253,8 +261,9 @@ class Tracer:
         device, first = self.device, self.first
         self.first = False
         hole_t = self.video.hole(t).to(device) > 0.5
+        known = self.known_sources(t)
         if not hole_t.any():
-            self.neighbour_map = SourceMap(device)
+            self.neighbour_map = SourceMap(device, known=known)
             empty = torch.zeros(1, CHANNELS, 0, 0, device=device)
             return None, empty, empty[:, :1] > 0
         y0, y1, x0, x1 = box_of(hole_t[0, 0])
@@ -276,5 +285,6 @@ class Tracer:
                              self.gradients)
         has = (samples[:, 3:4] > 0).float()
         traced = torch.cat((positions, samples[:, 3:4], samples[:, 3:4] ** 2, has), 1)
-        self.neighbour_map = SourceMap(device, torch.where(hole_box, traced, own_sources(grid)), box)
+        self.neighbour_map = SourceMap(device, torch.where(hole_box, traced, own_sources(grid, float(known))), box,
+                                       known)
         return box, samples, area

@@ -42,6 +42,7 @@ from ..harmonic import harmonic_fill
 from ..masks import grow_hole
 from .poisson import neighbour, poisson_blend
 from ..resample import resize_flow, resize_image, shrink_hole
+from .references import ReferenceVideo, check_references
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
@@ -236,7 +237,8 @@ def held_flows_at(flows: tuple[torch.Tensor, ...], size: tuple[int, int],
 
 def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFlows, max_distance: int = 12,
                     consistency: float = 1.0, seam: str = "poisson", device: torch.device | str = "cpu",
-                    on_frame: OnFrame = None) -> tuple[torch.Tensor, torch.Tensor]:
+                    on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None
+                    ) -> tuple[torch.Tensor, torch.Tensor]:
     """Copy into each hole what the nearest frames saw there, following ``pair_flows``.
 
     Args:
@@ -249,11 +251,15 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
         consistency: forward-backward tolerance in pixels of the frames.
         seam: ``"poisson"`` or ``"none"``, see :data:`SEAM_METHODS`.
         device: where the per-frame work runs.
-        on_frame: called after each frame of each pass (``2 T`` calls), e.g. progress/cancel.
+        on_frame: called after each frame of each pass (``2 T`` calls, ``4 T`` with references), e.g.
+            progress/cancel.
+        references: ``{frame index: [1,3,H,W]}`` frames whose hole is already filled (checked with
+            :func:`model.propagate.references.check_references`): what no frame within ``max_distance``
+            saw is then carried from them, however far (see :mod:`model.propagate.references`).
     Returns:
         ``(frames [T,3,H,W], remaining [T,1,H,W])`` on the device of ``frames``: propagated
-        pixels filled in (every other pixel bit-exact), and the hole where no frame saw the
-        scene (the input mask's values there, 0 where filled).
+        pixels filled in (every other pixel bit-exact), and the hole where no frame (and no
+        reference) saw the scene (the input mask's values there, 0 where filled).
     """
     check_video(frames, hole)
     if seam not in SEAM_METHODS:
@@ -296,19 +302,61 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
         past[t] = None
         if on_frame is not None:
             on_frame(t)
+    if references:
+        carry_references(video, references, out, remaining, to_past, pair, consistency, gradients, device, on_frame)
     return out, remaining
+
+
+def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], out: torch.Tensor,
+                     remaining: torch.Tensor, to_past, to_future, tolerance: float, gradients: bool,
+                     device: torch.device | str, on_frame: OnFrame = None) -> None:
+    """Fill, in place, the pixels of ``remaining`` (and ``out``) that a reference shows, traced through the holes of
+    any number of frames (the passes of :func:`propagate_video` with only the references as sources).
+
+    ``to_past`` / ``to_future``: ``t -> (flow to the neighbour, flow back)`` as the real passes use them.
+    A reference frame's own remaining hole takes the reference's pixels as they are.
+    """
+    t_len = out.shape[0]
+    sources = ReferenceVideo(video, references)
+    from_past = Tracer(sources, to_past, -1, t_len, tolerance, gradients, device, sources.is_reference)
+    past = []
+    for t in range(t_len):
+        box, samples, area = from_past(t)
+        past.append(None if box is None else hold_past(samples, area, gradients))
+        if on_frame is not None:
+            on_frame(t)
+    filled_so_far = TensorVideo(out, remaining)
+    from_future = Tracer(sources, to_future, 1, t_len, tolerance, gradients, device, sources.is_reference)
+    for t in range(t_len - 1, -1, -1):
+        box, samples, area = from_future(t)
+        left = remaining[t] > 0.5
+        if t in references:
+            out[t] = torch.where(left, references[t][0].to(out.device, out.dtype), out[t])
+            remaining[t] = 0
+        elif box is not None and left.any():
+            filled = fill_from_passes(filled_so_far, t, box, past[t], samples, area, gradients, device)
+            if filled is not None:
+                (y0, y1, x0, x1), (patch, region) = box, filled
+                out[t, :, y0:y1, x0:x1] = patch[0].to(out.device)
+                remaining[t, :, y0:y1, x0:x1] *= (~region[0]).to(remaining.device, remaining.dtype)
+        past[t] = None
+        if on_frame is not None:
+            on_frame(t)
 
 
 def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, completer,
                    config: PropagateConfig | None = None, device: torch.device | str = "cpu",
-                   on_frame: OnFrame = None) -> tuple[torch.Tensor, torch.Tensor]:
+                   on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None
+                   ) -> tuple[torch.Tensor, torch.Tensor]:
     """Flow Propagate over a video: estimate and complete the flows, then :func:`propagate_video`.
 
     Args:
         frames: ``[T,3,H,W]`` float32 in [0,1]; hole: ``[T|1,1,H,W]`` in [0,1], 1 = missing.
         estimator: ``(target, source) -> flow`` (e.g. ``model.stages.flow_estimator("dis_medium")``).
         completer: ``(flow, unknown) -> flow`` (e.g. ``model.stages.flow_completer("laplacian")``).
-        config: :class:`PropagateConfig`; device: where the work runs; on_frame: ``2 T`` calls.
+        config: :class:`PropagateConfig`; device: where the work runs; on_frame: ``2 T`` calls (``4 T`` with
+        references); references: ``{frame index: image [1,3,h,w]}`` with the hole filled, checked and fitted
+        here (:func:`model.propagate.references.check_references`).
     Returns:
         ``(frames [T,3,H,W] in [0,1], remaining hole [T,1,H,W])``, see :func:`propagate_video`.
     """
@@ -325,5 +373,7 @@ def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, complete
         (frame_a, hole_a), (frame_b, hole_b) = small(i), small(i + 1)
         return pair_flow(frame_a, frame_b, hole_a, hole_b, estimator, completer, config.hole_dilation)
 
+    if references:
+        references = check_references(references, frames, hole)
     return propagate_video(frames, hole, pair_flows, config.max_distance, config.consistency * width / size[1],
-                           config.seam, device, on_frame)
+                           config.seam, device, on_frame, references)

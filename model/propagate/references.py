@@ -1,0 +1,99 @@
+"""Reference fills: frames of the shot whose hole someone already filled, carried through the whole shot.
+
+A reference is frame ``n`` of the shot with its hole filled (by the artist, an image-inpainting model,
+or the pack's own Frame Inpaint). Flow Propagate treats its pixels as seen background that is trusted
+less than real pixels: after the real passes, two more passes (from the past and from the future) trace
+each hole pixel still missing along the completed flow, through the holes of any number of frames, to
+the nearest reference that shows it (no ``max_distance`` limit), and sample its colour there once. In
+these passes only the references are sources, so real pixels still come only from frames within
+``max_distance``, and a reference never overrides what a real frame saw.
+"""
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from ..checks import hole_at
+from ..masks import mask_needs_resize
+from ..resample import resize_image
+from .trace import Box
+
+UNFILLED_TOLERANCE = 1.0 / 255  # mean difference in the hole below which a reference is the unfilled frame
+FLAT_TOLERANCE = 1e-3  # standard deviation in the hole below which a reference's fill is one flat colour
+
+
+def check_references(references: dict[int, torch.Tensor], frames: torch.Tensor,
+                     hole: torch.Tensor) -> dict[int, torch.Tensor]:
+    """References ``{frame index: image [1,3,h,w] in [0,1]}`` checked against ``frames [T,3,H,W]`` and their
+    ``hole [T|1,1,H,W]``, brought to the frames' size (same aspect ratio: resized, with a warning).
+
+    ValueError, naming the reference: a frame index outside the shot, another aspect ratio, a reference whose
+    hole is left unfilled (equal to the input frame there) or filled with one flat colour (empty or white).
+    """
+    t_len, _, height, width = frames.shape
+    checked = {}
+    for index, image in sorted(references.items()):
+        name = f"reference for frame {index}"
+        if not 0 <= index < t_len:
+            raise ValueError(f"{name}: the shot has frames 0 to {t_len - 1}; give a frame number in that range.")
+        if image.ndim != 4 or image.shape[:2] != (1, 3):
+            raise ValueError(f"{name}: expected one RGB image [1,3,H,W], got {tuple(image.shape)}.")
+        h, w = image.shape[-2:]
+        if mask_needs_resize((w, h), (width, height), name):
+            warnings.warn(f"{name}: the image is {w}x{h}, the frames {width}x{height}; resizing it.", stacklevel=2)
+            image = resize_image(image.float(), (height, width))
+        image = image.to(frames.device, frames.dtype).clamp(0.0, 1.0)
+        inside = hole_at(hole, index)[0, 0].to(frames.device) > 0.5
+        if inside.any():
+            fill, original = image[0][:, inside], frames[index][:, inside]
+            if (fill - original).abs().mean() < UNFILLED_TOLERANCE:
+                raise ValueError(f"{name}: its hole is not filled (it equals the input frame there); give the frame "
+                                 "after an inpainting step.")
+            if fill.std(dim=1).max() < FLAT_TOLERANCE:
+                raise ValueError(f"{name}: its hole is one flat colour (left empty or white?); give the frame after "
+                                 "an inpainting step.")
+        checked[index] = image
+    return checked
+
+
+def parse_reference_frames(text: str, count: int) -> list[int]:
+    """Frame numbers from a comma-separated text (``"0, 24"``), one per reference image (``count`` of them).
+
+    >>> parse_reference_frames("0, 24", 2)
+    [0, 24]
+    """
+    try:
+        numbers = [int(part) for part in str(text).replace(";", ",").split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"reference_frames: expected frame numbers separated by commas, got {text!r}.") from None
+    if len(numbers) != count:
+        raise ValueError(f"reference_frames: {len(numbers)} frame numbers ({text!r}) for {count} reference images; "
+                         "give one frame number per image, in the order of the batch.")
+    if len(set(numbers)) != len(numbers):
+        raise ValueError(f"reference_frames: frame numbers repeat ({text!r}); give one reference per frame.")
+    return numbers
+
+
+class ReferenceVideo:
+    """The video the reference passes read: a reference frame is its reference image with no hole; every other
+    frame is the input frame with its hole. Reads like :class:`model.propagate.trace.TensorVideo`."""
+
+    def __init__(self, video, references: dict[int, torch.Tensor]):
+        self.video, self.references, self.size = video, references, video.size
+
+    def frame(self, t: int, box: Box) -> torch.Tensor:
+        """Frame (or reference) ``t`` ``[1,3,h,w]`` on ``box``."""
+        if t in self.references:
+            y0, y1, x0, x1 = box
+            return self.references[t][..., y0:y1, x0:x1]
+        return self.video.frame(t, box)
+
+    def hole(self, t: int, box: Box | None = None) -> torch.Tensor:
+        """Hole ``[1,1,h,w]`` of frame ``t`` on ``box``: none on a reference frame."""
+        mask = self.video.hole(t, box)
+        return torch.zeros_like(mask) if t in self.references else mask
+
+    def is_reference(self, t: int) -> bool:
+        """Whether frame ``t``'s pixels are sources of the reference passes."""
+        return t in self.references
