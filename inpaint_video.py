@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"with --propagate: frames searched each way (default: "
                              f"{DEFAULTS.propagation.max_distance}); more finds more background but holds more "
                              "frames in memory")
+    parser.add_argument("--reference", action="append", default=[], metavar="N:PATH",
+                        help="with --propagate: frame N (from 0) of the input with its hole already filled (by you or "
+                             "an image inpainting model); what no nearby frame saw is carried from it along the motion "
+                             "through every later frame (earlier frames: within --max-distance). Repeatable")
     parser.add_argument("--grow", type=int, default=None,
                         help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
                              f"{DEMO_GROW})")
@@ -126,6 +130,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         args.propagate = True if args.propagate is None else args.propagate
     elif args.input is None or args.mask is None or args.output is None:
         parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
+    if args.reference and not args.propagate:
+        parser.error("--reference is carried by Flow Propagate; add --propagate.")
     if args.max_distance is not None and not args.propagate:
         parser.error("--max-distance only applies with --propagate; add --propagate or drop it.")
     videos = [p for p in (args.output, args.side_by_side) if p and Path(p).suffix.lower() in VIDEO_EXTENSIONS]
@@ -145,7 +151,8 @@ def settings(args: argparse.Namespace) -> tuple[PipelineConfig, Job]:
         blend=args.blend, strength=args.strength, grow=args.grow or 0, device=args.device,
         max_distance=DEFAULTS.propagation.max_distance if args.max_distance is None else args.max_distance)
     job = Job(args.input, args.mask, args.output, args.side_by_side, args.fps, max_frames=args.max_frames,
-              invert_mask=args.invert_mask, quiet=args.quiet, **({"codec": args.codec} if args.codec else {}))
+              invert_mask=args.invert_mask, quiet=args.quiet,
+              references=";".join(args.reference), **({"codec": args.codec} if args.codec else {}))
     return config, job
 
 

@@ -10,11 +10,12 @@ setting of the pipeline by its field name, with ``_`` or ``-``, in any case:
   (``max_distance``, ``consistency``, ``flow_max_side``, ``seam``; its ``hole_dilation`` as
   ``propagation_hole_dilation``, plain ``hole_dilation`` being stage 2's); these need ``propagate``;
 - :class:`~model.pipeline.job.Job`: ``side_by_side``, ``fps``, ``codec`` (video outputs only),
-  ``max_frames``, ``invert_mask``.
+  ``max_frames``, ``invert_mask``, ``references`` (``N:PATH`` items separated by ``;``; need ``propagate``).
 
 Switches are true/false, yes/no, on/off, y/n or 1/0; an empty cell keeps the default
 (``propagate`` off, ``learned`` on when the weights are there). Relative paths (``input``,
-``mask``, ``output``, ``side_by_side``, ``weights_dir``) are taken from the shot list's folder.
+``mask``, ``output``, ``side_by_side``, ``weights_dir``, the PATHs of ``references``) are taken from the shot
+list's folder.
 Options given to the batch after ``--`` (``--propagate``, ``--no-learned``, ``--grow 3``,
 ``--codec=ffv1``; relative paths from the current folder) apply to every shot and a shot's own
 value wins. Every shot is checked as the CLI checks its arguments, so a typo fails before any
@@ -40,7 +41,7 @@ from pathlib import Path
 
 from model.io.encode import VIDEO_EXTENSIONS
 from model.pipeline.config import PipelineConfig
-from model.pipeline.job import Job
+from model.pipeline.job import Job, reference_items
 from model.propagate.whole_clip import PropagateConfig
 
 REQUIRED = ("input", "mask", "output")
@@ -228,6 +229,8 @@ def _shot(index: int, row: dict, where: str, folder: Path, common: dict[str, obj
         if key not in SETTINGS:
             raise ShotListError(_unknown(key))
         values[key] = resolve(_convert(key, value)) if key in PATHS else _convert(key, value)
+        if key == "references":  # N:PATH items: each PATH from the list's folder too
+            values[key] = ";".join(f"{n}:{resolve(path)}" for n, path in reference_items(values[key]))
     parts: dict[str, dict[str, object]] = {"config": {}, "propagation": {}, "job": {}}
     for key, value in values.items():
         part, name, _ = SETTINGS[key]

@@ -23,7 +23,8 @@ report).
 Writes to ``--out``: ``eval.json`` (settings, every clip x mask x configuration row, means),
 ``eval.md`` (the tables) and ``sheets/<size>_<mask>_<config>.png`` contact sheets
 (input | mask | result | ground truth for a few frames of a few clips). Metrics are defined in
-``model/evaluation/metrics.py``.
+``model/evaluation/metrics.py``; the deep-feature distance in ``model/evaluation/feature_distance.py`` (it needs the
+test/evaluation packages of ``requirements-test.txt``; ``--no-feature-distance`` skips it).
 """
 from __future__ import annotations
 
@@ -54,7 +55,7 @@ import torch  # noqa: E402
 from tqdm import tqdm  # noqa: E402
 
 from model.checks import hole_at  # noqa: E402
-from model.evaluation import mask_generators, metrics  # noqa: E402
+from model.evaluation import feature_distance, mask_generators, metrics  # noqa: E402
 from model.networks.weights import find_weights, load_network  # noqa: E402
 from model.pipeline.config import DEFAULTS, PipelineConfig  # noqa: E402
 from model.pipeline.run import build_stages  # noqa: E402
@@ -64,10 +65,11 @@ from scripts.common import make_engine, parse_size  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 HOLE_GREY = 0.5
-METRIC_KEYS = ("psnr_hole", "ssim_hole", "l1_hole", "psnr_full", "ssim_full", "l1_full", "ewarp", "ewarp_gt",
-               "flicker", "coverage", "ms_per_frame")
+METRIC_KEYS = ("psnr_hole", "ssim_hole", "l1_hole", "detail", "feat_dist", "psnr_full", "ssim_full", "l1_full",
+               "ewarp", "ewarp_gt", "flicker", "coverage", "ms_per_frame")
 COLUMNS = {  # key -> (header, format)
     "psnr_hole": ("PSNR hole", "{:.2f}"), "ssim_hole": ("SSIM hole", "{:.4f}"), "l1_hole": ("L1 hole", "{:.4f}"),
+    "detail": ("detail", "{:.3f}"), "feat_dist": ("feat. dist", "{:.3f}"),
     "psnr_full": ("PSNR full", "{:.2f}"), "ssim_full": ("SSIM full", "{:.4f}"), "l1_full": ("L1 full", "{:.4f}"),
     "ewarp": ("E_warp", "{:.2f}"), "ewarp_gt": ("E_warp GT", "{:.2f}"), "flicker": ("flicker", "{:+.2f}"),
     "coverage": ("hole %", "{:.1%}"), "ms_per_frame": ("ms/frame", "{:.0f}"),
@@ -376,6 +378,7 @@ class Settings:
     sheet_clips: int = 3
     sheet_frames: int = 2
     notes: list[str] = field(default_factory=list)
+    feature_distance: bool = True
 
 
 def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], settings: Settings, out: Path,
@@ -385,12 +388,21 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
     sheets: dict[tuple[str, str, str], list[np.ndarray]] = {}
     total = len(settings.sizes) * len(clips) * len(settings.masks) * len(configs)
     bar = tqdm(total=total, unit="run", disable=not progress, dynamic_ncols=True, file=sys.stderr)
+    score_features = settings.feature_distance
+    if score_features and not feature_distance.available():
+        settings.notes.append(f"feature distance skipped: {feature_distance.INSTALL_HINT}.")
+        score_features = False
+    feature_time, feature_frames = 0.0, 0
     for size_text in settings.sizes:
         size = parse_size(size_text, "--size", source_ok=True, min_side=8)  # None: the clip's own size
         for clip_index, clip in enumerate(clips):
             target = load_frames(clip, size, settings.max_frames, settings.start)
             t_len, _, h, w = target.shape
             gt_flow = metrics.ground_truth_flow(target)
+            if score_features:
+                start = time.perf_counter()
+                gt_features = feature_distance.features(target)  # once per clip: every mask and row reuses them
+                feature_time += time.perf_counter() - start
             sheet_times = sorted({round(i * (t_len - 1) / (settings.sheet_frames + 1))
                                   for i in range(1, settings.sheet_frames + 1)})
             for protocol in settings.masks:
@@ -415,6 +427,13 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
                     elapsed = time.perf_counter() - start
                     known_exact = bool(torch.equal(torch.where(hole > 0.5, target, output), target))
                     scores = metrics.score_video(output, target, hole, gt_flow)
+                    scores["feat_dist"] = math.nan
+                    if score_features:
+                        start = time.perf_counter()
+                        scores["feat_dist"] = metrics.video_mean(
+                            feature_distance.feature_distance(output, None, hole, gt_features))
+                        feature_time += time.perf_counter() - start
+                        feature_frames += t_len
                     rows.append({"size": size_text, "width": w, "height": h, "clip": clip.name, "mask": protocol,
                                  "donor": donor_name, "config": name, "frames": t_len, **scores,
                                  "ms_per_frame": 1000.0 * elapsed / t_len, "known_exact": known_exact})
@@ -424,6 +443,9 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
                                 sheet_row(corrupted[t], hole[t], output[t], target[t], f"{clip.name} t={t}"))
                     bar.update(1)
     bar.close()
+    if feature_frames:
+        settings.notes.append(f"feature distance: {1000.0 * feature_time / feature_frames:.0f} ms per scored frame "
+                              "(EfficientNet-Lite0 on the output; the ground truth's features once per clip).")
     for (size_text, protocol, name), sheet in sheets.items():
         write_sheet(out / "sheets" / f"{size_text}_{protocol}_{name}.png",
                     f"{name} | {protocol} masks | {size_text} | input | mask | result | ground truth", sheet)
@@ -442,7 +464,7 @@ def summarise(rows: list[dict]) -> list[dict]:
         groups.setdefault((row["size"], row["mask"], row["config"]), []).append(row)
         groups.setdefault((row["size"], "all", row["config"]), []).append(row)
     return [{"size": s, "mask": m, "config": c, "clips": len({r["clip"] for r in g}), "runs": len(g),
-             **{k: _mean([r[k] for r in g]) for k in METRIC_KEYS},
+             **{k: _mean([r.get(k) for r in g]) for k in METRIC_KEYS},
              "known_exact": all(r["known_exact"] for r in g)} for (s, m, c), g in groups.items()]
 
 
@@ -463,8 +485,11 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
                   "(L1 in [0,1] units); "
                   "E_warp = |output_t - warp(output_t-1)| on hole pixels with consistent ground-truth flow (0-255); "
                   "E_warp GT = the same on the ground truth (the floor); flicker = temporal change of the fill minus "
-                  "that of the ground truth at the same hole pixels (0-255, 0 = as stable as the real video). "
-                  "Means over clips; ms/frame is wall time on a shared CPU.", ""]
+                  "that of the ground truth at the same hole pixels (0-255, 0 = as stable as the real video); "
+                  "detail = luminance gradient in the hole, output over ground truth (1 = as detailed, 0 = flat); "
+                  "feat. dist = EfficientNet-Lite0 feature distance in the hole (model/evaluation/feature_distance.py"
+                  "; 0 = the truth, lower is better, prefers sharp plausible texture to blur where PSNR prefers "
+                  "blur). Means over clips; ms/frame is wall time on a shared CPU.", ""]
     keys = [k for k in METRIC_KEYS]
     for size in settings.sizes:
         lines += [f"## {size}", ""]
@@ -477,7 +502,7 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
                     continue
                 label = f"**{mask}** ({m['clips']} clips)" if mask == "all" else mask
                 lines.append(f"| {label} | {name} | " + " | ".join(_fmt(k, m[k]) for k in keys) + " |")
-        lines += ["", f"### {size}: per clip, hole PSNR (dB) / E_warp", ""]
+        lines += ["", f"### {size}: per clip, hole PSNR (dB) / detail / feat. dist / E_warp", ""]
         names = list(configs)
         lines += ["| clip | mask | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
         clip_masks = sorted({(r["clip"], r["mask"]) for r in rows if r["size"] == size},
@@ -487,8 +512,8 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
             for name in names:
                 r = next((x for x in rows if x["size"] == size and x["clip"] == clip and x["mask"] == mask
                           and x["config"] == name), None)
-                cells.append("–" if r is None
-                             else f"{_fmt('psnr_hole', r['psnr_hole'])} / {_fmt('ewarp', r['ewarp'])}")
+                cells.append("–" if r is None else " / ".join(_fmt(k, r.get(k)) for k in
+                                                               ("psnr_hole", "detail", "feat_dist", "ewarp")))
             lines.append(f"| {clip} | {mask} | " + " | ".join(cells) + " |")
         lines.append("")
     if not all(m["known_exact"] for m in means):
@@ -556,6 +581,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--sheet-clips", type=int, default=3, help="clips shown per contact sheet (default: 3)")
     parser.add_argument("--sheet-frames", type=int, default=2, help="frames per clip on a contact sheet (default: 2)")
     parser.add_argument("--threads", type=int, default=0, help="torch threads (default: torch's choice)")
+    parser.add_argument("--no-feature-distance", dest="feature_distance", action="store_false",
+                        help="skip the deep-feature distance (EfficientNet-Lite0, about 0.1 s per frame on one CPU "
+                             "thread at 432x240); it is skipped with a note if its packages are not installed")
     parser.add_argument("--list", action="store_true", help="list the configurations and mask protocols, then exit")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--merge", nargs="+", metavar="DIR",
@@ -606,7 +634,8 @@ def merge_reports(folders: list[Path], out: Path) -> str:
     notes = [n for run in runs for n in run["settings"].get("notes", [])]
     settings = Settings(first["sizes"], first["masks"], list(first["configs"]), first["seed"], first["max_frames"],
                         first["start"], first["rect_fraction"], first.get("sheet_clips", 3),
-                        first.get("sheet_frames", 2), notes)
+                        first.get("sheet_frames", 2), notes,
+                        all(run["settings"].get("feature_distance", False) for run in runs))
     configs = {n: Config(n, d, lambda: None) for n, d in first["configs"].items()}
     machines = sorted({run["settings"]["machine"] for run in runs})
     means = summarise(rows)
@@ -696,7 +725,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     settings = Settings(sizes, masks, list(configs), args.seed, args.max_frames, args.start, args.rect_fraction,
-                        args.sheet_clips, args.sheet_frames, notes)
+                        args.sheet_clips, args.sheet_frames, notes, args.feature_distance)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows = evaluate(clips, pool, configs, settings, out, progress=not args.quiet)

@@ -131,12 +131,44 @@ def test_score_video_reports_every_metric():
     output = torch.where(hole > 0.5, torch.full_like(target, 0.5), target)
     scores = metrics.score_video(output, target, hole)
     assert set(scores) == {"psnr_hole", "psnr_full", "ssim_hole", "ssim_full", "l1_hole", "l1_full",
-                           "ewarp", "ewarp_gt", "flicker", "coverage"}
+                           "ewarp", "ewarp_gt", "flicker", "detail", "coverage"}
+    assert scores["detail"] == 0.0  # a flat grey fill
     assert scores["coverage"] == pytest.approx(0.25)
     assert scores["psnr_full"] > scores["psnr_hole"]
     assert scores["l1_full"] == pytest.approx(scores["l1_hole"] * 0.25, rel=1e-6)
     assert scores["ewarp"] == pytest.approx(0.0, abs=1e-3)  # a static fill on a static video
     assert scores["ewarp_gt"] == pytest.approx(0.0, abs=1e-3)
+
+
+def test_detail_score_is_one_for_the_truth_or_its_shift_and_lower_for_a_blur():
+    target = texture(48, 64)[None].expand(2, -1, -1, -1).contiguous()
+    hole = torch.zeros(1, 1, 48, 64)
+    hole[..., 12:36, 16:48] = 1.0
+    assert metrics.detail_score(target, target, hole) == 1.0
+    shifted = torch.where(hole > 0.5, torch.roll(target, (3, 4), dims=(2, 3)), target)
+    assert metrics.detail_score(shifted, target, hole) == pytest.approx(1.0, abs=0.2)  # as detailed, misplaced
+    blurred = torch.where(hole > 0.5, torch.nn.functional.avg_pool2d(target, 7, 1, 3, count_include_pad=False),
+                          target)
+    assert metrics.detail_score(blurred, target, hole) < 0.6
+    noisy = target + 0.1 * torch.randn_like(target) * hole
+    assert metrics.detail_score(noisy, target, hole) > 1.0  # more gradient than the truth: noise counts too
+
+
+def test_detail_score_ignores_the_step_at_the_hole_border_and_pools_frames():
+    target = torch.zeros(2, 3, 8, 8)
+    target[0, :, :, ::2] = 1.0  # frame 0: stripes (gradient 1 on every pixel); frame 1: flat
+    hole = torch.zeros(1, 1, 8, 8)
+    hole[..., 2:6, 2:6] = 1.0
+    # a fill of 0.5 next to known pixels of 0 and 1: the steps at the border are not counted
+    flat_fill = torch.where(hole > 0.5, torch.full_like(target, 0.5), target)
+    assert metrics.detail_score(flat_fill, target, hole) == 0.0
+    total, count = metrics.gradient_sums(target, hole)
+    assert count.tolist() == [9.0, 9.0]  # 3x3: pixels whose right and lower neighbours are in the hole
+    assert total.tolist() == pytest.approx([9.0, 0.0])
+    # a ratio of sums over the clip: frame 1's flat truth (a ratio 0/0 on its own) does not spoil it
+    half = torch.where(hole > 0.5, 0.5 * target + 0.25, target)
+    assert metrics.detail_score(half, target, hole) == pytest.approx(0.5)
+    assert math.isnan(metrics.detail_score(target[1:], target[1:], hole))  # no gradient in the truth: undefined
 
 
 def test_mismatched_shapes_raise_value_error():

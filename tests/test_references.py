@@ -105,3 +105,54 @@ def test_the_node_takes_references_and_changes_only_hole_pixels(nodes):
     assert float(remaining.max()) == 0.0 < float(plain_remaining.max())
     with pytest.raises(ValueError, match="one frame number per image"):
         nodes["FRVI_FlowPropagate"].run(*args, reference=truth[:2].permute(0, 2, 3, 1), reference_frames="0")
+
+
+def stream(corrupted, hole, references=None, distance=3):
+    from model.propagate.stream import StreamingPropagator
+    propagator = StreamingPropagator(ESTIMATOR, COMPLETER, PropagateConfig(max_distance=distance),
+                                     references=references)
+    items = list(propagator.run((corrupted[i:i + 1], hole[i:i + 1]) for i in range(corrupted.shape[0])))
+    return torch.cat([item.filled for item in items]), torch.cat([item.remaining for item in items])
+
+
+def test_on_a_stream_a_reference_reaches_every_later_frame_as_in_the_whole_clip():
+    truth, corrupted, hole = hidden_clip(t=20)
+    whole, whole_remaining = propagate(corrupted, hole, {0: truth[:1]})
+    out, remaining = stream(corrupted, hole, {0: truth[:1]})
+    assert float(remaining.max()) == 0.0 == float(whole_remaining.max())
+    assert (out - whole).abs().max() < 1e-3
+    known = ~hole.bool().expand_as(out)
+    assert torch.equal(out[known], corrupted[known])
+
+
+def test_on_a_stream_a_later_reference_reaches_back_within_the_window_only():
+    truth, corrupted, hole = hidden_clip(t=20)
+    _, remaining = stream(corrupted, hole, {15: truth[15:16]})
+    per_frame = remaining.flatten(1).amax(1)
+    assert per_frame[15:].max() == 0 and per_frame[:3].min() == 1  # 12+ frames back: out of the window
+    with pytest.raises(ValueError, match="frames 0 to 19"):
+        stream(corrupted, hole, {25: truth[:1]})
+
+
+def test_the_cli_carries_a_reference_image(cli, tmp_path):
+    import cv2
+    import numpy as np
+    truth, corrupted, hole = hidden_clip(t=8)
+    for folder, images in (("frames", corrupted), ("masks", hole.expand(-1, 3, -1, -1))):
+        (tmp_path / folder).mkdir()
+        for i, image in enumerate(images):
+            cv2.imwrite(str(tmp_path / folder / f"{i:03d}.png"),
+                        (image.permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(np.uint8))
+    cv2.imwrite(str(tmp_path / "plate.png"), (truth[0].permute(1, 2, 0).numpy()[:, :, ::-1] * 255).round().astype(
+        np.uint8))
+    common = ["frames", "masks", "--propagate", "--no-learned", "--max-distance", "2"]
+    assert cli(*common, "-o", "plain").returncode == 0
+    assert cli(*common, "-o", "referenced", "--reference", "0:plate.png").returncode == 0
+    inside = hole[7, 0].bool().numpy()
+    last = {name: cv2.imread(str(tmp_path / name / "007.png"))[:, :, ::-1] / 255.0 for name in ("plain", "referenced")}
+    target = truth[7].permute(1, 2, 0).numpy()
+    error = {name: np.abs(image - target)[inside].mean() for name, image in last.items()}
+    assert error["referenced"] < 0.01 < error["plain"], error
+    refused = cli(*common[:2], "-o", "x", "--reference", "0:plate.png")
+    assert refused.returncode == 2 and "--propagate" in refused.stderr
+    assert cli(*common, "-o", "y", "--reference", "nine:plate.png").returncode == 2

@@ -33,6 +33,16 @@ Definitions (``R`` is the set of scored pixels, ``|R|`` its size, channels avera
   same pixels, without any flow. 0 = as much temporal change as the real content; > 0 = the fill
   flickers or swims; < 0 = the fill is more static than the real content (e.g. frozen over
   real motion).
+* **Detail score** (unitless, one value per clip, :func:`detail_score`): how much fine structure the fill has,
+  relative to the truth. Luminance ``Y = 0.299 R + 0.587 G + 0.114 B``; forward-difference gradient magnitude
+  ``g(p) = sqrt((Y(p + x) - Y(p))^2 + (Y(p + y) - Y(p))^2)``; scored pixels of frame t: ``R_t`` = hole pixels
+  whose right and lower neighbours are in the hole too (only differences between two hole pixels count, so the
+  step from the fill to the known pixels at the hole's border does not); then
+  ``detail = sum over t and R_t of g(output) / sum over t and R_t of g(target)`` (a ratio of sums over the clip,
+  so frames with little texture do not dominate). 1 = as much gradient as the truth; a smooth mean fill scores
+  near 0; > 1 = more gradient than the truth (noise, ringing, or sharper content than was there). It measures
+  amount of detail, not its correctness: read it with PSNR and the feature distance
+  (``feature_distance.py``).
 """
 from __future__ import annotations
 
@@ -175,6 +185,41 @@ def flicker(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> t
     return torch.cat((torch.tensor([math.nan], dtype=torch.float64), 255.0 * (change_out - change_gt)))
 
 
+LUMA = (0.299, 0.587, 0.114)
+"""ITU-R BT.601 luma weights of the detail score."""
+
+
+def gradient_sums(frames: torch.Tensor, hole: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per frame: the sum of the luminance gradient magnitude over the detail score's pixels ``R_t`` and their
+    number -> ``([T] float64, [T] float64)`` (module doc, **Detail score**)."""
+    mask = _hole_mask(hole, frames)
+    luma = (frames.double() * torch.tensor(LUMA, dtype=torch.float64).view(1, 3, 1, 1)).sum(1, keepdim=True)
+    dx = luma[..., :-1, 1:] - luma[..., :-1, :-1]
+    dy = luma[..., 1:, :-1] - luma[..., :-1, :-1]
+    region = mask[..., :-1, :-1] * mask[..., :-1, 1:] * mask[..., 1:, :-1]
+    magnitude = (dx.pow(2) + dy.pow(2)).sqrt()
+    return (magnitude * region).sum(dim=(1, 2, 3)), region.sum(dim=(1, 2, 3))
+
+
+def detail_score(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> float:
+    """Mean luminance gradient magnitude in the hole, output over truth, as a ratio of sums over the clip -> float
+    (1 = as detailed as the truth, 0 = flat; NaN if the truth has no gradient there or no pixel is scored).
+
+    >>> target = torch.zeros(1, 3, 6, 6); target[..., 3:] = 1.0  # a vertical edge inside an all-hole frame
+    >>> hole = torch.ones(1, 1, 6, 6)
+    >>> [detail_score(x, target, hole) for x in (target, 0.5 * target, torch.full_like(target, 0.5))]
+    [1.0, 0.5, 0.0]
+    >>> hole = torch.zeros(1, 1, 6, 6); hole[..., :3] = 1.0  # the edge is the hole's border: not counted
+    >>> math.isnan(detail_score(torch.full_like(target, 0.5), target, hole))
+    True
+    """
+    _check_pair(output, target)
+    ours, _ = gradient_sums(output, hole)
+    theirs, _ = gradient_sums(target, hole)
+    total = float(theirs.sum())
+    return float(ours.sum()) / total if total > 0 else math.nan
+
+
 def video_mean(per_frame: torch.Tensor) -> float:
     """NaN-aware mean of per-frame values ``[T]`` -> float (NaN if no frame was scored)."""
     values = per_frame[~torch.isnan(per_frame)]
@@ -186,8 +231,9 @@ def score_video(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
     """Every metric of this module for one video, averaged over frames -> dict of floats.
 
     Keys: ``psnr_hole, psnr_full, ssim_hole, ssim_full, l1_hole, l1_full, ewarp, ewarp_gt,
-    flicker, coverage`` (mean fraction of pixels in the hole). ``gt_flow`` is the result of
-    :func:`ground_truth_flow` (computed here if not given).
+    flicker, detail`` (:func:`detail_score`, one ratio over the clip) and ``coverage`` (mean fraction of pixels in
+    the hole). ``gt_flow`` is the result of :func:`ground_truth_flow` (computed here if not given). The deep-feature
+    distance is not here (it needs an optional network): ``feature_distance.feature_distance``.
     """
     _check_pair(output, target)
     output, target = output.detach().cpu().float(), target.detach().cpu().float()
@@ -203,5 +249,6 @@ def score_video(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
         "ewarp": video_mean(warping_error(output, hole, flow, consistent)),
         "ewarp_gt": video_mean(warping_error(target, hole, flow, consistent)),
         "flicker": video_mean(flicker(output, target, hole)),
+        "detail": detail_score(output, target, hole),
         "coverage": float(_hole_mask(hole, output).mean()),
     }

@@ -128,6 +128,14 @@ def _video_info(capture: cv2.VideoCapture, path: Path) -> VideoInfo:
     return VideoInfo(first.shape[1], first.shape[0], fps, max(count, 0))
 
 
+def read_image(path: str | os.PathLike) -> torch.Tensor:
+    """One image file -> ``[1,3,H,W]`` float32 RGB in [0,1] (8- or 16-bit, as the frame readers take them)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file.")
+    return _bgr_to_tensor(_to_uint8(_read_image(path, cv2.IMREAD_COLOR)))
+
+
 def _bgr_to_tensor(image: np.ndarray) -> torch.Tensor:
     """``H x W x 3`` uint8 BGR -> ``[1,3,H,W]`` float32 RGB in [0,1]."""
     rgb = np.ascontiguousarray(image[:, :, ::-1])

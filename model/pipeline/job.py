@@ -11,10 +11,11 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+import torch
 from tqdm import tqdm
 
 from ..io.encode import CODECS, VIDEO_EXTENSIONS
-from ..io.video import FrameSource, FrameWriter, MaskSource, paired, side_by_side, tint_hole
+from ..io.video import FrameSource, FrameWriter, MaskSource, paired, read_image, side_by_side, tint_hole
 from .config import PipelineConfig
 from .run import Pipeline
 
@@ -32,6 +33,8 @@ class Job:
         fps: output frame rate (None: the input's; 24 for frame folders). codec: see :mod:`model.io.encode`.
         max_frames: stop after N frames (0 = all). invert_mask: the mask marks the pixels to keep.
         quiet: no progress bar.
+        references: reference fills, ``"N:PATH"`` items separated by ``;`` (frame N from 0, PATH an image of that
+            frame with its hole filled); carried through the shot by Flow Propagate.
     """
 
     input: str
@@ -43,6 +46,7 @@ class Job:
     max_frames: int = 0
     invert_mask: bool = False
     quiet: bool = False
+    references: str = ""
 
     def __post_init__(self) -> None:
         problem = self.problem()
@@ -58,6 +62,10 @@ class Job:
         """What is wrong with these paths and options (a sentence), or None."""
         if self.codec not in CODECS:
             return f"codec must be one of {', '.join(CODECS)}; got {self.codec!r}."
+        try:
+            reference_items(self.references)
+        except ValueError as error:
+            return str(error)
         if self.max_frames < 0:
             return f"max_frames must be 0 (all) or more, got {self.max_frames}."
         if self.fps is not None and not 0 < self.fps < float("inf"):
@@ -72,6 +80,40 @@ class Job:
     def writes_video(self) -> bool:
         """Whether any output is a video file (the codec applies to those only)."""
         return any(p.suffix.lower() in VIDEO_EXTENSIONS for p in self.outputs)
+
+
+def reference_items(text: str) -> list[tuple[int, Path]]:
+    """``"N:PATH;N:PATH"`` -> ``[(N, PATH)]`` (ValueError naming the item at fault).
+
+    >>> reference_items("0:plate.png; 24:later.png")
+    [(0, PosixPath('plate.png')), (24, PosixPath('later.png'))]
+    """
+    items = []
+    for item in (part.strip() for part in text.split(";")):
+        if not item:
+            continue
+        number, _, path = item.partition(":")
+        if not number.strip().isdigit() or not path.strip():
+            raise ValueError(f"reference {item!r}: give N:PATH, a frame number from 0 and an image of that frame with "
+                             "its hole filled.")
+        items.append((int(number), Path(path.strip())))
+    numbers = [n for n, _ in items]
+    if len(set(numbers)) < len(numbers):
+        raise ValueError(f"references: frame {next(n for n in numbers if numbers.count(n) > 1)} has two; give one "
+                         "reference per frame.")
+    return items
+
+
+def read_references(text: str, frame_count: int) -> dict[int, torch.Tensor]:
+    """The reference images of ``text`` (see :func:`reference_items`), checked against a shot of ``frame_count``
+    frames (0: not known yet, checked as the frames arrive)."""
+    references = {}
+    for number, path in reference_items(text):
+        if frame_count and number >= frame_count:
+            raise ValueError(f"reference for frame {number}: the video has frames 0 to {frame_count - 1}; give a "
+                             "frame number in that range.")
+        references[number] = read_image(path)
+    return references
 
 
 def audio_source(frames: FrameSource, fps: float) -> Path | None:
@@ -97,6 +139,10 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
     pairs = paired(frames, masks, job.max_frames)  # checks the counts before any output is created
     fps = job.fps or info.fps
     audio = audio_source(frames, fps)
+    exact = info.frame_count if frames.kind != "video" else 0  # a container's count is only its claim
+    references = read_references(job.references, total_frames(exact, job.max_frames))
+    if references and not config.propagate:
+        raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
     pipeline = pipeline or Pipeline(config)
     total = info.frame_count or None
     if job.max_frames:
@@ -108,7 +154,7 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
             (FrameWriter(job.side_by_side, 2 * info.width + gap, info.height, fps, info.names, job.codec, audio)
              if job.side_by_side else nullcontext()) as comparison, \
             tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=job.quiet) as bar:
-        for done in pipeline.run(_timed_reading(pairs, timing), timing):
+        for done in pipeline.run(_timed_reading(pairs, timing), timing, references):
             start = time.perf_counter()
             writer.write(done.output)
             if comparison is not None:
@@ -117,6 +163,11 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
             bar.update(1)
     return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps,
             "seconds": time.perf_counter() - began, **timing}
+
+
+def total_frames(frame_count: int, max_frames: int) -> int:
+    """Frames a job will read: the source's count cut to ``max_frames`` (0 when the source does not say)."""
+    return min(frame_count, max_frames) if frame_count and max_frames else frame_count
 
 
 def _timed_reading(pairs, timing: dict):

@@ -122,12 +122,14 @@ class Pipeline:
                                   device=self.config.device, flow_working_size=self.config.flow_working_size,
                                   timer=self.timer)
 
-    def propagator(self) -> StreamingPropagator:
-        """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS + Laplacian)."""
+    def propagator(self, references: dict[int, torch.Tensor] | None = None) -> StreamingPropagator:
+        """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS + Laplacian),
+        carrying ``references`` (``{frame index: [1,3,H,W]}`` frames with their hole filled) if given."""
         return StreamingPropagator(stages.flow_estimator(self.config.estimator), stages.flow_completer("laplacian"),
-                                   self.config.propagation, device=self.config.device)
+                                   self.config.propagation, device=self.config.device, references=references)
 
-    def run(self, video: Video, timing: dict[str, float] | None = None) -> Iterator[Frame]:
+    def run(self, video: Video, timing: dict[str, float] | None = None,
+            references: dict[int, torch.Tensor] | None = None) -> Iterator[Frame]:
         """Each ``(frame [1,3,H,W], hole [1,1,H,W])`` of ``video`` in order -> a :class:`Frame`.
 
         With ``propagate`` and two or more torch threads, Flow Propagate runs (with the reading of
@@ -136,7 +138,11 @@ class Pipeline:
         ``timing`` (optional) gains seconds under ``"propagate"`` (less the seconds ``timing["read"]`` gained
         meanwhile, if the caller times its reading there), ``"wait"`` (the stages waiting for their input)
         and ``"inpaint"``. Free memory is handed back every :data:`TRIM_EVERY` frames.
+        ``references``: frames with their hole filled, carried by Flow Propagate (``propagate`` must be on;
+        see :mod:`model.propagate.references`).
         """
+        if references and not self.config.propagate:
+            raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
         timing = timing if timing is not None else {}
         for key in ("read", "propagate", "wait", "inpaint"):
             timing.setdefault(key, 0.0)
@@ -147,7 +153,7 @@ class Pipeline:
         overlapped = self.config.propagate and threads >= 2
         timing["overlapped"] = overlapped
         if self.config.propagate:  # (input, hole, frame with propagated pixels, hole left for the stages)
-            propagator = self.propagator()
+            propagator = self.propagator(references)
             propagated = _timed(propagator.run(video), timing, "propagate")
             if overlapped:
                 # A chunk's frames come out together: room for all of them (compact, ~4 bytes a pixel each)

@@ -38,6 +38,7 @@ from typing import Iterable, Iterator
 import torch
 
 from ..checks import check_video, hole_at
+from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
 from .whole_clip import (PropagateConfig, downscale, fill_from_passes, flow_size, held_flows_at, hold_flows, hold_past,
                         pair_flow)
 from .trace import Box, Tracer
@@ -154,12 +155,18 @@ class StreamingPropagator:
         context: frames after a chunk its future pass starts from; 0 = ``max_distance`` (the least
             that works); more brings the result closer still to a whole-clip run (see the module doc).
         device: where the per-frame work runs.
+        references: ``{frame index: [1,3,H,W]}`` frames with their hole filled (see
+            :mod:`model.propagate.references`), each checked when its frame arrives. A reference reaches
+            every later frame, however far (the pass from the past is exact on a stream), but earlier frames
+            only within the stream's window (``chunk + context`` frames): the pass from the future starts
+            ``context`` frames after each chunk. Give a reference where the background first shows.
     Attributes:
         peak_frames: the most frames held at once so far (at most ``chunk + context``).
     """
 
     def __init__(self, estimator, completer, config: PropagateConfig | None = None, chunk: int = 0,
-                 context: int = 0, device: torch.device | str = "cpu"):
+                 context: int = 0, device: torch.device | str = "cpu",
+                 references: dict[int, torch.Tensor] | None = None):
         self.config = config or PropagateConfig()
         self.config.validate()
         if self.config.max_distance < 1:
@@ -173,6 +180,7 @@ class StreamingPropagator:
                              f"({self.config.max_distance}); use 0 (= max_distance) or more.")
         self.chunk = chunk or 2 * self.config.max_distance
         self.context = context or self.config.max_distance
+        self.references = dict(references or {})
         self.peak_frames = 0
 
     @torch.inference_mode()
@@ -193,6 +201,8 @@ class StreamingPropagator:
             return backward, forward
 
         from_past = None
+        references = ReferenceVideo(held, self.references)
+        ref_past: dict[int, tuple[torch.Tensor, ...] | None] = {}  # frame -> its samples of the references
         first = count = 0  # the first frame not yet emitted; frames read
         for frame, hole in video:
             check_video(frame, hole)
@@ -202,10 +212,14 @@ class StreamingPropagator:
                 size = flow_size(height, width, config.flow_max_side)
                 scale = config.consistency * width / size[1]  # the tolerance is given in flow-resolution pixels
                 from_past = Tracer(held, to_past, -1, config.max_distance, scale, gradients, device)
+                refs_from_past = Tracer(references, to_past, -1, NO_LIMIT, scale, gradients, device,
+                                        references.is_reference, MARGIN)
             elif tuple(frame.shape[-2:]) != held.size:
                 raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
                                  f"{held.size[1]}x{held.size[0]}; every frame of a video must have one size.")
             binary = hole_at(hole, 0)
+            if t in self.references:  # checked (and fitted) against the frame as it arrives
+                self.references[t] = check_references({t: self.references[t]}, frame, hole, t, t + 1)[t]
             held.put(t, frame, hole)
             count += 1
             self.peak_frames = max(self.peak_frames, len(held))
@@ -216,24 +230,31 @@ class StreamingPropagator:
             previous = small
             box, samples, area = from_past(t)
             past[t] = None if box is None else hold_past(samples, area, gradients)
+            if self.references:
+                box, samples, area = refs_from_past(t)
+                ref_past[t] = None if box is None else hold_past(samples, area, gradients)
             # the first chunk is half as long, so that the first frames come out sooner (any cut is exact)
             chunk = self.chunk if first else max(1, self.chunk // 2)
             if t + 1 < first + chunk + self.context:
                 continue  # the chunk's future pass still lacks frames after it
-            yield from self._chunk(held, flows, past, first, first + chunk, t, scale, gradients)
+            yield from self._chunk(held, flows, past, ref_past, first, first + chunk, t, scale, gradients)
             first += chunk
             held.drop_before(first)  # the next frames' past passes reach back to t + 1 - D >= first
             for i in [i for i in flows if i < first]:
                 del flows[i]
         if first < count:
-            yield from self._chunk(held, flows, past, first, count, count - 1, scale, gradients)
+            yield from self._chunk(held, flows, past, ref_past, first, count, count - 1, scale, gradients)
+        beyond = [n for n in self.references if n >= count]
+        if beyond:
+            raise ValueError(f"reference for frame {beyond[0]}: the video has frames 0 to {count - 1}; give a frame "
+                             "number in that range.")
 
-    def _chunk(self, held: HeldFrames, flows: dict, past: dict, first: int, end: int, start: int, tolerance: float,
-               gradients: bool) -> Iterator[Propagated]:
+    def _chunk(self, held: HeldFrames, flows: dict, past: dict, ref_past: dict, first: int, end: int, start: int,
+               tolerance: float, gradients: bool) -> Iterator[Propagated]:
         """Run the future pass from frame ``start`` back to ``first``, then yield frames ``first .. end - 1``."""
         device = self.device
-        from_future = Tracer(held, lambda i: self._pair(held, flows, i), 1, self.config.max_distance, tolerance,
-                             gradients, device)
+        to_future = lambda i: self._pair(held, flows, i)  # noqa: E731
+        from_future = Tracer(held, to_future, 1, self.config.max_distance, tolerance, gradients, device)
         patches: dict[int, tuple[Box, torch.Tensor, torch.Tensor]] = {}
         for t in range(start, first - 1, -1):
             box, samples, area = from_future(t)
@@ -241,8 +262,20 @@ class StreamingPropagator:
                 filled = fill_from_passes(held, t, box, past[t], samples, area, gradients, device)
                 if filled is not None:
                     patches[t] = (box, *(x.cpu() for x in filled))
+        if self.references:
+            references = ReferenceVideo(held, self.references)
+            refs_from_future = Tracer(references, to_future, 1, NO_LIMIT, tolerance, gradients, device,
+                                      references.is_reference, MARGIN)
+            for t in range(start, first - 1, -1):
+                box, samples, area = refs_from_future(t)
+                if t < end:
+                    patch = reference_patch(held, t, patches.get(t), self.references.get(t), box, ref_past[t],
+                                            samples, area, gradients, device)
+                    if patch is not None:
+                        patches[t] = patch
         for t in range(first, end):
             del past[t]
+            ref_past.pop(t, None)
             yield Propagated(held.frames[t], held.holes[t], patches.pop(t, None))
 
     def _pair(self, held: HeldFrames, flows: dict, i: int) -> tuple[torch.Tensor, torch.Tensor]:

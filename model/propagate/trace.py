@@ -247,13 +247,17 @@ class Tracer:
         device: where the work runs.
         known_sources: ``t -> bool``, whether frame t's known pixels are sources (default: always). A pass
             that carries only reference fills answers True for the reference frames alone.
+        margin: 0, or pixels around the hole whose known pixels are traced too (a reference pass: its chains
+            must cross frames where the point is visible, as only the references are sources); ``area`` is
+            then the whole box.
     """
 
     def __init__(self, video: TensorVideo, flows_to_neighbour, step: int, limit: int, tolerance: float,
-                 gradients: bool, device: torch.device | str, known_sources: Callable[[int], bool] | None = None):
+                 gradients: bool, device: torch.device | str, known_sources: Callable[[int], bool] | None = None,
+                 margin: int = 0):
         self.video, self.flows_to_neighbour, self.step, self.limit = video, flows_to_neighbour, step, limit
         self.tolerance, self.gradients, self.device = tolerance, gradients, device
-        self.known_sources = known_sources or (lambda t: True)
+        self.known_sources, self.margin = known_sources or (lambda t: True), margin
         self.neighbour_map = SourceMap(device)
         self.first = True
 
@@ -267,13 +271,16 @@ class Tracer:
             empty = torch.zeros(1, CHANNELS, 0, 0, device=device)
             return None, empty, empty[:, :1] > 0
         y0, y1, x0, x1 = box_of(hole_t[0, 0])
-        if self.gradients:  # the box of the hole and its one-pixel ring
+        grow = self.margin or int(self.gradients)  # the box of the hole and its one-pixel ring, or a margin
+        if grow:
             height, width = self.video.size
-            y0, y1, x0, x1 = max(y0 - 1, 0), min(y1 + 1, height), max(x0 - 1, 0), min(x1 + 1, width)
+            y0, y1, x0, x1 = max(y0 - grow, 0), min(y1 + grow, height), max(x0 - grow, 0), min(x1 + grow, width)
         box = (y0, y1, x0, x1)
         hole_box = hole_t[..., y0:y1, x0:x1]
-        # every pixel outside the box is known, so pooling on the box alone gives the same ring
-        area = F.max_pool2d(hole_box.float(), 3, 1, 1) > 0.5 if self.gradients else hole_box
+        if self.margin:
+            area = torch.ones_like(hole_box)
+        else:  # every pixel outside the box is known, so pooling on the box alone gives the same ring
+            area = F.max_pool2d(hole_box.float(), 3, 1, 1) > 0.5 if self.gradients else hole_box
         grid = pixel_grid(box, device)
         samples = torch.zeros(1, CHANNELS, y1 - y0, x1 - x0, device=device)
         positions, age = grid, torch.zeros_like(grid[:, :1])
@@ -285,6 +292,7 @@ class Tracer:
                              self.gradients)
         has = (samples[:, 3:4] > 0).float()
         traced = torch.cat((positions, samples[:, 3:4], samples[:, 3:4] ** 2, has), 1)
-        self.neighbour_map = SourceMap(device, torch.where(hole_box, traced, own_sources(grid, float(known))), box,
+        traced_here = area if self.margin else hole_box
+        self.neighbour_map = SourceMap(device, torch.where(traced_here, traced, own_sources(grid, float(known))), box,
                                        known)
         return box, samples, area

@@ -42,7 +42,7 @@ from ..harmonic import harmonic_fill
 from ..masks import grow_hole
 from .poisson import neighbour, poisson_blend
 from ..resample import resize_flow, resize_image, shrink_hole
-from .references import ReferenceVideo, check_references
+from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
@@ -318,7 +318,7 @@ def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], ou
     """
     t_len = out.shape[0]
     sources = ReferenceVideo(video, references)
-    from_past = Tracer(sources, to_past, -1, t_len, tolerance, gradients, device, sources.is_reference)
+    from_past = Tracer(sources, to_past, -1, NO_LIMIT, tolerance, gradients, device, sources.is_reference, MARGIN)
     past = []
     for t in range(t_len):
         box, samples, area = from_past(t)
@@ -326,19 +326,15 @@ def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], ou
         if on_frame is not None:
             on_frame(t)
     filled_so_far = TensorVideo(out, remaining)
-    from_future = Tracer(sources, to_future, 1, t_len, tolerance, gradients, device, sources.is_reference)
+    from_future = Tracer(sources, to_future, 1, NO_LIMIT, tolerance, gradients, device, sources.is_reference, MARGIN)
     for t in range(t_len - 1, -1, -1):
         box, samples, area = from_future(t)
-        left = remaining[t] > 0.5
-        if t in references:
-            out[t] = torch.where(left, references[t][0].to(out.device, out.dtype), out[t])
-            remaining[t] = 0
-        elif box is not None and left.any():
-            filled = fill_from_passes(filled_so_far, t, box, past[t], samples, area, gradients, device)
-            if filled is not None:
-                (y0, y1, x0, x1), (patch, region) = box, filled
-                out[t, :, y0:y1, x0:x1] = patch[0].to(out.device)
-                remaining[t, :, y0:y1, x0:x1] *= (~region[0]).to(remaining.device, remaining.dtype)
+        filled = reference_patch(filled_so_far, t, None, references.get(t), box, past[t], samples, area, gradients,
+                                 device)
+        if filled is not None:
+            (y0, y1, x0, x1), patch, region = filled
+            out[t, :, y0:y1, x0:x1] = patch[0].to(out.device)
+            remaining[t, :, y0:y1, x0:x1] *= (~region[0]).to(remaining.device, remaining.dtype)
         past[t] = None
         if on_frame is not None:
             on_frame(t)
