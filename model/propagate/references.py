@@ -116,8 +116,14 @@ class _Filled:
 
     def __init__(self, video, t: int, patch: tuple[Box, torch.Tensor, torch.Tensor] | None):
         self.video, self.t, self.patch, self.size = video, t, patch, video.size
+        self._built: tuple[torch.Tensor, torch.Tensor] | None = None
 
     def _whole(self) -> tuple[torch.Tensor, torch.Tensor]:
+        if self._built is None:
+            self._built = self._build()
+        return self._built
+
+    def _build(self) -> tuple[torch.Tensor, torch.Tensor]:
         height, width = self.size
         frame, hole = self.video.frame(self.t, (0, height, 0, width)), self.video.hole(self.t)
         if self.patch is not None:
