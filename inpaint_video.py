@@ -65,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                              "see weights/README.md). Default: on when the pack ships all four; --no-learned runs "
                              "the weight-free stages (OpenCV Telea, DIS, Laplacian fill, temporal blend)")
     parser.add_argument("--frame-method", choices=classical(stages.FRAME_METHODS), default=DEFAULTS.frame_method,
-                        help="per-frame fill (stage 1) of the weight-free stages (--no-learned): OpenCV Telea or "
-                             "Navier-Stokes (default: telea)")
+                        help="per-frame fill (stage 1) of the weight-free stages (--no-learned): OpenCV Telea, "
+                             "Navier-Stokes, or exemplar (OpenCV contrib's shift-map: copies texture, seconds a frame, "
+                             "needs opencv-contrib-python-headless) (default: telea)")
     parser.add_argument("--radius", type=int, default=DEFAULTS.radius,
                         help="neighbourhood of the per-frame fill, pixels (default: 5)")
     parser.add_argument("--working-size", type=int, default=DEFAULTS.working_size, metavar="PIXELS",

@@ -12,10 +12,23 @@ to 64 and 5.9 px to 128. So :func:`dis_flow` pads any side under :data:`DIS_MIN_
 by edge replication and crops the flow back; frames of 128x128 and more are untouched.
 ``cv2.inpaint`` ran on every size from 1x1 up, so :func:`inpaint` only checks its inputs.
 
+The exemplar fill, OpenCV contrib's shift-map (``cv2.xphoto.inpaint``, :func:`exemplar_inpaint`), is
+only in ``opencv-contrib-python(-headless)``. Measured with 5.1.0 (``opencv-contrib-python-headless``):
+a mask with no pixel to fill kills the process (segmentation fault, every size from 1x1 to 64x64),
+so the call is never made without one. With nothing known it returns zeros, and on images with a
+side under about 32 pixels it leaves most of the hole unfilled (zeros) or fills it at random: those
+go to Telea. Above 800x600 it shrinks the image itself and upsamples its result with code that, as
+read in its source, can write one row past the image for a non-integer factor (not seen to crash on
+801x601 to 1921x1081, holes at the edges); :func:`exemplar_inpaint` refuses a long side over
+:data:`EXEMPLAR_MAX_SIDE` instead (callers fill at a working size). 150 random images and masks from
+1x1 to 96x96 (constant, noise, checker) with at least one known and one hole pixel never crashed.
+
 Nodes, the CLI and training reach OpenCV's DIS, inpainting and resizing of user-sized images
 through these functions.
 """
 from __future__ import annotations
+
+from importlib import metadata
 
 import cv2
 import numpy as np
@@ -27,6 +40,9 @@ DIS_PRESETS = {
 }
 DIS_MIN_SIDE = 128  # sides under 32 crash DIS; under 128 its pyramid misses motion (module docstring)
 INPAINT_METHODS = {"telea": cv2.INPAINT_TELEA, "ns": cv2.INPAINT_NS}
+EXEMPLAR_MIN_SIDE = 32  # shorter sides: the shift-map's 8-pixel patches leave the hole unfilled (docstring)
+EXEMPLAR_MAX_SIDE = 800  # longer sides: OpenCV rescales internally with out-of-range indexing (docstring)
+CONTRIB_PACKAGE = "opencv-contrib-python-headless"
 
 
 def _grey_pair(target: np.ndarray, source: np.ndarray) -> None:
@@ -90,3 +106,71 @@ def resize(image: np.ndarray, size: tuple[int, int], interpolation: int = cv2.IN
         raise ValueError(f"resize: cannot resize a {image.shape} image to {width}x{height}; both need at least 1 "
                          "pixel a side.")
     return cv2.resize(np.ascontiguousarray(image), (width, height), interpolation=interpolation)
+
+
+def _contrib_requirement() -> str:
+    """The contrib build matching the installed OpenCV distribution, pinned to its version
+    (``opencv-contrib-python-headless==5.1.0.95``; the GUI build ``opencv-python`` gets ``opencv-contrib-python``)."""
+    for name, contrib in (("opencv-python-headless", CONTRIB_PACKAGE), ("opencv-python", "opencv-contrib-python"),
+                          (CONTRIB_PACKAGE, CONTRIB_PACKAGE), ("opencv-contrib-python", "opencv-contrib-python")):
+        try:
+            return f"{contrib}=={metadata.version(name)}"
+        except metadata.PackageNotFoundError:
+            continue
+    return f"{CONTRIB_PACKAGE}=={cv2.__version__}.*"
+
+
+def exemplar_available() -> bool:
+    """Whether this OpenCV build has the contrib module ``xphoto`` (the exemplar fill)."""
+    return callable(getattr(getattr(cv2, "xphoto", None), "inpaint", None))
+
+
+def check_exemplar_available() -> None:
+    """Raise ValueError, saying what to install, unless :func:`exemplar_available`."""
+    if not exemplar_available():
+        raise ValueError(
+            f"Frame Inpaint: method 'exemplar' needs OpenCV's contrib modules (cv2.xphoto), which this OpenCV "
+            f"{cv2.__version__} lacks. Install the contrib build of the same version into the Python that runs "
+            f"this (it contains everything of the plain build): pip install {_contrib_requirement()} "
+            "-- or choose another method (telea, ns).")
+
+
+def exemplar_inpaint(image: np.ndarray, hole: np.ndarray, radius: int = 5) -> np.ndarray:
+    """Exemplar (patch-copying) fill, OpenCV contrib's shift-map: real texture of the image is copied into the hole.
+
+    Args:
+        image: ``[H,W,3]`` uint8 RGB, long side at most :data:`EXEMPLAR_MAX_SIDE` (ValueError beyond).
+        hole: ``[H,W]`` uint8, non-zero = fill.
+        radius: Telea's radius for what the shift-map cannot fill (below).
+    Returns:
+        ``[H,W,3]`` uint8 RGB; pixels outside the hole bit-exact. The shift-map works in CIELab (8-bit),
+        the colour space its documentation asks for (intensity first). No hole: a copy of ``image``.
+        No known pixel, or a side under :data:`EXEMPLAR_MIN_SIDE`: Telea's fill instead; hole pixels the
+        shift-map left unfilled (it marks them 0 in every Lab channel, which no RGB colour maps to: checked)
+        are filled by Telea too. ValueError when ``cv2.xphoto`` is missing (:func:`check_exemplar_available`).
+    """
+    check_exemplar_available()
+    check_inpaint_args("telea", radius)
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or hole.shape != image.shape[:2] \
+            or hole.dtype != np.uint8:
+        raise ValueError(f"exemplar_inpaint: expected a [H,W,3] uint8 image and a [H,W] uint8 hole, got "
+                         f"{image.dtype} {image.shape} and {hole.dtype} {hole.shape}.")
+    if max(image.shape[:2]) > EXEMPLAR_MAX_SIDE:
+        raise ValueError(f"exemplar_inpaint: the exemplar fill works on images up to {EXEMPLAR_MAX_SIDE} pixels "
+                         f"a side, got {image.shape[1]}x{image.shape[0]}; fill at a smaller working size.")
+    image = np.ascontiguousarray(image)
+    missing = np.ascontiguousarray(hole) > 0
+    if not missing.any():
+        return image.copy()  # OpenCV's shift-map crashes on a mask without a hole pixel
+    if missing.all() or min(image.shape[:2]) < EXEMPLAR_MIN_SIDE:
+        return inpaint(image, hole, radius, "telea")
+    lab = cv2.cvtColor(image, cv2.COLOR_RGB2Lab)
+    filled = np.zeros_like(lab)
+    cv2.xphoto.inpaint(lab, np.where(missing, 0, 255).astype(np.uint8), filled, cv2.xphoto.INPAINT_SHIFTMAP)
+    unfilled = missing & ~filled.any(axis=2)
+    result = cv2.cvtColor(filled, cv2.COLOR_Lab2RGB)
+    if unfilled.any():
+        telea = inpaint(np.where(missing[..., None], result, image), unfilled.astype(np.uint8) * 255, radius, "telea")
+        result[unfilled] = telea[unfilled]
+    result[~missing] = image[~missing]
+    return result

@@ -25,7 +25,7 @@ INPAINTED_INPUT = ("IMAGE", {"tooltip": "Output of Frame Inpaint for these frame
 
 
 class FrameInpaint:
-    """Fill each frame's hole on its own (P_t). Classical: OpenCV Telea or Navier-Stokes."""
+    """Fill each frame's hole on its own (P_t). Classical: OpenCV Telea, Navier-Stokes or exemplar (shift-map)."""
 
     DESCRIPTION = "Stage 1: fills the hole of every frame on its own. Pixels outside the hole are kept exactly."
     CATEGORY = CATEGORY
@@ -38,7 +38,14 @@ class FrameInpaint:
         return {"required": {
             **VIDEO_INPUTS,
             "method": (list(stages.FRAME_METHODS), {"default": DEFAULTS.frame_method,
-                                                    "tooltip": "telea / ns: OpenCV diffusion fills (no weights)."}),
+                                                    "tooltip": "telea / ns: OpenCV diffusion fills (no weights). "
+                                                               "exemplar: copies real texture from the frame "
+                                                               "(OpenCV contrib shift-map, no weights; needs "
+                                                               "opencv-contrib-python-headless). Sharp on textured "
+                                                               "surroundings, may paste whole objects into large "
+                                                               "holes; seconds a frame, so for keyframes; fills at "
+                                                               "working size 432 when that is 0 (at most 800). "
+                                                               "network: the frame inpainting network (model)."}),
             "radius": ("INT", {"default": DEFAULTS.radius, "min": 1, "max": 64,
                                "tooltip": "Neighbourhood (pixels) the classical fill looks at."}),
         }, "optional": {
@@ -47,7 +54,8 @@ class FrameInpaint:
             "working_size": ("INT", {"default": DEFAULTS.working_size, "min": 0, "max": 8192, "step": 8,
                                      "tooltip": "Long side (pixels) at which the hole is filled; the fill is "
                                                 "upsampled and known pixels stay exact. 0 = full resolution for "
-                                                "telea/ns, the network's own size (set on its loader) for network. "
+                                                "telea/ns, 432 for exemplar, the network's own size (set on its "
+                                                "loader) for network. "
                                                 "Lower is faster on large frames and blurrier inside the hole."}),
         }}
 

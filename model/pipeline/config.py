@@ -41,7 +41,7 @@ class PipelineConfig:
         learned: run the trained network of every stage whose weights ``weights_dir`` holds; None = on
             when it holds all four (the pack ships all four), False = the weight-free stages.
         weights_dir: folder of ``*.safetensors`` weights, found by their ``kind`` metadata.
-        frame_method, radius, working_size: stage 1 without its network (OpenCV Telea or NS, neighbourhood
+        frame_method, radius, working_size: stage 1 without its network (OpenCV Telea, NS or exemplar, neighbourhood
             in pixels) and the long side at which the hole is filled (0 = full resolution, or the network's
             own working size).
         estimator, hole_dilation, flow_working_size: stage 2, the DIS preset (also Flow Propagate's), pixels

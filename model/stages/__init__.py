@@ -3,7 +3,7 @@
 ==========================  ===================  ==============================================
 stage                       module               classical path / learned path
 ==========================  ===================  ==============================================
-1. Frame Inpaint            ``frame_inpaint``    OpenCV Telea / NS; ``FrameInpaintNet``
+1. Frame Inpaint            ``frame_inpaint``    OpenCV Telea / NS / exemplar; ``FrameInpaintNet``
 2. Robust Flow              ``robust_flow``      DIS (or RAFT, ``raft_flow``) + Laplacian fill;
                                                  ``FlowCompleteNet`` completes F^I
 3. Flow Blend               ``flow_blend``       confidence / average blend; ``FlowBlendNet`` (H_f)
@@ -19,12 +19,12 @@ from functools import partial
 
 from .robust_flow import DISFlowEstimator, LaplacianFlowCompleter
 from .flow_blend import CLASSICAL_BLENDS, blend_flows
-from .frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
+from .frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter, exemplar_inpainter
 from .learned import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
 from .convlstm_refine import TemporalBlendRefiner
 
 # "network" (the paper's learned stage) is last in every list, so the classical defaults stay first.
-FRAME_METHODS = ("telea", "ns", "network")
+FRAME_METHODS = ("telea", "ns", "exemplar", "network")
 ESTIMATORS = ("dis_medium", "dis_fast", "dis_ultrafast")
 COMPLETIONS = ("laplacian", "network")
 BLENDS = CLASSICAL_BLENDS + ("network",)
@@ -35,12 +35,17 @@ def frame_inpainter(method: str = "telea", radius: int = 5, network=None, workin
     """A per-frame inpainter: ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``.
 
     ``method="network"`` needs ``network``, a loaded frame inpainting network (ValueError without one).
-    ``working_size``: long side in pixels at which the hole is filled (0 = full resolution for the
-    classical methods, the network's own working size for ``"network"``); the fill is upsampled
-    and known pixels stay exact.
+    ``method="exemplar"`` copies real texture from the frame (OpenCV contrib's shift-map: seconds a frame;
+    ValueError naming the package to install when OpenCV lacks ``cv2.xphoto``); ``radius`` is then
+    Telea's, for what it cannot fill.
+    ``working_size``: long side in pixels at which the hole is filled (0 = full resolution for telea
+    and ns, 432 for ``"exemplar"`` (which fills at 800 at most), the network's own working size for ``"network"``);
+    the fill is upsampled and known pixels stay exact.
     """
     if method == "network":
         return NetworkInpainter(network, working_size)
+    if method == "exemplar":
+        return exemplar_inpainter(radius, working_size)
     inpainter = ClassicalFrameInpainter(method, radius)
     return WorkingSizeInpainter(inpainter, working_size) if working_size else inpainter
 

@@ -5,7 +5,7 @@ import numpy as np
 import torch
 
 from ..checks import keep_known
-from ..native import check_inpaint_args, inpaint
+from ..native import EXEMPLAR_MAX_SIDE, check_exemplar_available, check_inpaint_args, exemplar_inpaint, inpaint
 from ..resample import resize_image, shrink_known, working_size
 
 
@@ -44,6 +44,52 @@ class ClassicalFrameInpainter:
         filled = inpaint(to_uint8_image(frame), mask, self.radius, self.method)
         result = torch.from_numpy(filled).permute(2, 0, 1)[None].to(frame.device, frame.dtype) / 255.0
         return keep_known(result, frame, hole)
+
+
+EXEMPLAR_WORKING_SIZE = 432
+"""Long side at which ``"exemplar"`` fills when no working size is given: 1.3-6 s a frame there (2 shared CPU cores)."""
+
+
+class ExemplarFrameInpainter:
+    """Fill a hole with real texture copied from the frame: OpenCV contrib's shift-map (no weights).
+
+    Diffusion (Telea, NS) and the networks average the surroundings into a smooth fill; the shift-map
+    copies whole patches along the frame's dominant self-similar offsets, so regular texture (hedge,
+    pavement, stripes) continues sharply into the hole. On a large hole it may paste whole objects of
+    the frame, and it takes seconds a frame: a fill for keyframes at a working size
+    (:data:`EXEMPLAR_WORKING_SIZE`, see :func:`model.stages.frame_inpainter`). Frames with no known
+    pixel or a side under 32 pixels get Telea's fill (:func:`model.native.exemplar_inpaint`).
+
+    Args:
+        radius: Telea's radius for what the shift-map cannot fill.
+    Raises ValueError at construction when OpenCV lacks the contrib module ``xphoto``.
+    """
+
+    def __init__(self, radius: int = 5):
+        check_exemplar_available()  # at construction, before any frame
+        check_inpaint_args("telea", radius)
+        self.radius = int(radius)
+
+    def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """Fill ``frame`` ``[1,3,H,W]`` in [0,1] inside ``hole`` ``[1,1,H,W]`` (0/1) -> ``[1,3,H,W]``.
+
+        Pixels outside the hole are returned bit-exact; a long side over ``EXEMPLAR_MAX_SIDE`` (800) is
+        refused (ValueError): wrap it in a :class:`WorkingSizeInpainter`.
+        """
+        mask = to_uint8_mask(hole)
+        if not mask.any():
+            return frame
+        filled = exemplar_inpaint(to_uint8_image(frame), mask, self.radius)
+        result = torch.from_numpy(filled).permute(2, 0, 1)[None].to(frame.device, frame.dtype) / 255.0
+        return keep_known(result, frame, hole)
+
+
+def exemplar_inpainter(radius: int = 5, long_side: int = 0) -> "WorkingSizeInpainter":
+    """The exemplar fill at a working size of ``long_side`` pixels: 0 = :data:`EXEMPLAR_WORKING_SIZE`, and
+    sizes over ``EXEMPLAR_MAX_SIDE`` (800, where OpenCV's shift-map is not safe) are reduced to it."""
+    if isinstance(long_side, int) and long_side >= 0:  # anything else: WorkingSizeInpainter's ValueError
+        long_side = min(long_side or EXEMPLAR_WORKING_SIZE, EXEMPLAR_MAX_SIDE)
+    return WorkingSizeInpainter(ExemplarFrameInpainter(radius), long_side)
 
 
 class WorkingSizeInpainter:
