@@ -58,6 +58,7 @@ from model.checks import hole_at  # noqa: E402
 from model.evaluation import feature_distance, mask_generators, metrics  # noqa: E402
 from model.networks.weights import find_weights, load_network  # noqa: E402
 from model.pipeline.config import DEFAULTS, PipelineConfig  # noqa: E402
+from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import build_stages  # noqa: E402
 from model.propagate.whole_clip import flow_propagate  # noqa: E402
 from model.stages import flow_completer, flow_estimator  # noqa: E402
@@ -248,6 +249,14 @@ def classical_configs(working_size: int = 0) -> dict[str, Config]:
         ("propagate_telea", "Flow Propagate, then per-frame Telea on the remaining hole",
          propagated(base, per_frame(base))),
     ]]
+    if exemplar_available():  # OpenCV contrib: an optional package
+        exemplar = base.replace(frame_method="exemplar")
+        rows += [Config(name, description, make) for name, description, make in [
+            ("exemplar", "per-frame exemplar fill (OpenCV contrib shift-map at its working size), no temporal "
+                         "information", per_frame(exemplar)),
+            ("propagate_exemplar", "Flow Propagate, then the per-frame exemplar fill on the remaining hole",
+             propagated(base, per_frame(exemplar))),
+        ]]
     return _tagged({row.name: row for row in rows}, working_size, "Telea")
 
 
