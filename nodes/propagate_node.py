@@ -22,7 +22,9 @@ class FlowPropagate:
     DESCRIPTION = ("Optional first stage: follows completed optical flow forwards and backwards through the clip and "
                    "copies into each hole the background that a nearby frame saw, at full resolution. Pixels outside "
                    "the hole are kept exactly. Connect its frames and remaining_hole to Frame Inpaint (and the later "
-                   "stages) in place of the original ones: they only fill what no frame saw.")
+                   "stages) in place of the original ones: they only fill what no frame saw. Optional reference: "
+                   "frames with the hole already filled (e.g. by an image inpainting model), carried through the whole "
+                   "batch where no frame saw the background.")
     CATEGORY = CATEGORY
     RETURN_TYPES = ("IMAGE", "MASK")
     RETURN_NAMES = ("frames", "remaining_hole")
