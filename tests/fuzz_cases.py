@@ -126,11 +126,17 @@ def run_case(pack, seed: int) -> str:
     else:
         first = "ok"
     pw = w["FRVI_FlowPropagate"]
+    reference = {}
+    if rng.random() < 0.5:  # a reference fill: noise (never flat), the frames' size or not, any frame number
+        t_len, height, width = frames.shape[:3]
+        size = (height, width) if rng.random() < 0.8 else (int(rng.integers(1, 64)), int(rng.integers(1, 64)))
+        reference = {"reference": torch.rand(1, *size, 3, generator=torch.Generator().manual_seed(seed)),
+                     "reference_frames": str(int(rng.integers(-1, t_len + 1)))}
     try:
         filled, remaining = nodes["FRVI_FlowPropagate"].run(frames, hole, pw["estimator"], pw["hole_dilation"],
                                                             pw["max_distance"], pw["consistency"], pw["seam"],
                                                             pw["flow_max_side"], pw["context_before"] % 3,
-                                                            pw["context_after"] % 3)
+                                                            pw["context_after"] % 3, **reference)
         context = (pw["context_before"] % 3, pw["context_after"] % 3)
         if sum(context) < frames.shape[0]:
             kept = slice(context[0], frames.shape[0] - context[1])
