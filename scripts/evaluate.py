@@ -206,17 +206,24 @@ def zero_flow(parts):
     return parts._replace(estimator=ZeroFlow())
 
 
-def propagated(config: PipelineConfig, make_runner: Callable[[], Runner]) -> Callable[[], Runner]:
+def propagated(config: PipelineConfig, make_runner: Callable[[], Runner],
+               keyframe: Callable[[], Callable] | None = None) -> Callable[[], Runner]:
     """A runner that first runs Flow Propagate over the clip (``model.propagate.whole_clip.flow_propagate`` with
     ``config``'s estimator and ``propagation`` settings, Laplacian completion) and then ``make_runner()`` on the
-    propagated frames and the remaining hole."""
+    propagated frames and the remaining hole. ``keyframe`` (optional) makes a frame inpainter that fills frame 0
+    once; that fill is Flow Propagate's reference (carried to every frame where no frame saw the background)."""
     def make() -> Runner:
         runner = make_runner()
+        fill = keyframe() if keyframe is not None else None
 
         def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
+                references = None
+                if fill is not None and (hole_at(hole, 0) > 0.5).any():
+                    references = {0: fill(frames[:1], hole_at(hole, 0))}
                 filled, remaining = flow_propagate(frames, hole, flow_estimator(config.estimator),
-                                                   flow_completer("laplacian"), config.propagation)
+                                                   flow_completer("laplacian"), config.propagation,
+                                                   references=references)
             return runner(filled, remaining)
         return run
     return make
@@ -334,8 +341,17 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
         ]
     else:
         notes.append("refiner rows skipped: no ConvLSTM refiner weights.")
+    keyframes = [("keyframe_net", "frame 0 filled once by the frame network",
+                  lambda: build_stages(base, nets("frame_inpaint")).frame_inpainter)]
+    if exemplar_available():
+        keyframes.append(("keyframe_exemplar", "frame 0 filled once by the exemplar fill",
+                          lambda: build_stages(base.replace(frame_method="exemplar")).frame_inpainter))
+    full = [row for row in rows if row[0] == "full_learned"]
     rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(base, make))
              for name, description, make in list(rows)]
+    rows += [(f"propagate_{key}_{name}", f"Flow Propagate with {what} as its reference, then: {description}",
+              propagated(base, make, keyframe))
+             for key, what, keyframe in keyframes for name, description, make in full]
     return _tagged({name: Config(name, description, make) for name, description, make in rows}, working_size,
                    "frame network"), notes
 
