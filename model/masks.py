@@ -14,7 +14,8 @@ from .native import resize
 ASPECT_TOLERANCE = 0.02  # masks whose width/height is within 2 % of the frames' count as the same aspect ratio
 
 
-def mask_needs_resize(mask_size: tuple[int, int], frame_size: tuple[int, int], name: str = "hole") -> bool:
+def mask_needs_resize(mask_size: tuple[int, int], frame_size: tuple[int, int], name: str = "hole",
+                      what: str = "mask") -> bool:
     """Whether a mask of ``mask_size`` ``(w, h)`` must be resized to frames of ``frame_size`` ``(W, H)``.
 
     False at the frame size, True at another size of the same aspect ratio (within
@@ -27,8 +28,8 @@ def mask_needs_resize(mask_size: tuple[int, int], frame_size: tuple[int, int], n
     if (w, h) == (width, height):
         return False
     if min(w, h) < 1 or abs(w / h - width / height) > ASPECT_TOLERANCE * width / height:
-        raise ValueError(f"{name}: mask is {w}x{h} but frames are {width}x{height}, another aspect ratio; make the "
-                         "mask at the frame size (a mask of the frames' aspect ratio is resized to them).")
+        raise ValueError(f"{name}: {what} is {w}x{h} but frames are {width}x{height}, another aspect ratio; make the "
+                         f"{what} at the frame size (a {what} of the frames' aspect ratio is resized to them).")
     return True
 
 

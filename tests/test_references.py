@@ -156,3 +156,6 @@ def test_the_cli_carries_a_reference_image(cli, tmp_path):
     refused = cli(*common[:2], "-o", "x", "--reference", "0:plate.png")
     assert refused.returncode == 2 and "--propagate" in refused.stderr
     assert cli(*common, "-o", "y", "--reference", "nine:plate.png").returncode == 2
+    cv2.imwrite(str(tmp_path / "square.png"), np.full((40, 40, 3), 128, np.uint8))
+    wrong = cli(*common, "-o", "z", "--reference", "0:square.png")
+    assert wrong.returncode == 2 and "another aspect ratio" in wrong.stderr and not (tmp_path / "z").exists()

@@ -15,6 +15,7 @@ import torch
 from tqdm import tqdm
 
 from ..io.encode import CODECS, VIDEO_EXTENSIONS
+from ..masks import mask_needs_resize
 from ..io.video import FrameSource, FrameWriter, MaskSource, paired, read_image, side_by_side, tint_hole
 from .config import PipelineConfig
 from .run import Pipeline
@@ -104,15 +105,18 @@ def reference_items(text: str) -> list[tuple[int, Path]]:
     return items
 
 
-def read_references(text: str, frame_count: int) -> dict[int, torch.Tensor]:
-    """The reference images of ``text`` (see :func:`reference_items`), checked against a shot of ``frame_count``
-    frames (0: not known yet, checked as the frames arrive)."""
+def read_references(text: str, frame_count: int, size: tuple[int, int]) -> dict[int, torch.Tensor]:
+    """The reference images of ``text`` (see :func:`reference_items`), checked before any output against a shot of
+    ``frame_count`` frames (0: not known yet; the stream checks as the frames arrive) of ``size`` ``(W, H)``
+    (another aspect ratio: ValueError; the rest of the checks when each frame arrives)."""
     references = {}
     for number, path in reference_items(text):
         if frame_count and number >= frame_count:
             raise ValueError(f"reference for frame {number}: the video has frames 0 to {frame_count - 1}; give a "
                              "frame number in that range.")
-        references[number] = read_image(path)
+        image = read_image(path)
+        mask_needs_resize((image.shape[3], image.shape[2]), size, f"reference for frame {number} ({path})", "image")
+        references[number] = image
     return references
 
 
@@ -140,7 +144,7 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
     fps = job.fps or info.fps
     audio = audio_source(frames, fps)
     exact = info.frame_count if frames.kind != "video" else 0  # a container's count is only its claim
-    references = read_references(job.references, total_frames(exact, job.max_frames))
+    references = read_references(job.references, total_frames(exact, job.max_frames), (info.width, info.height))
     if references and not config.propagate:
         raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
     pipeline = pipeline or Pipeline(config)
@@ -166,8 +170,12 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
 
 
 def total_frames(frame_count: int, max_frames: int) -> int:
-    """Frames a job will read: the source's count cut to ``max_frames`` (0 when the source does not say)."""
-    return min(frame_count, max_frames) if frame_count and max_frames else frame_count
+    """At most how many frames a job will read: the source's count cut to ``max_frames`` (0: not known).
+
+    >>> total_frames(48, 10), total_frames(0, 10), total_frames(48, 0), total_frames(0, 0)
+    (10, 10, 48, 0)
+    """
+    return min(frame_count, max_frames) if frame_count and max_frames else frame_count or max_frames
 
 
 def _timed_reading(pairs, timing: dict):

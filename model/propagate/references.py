@@ -45,7 +45,7 @@ def check_references(references: dict[int, torch.Tensor], frames: torch.Tensor, 
         if image.ndim != 4 or image.shape[:2] != (1, 3):
             raise ValueError(f"{name}: expected one RGB image [1,3,H,W], got {tuple(image.shape)}.")
         h, w = image.shape[-2:]
-        if mask_needs_resize((w, h), (width, height), name):
+        if mask_needs_resize((w, h), (width, height), name, "image"):
             warnings.warn(f"{name}: the image is {w}x{h}, the frames {width}x{height}; resizing it.", stacklevel=2)
             image = resize_image(image.float(), (height, width))
         image = image.to(frames.device, frames.dtype).clamp(0.0, 1.0)
