@@ -37,7 +37,7 @@ from model import runtime
 runtime.set_up()  # before torch loads (model/runtime.py)
 
 from model import stages  # noqa: E402
-from model.io.encode import CODECS, VIDEO_EXTENSIONS  # noqa: E402
+from model.io.encode import CODECS  # noqa: E402
 from model.pipeline.config import DEFAULTS, PipelineConfig, classical  # noqa: E402
 from model.pipeline.job import Job, run_job  # noqa: E402
 from model.pipeline.run import Pipeline  # noqa: E402
@@ -135,13 +135,13 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         parser.error("--reference is carried by Flow Propagate; add --propagate.")
     if args.max_distance is not None and not args.propagate:
         parser.error("--max-distance only applies with --propagate; add --propagate or drop it.")
-    videos = [p for p in (args.output, args.side_by_side) if p and Path(p).suffix.lower() in VIDEO_EXTENSIONS]
-    if args.codec is not None and not videos:
-        parser.error("--codec applies to video outputs; OUTPUT is a folder of PNG frames (already lossless).")
     try:
-        return settings(args)
+        config, job = settings(args)
     except ValueError as error:
         parser.error(str(error))
+    if args.codec is not None and not job.writes_video:
+        parser.error("--codec applies to video outputs; OUTPUT is a folder of PNG frames (already lossless).")
+    return config, job
 
 
 def settings(args: argparse.Namespace) -> tuple[PipelineConfig, Job]:

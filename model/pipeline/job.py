@@ -18,7 +18,7 @@ from ..io.encode import CODECS, VIDEO_EXTENSIONS
 from ..masks import mask_needs_resize
 from ..io.video import FrameSource, FrameWriter, MaskSource, paired, read_image, side_by_side, tint_hole
 from .config import PipelineConfig
-from .run import Pipeline
+from .run import Pipeline, check_carried
 
 SIDE_BY_SIDE_GAP = 4  # pixels between input and result
 
@@ -145,12 +145,9 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
     audio = audio_source(frames, fps)
     exact = info.frame_count if frames.kind != "video" else 0  # a container's count is only its claim
     references = read_references(job.references, total_frames(exact, job.max_frames), (info.width, info.height))
-    if references and not config.propagate:
-        raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
+    check_carried(config, references)  # before any output is opened
     pipeline = pipeline or Pipeline(config)
-    total = info.frame_count or None
-    if job.max_frames:
-        total = min(total or job.max_frames, job.max_frames)
+    total = total_frames(info.frame_count, job.max_frames) or None
     began = time.perf_counter()
     timing = {"read": 0.0, "write": 0.0}
     gap = SIDE_BY_SIDE_GAP

@@ -86,6 +86,12 @@ def load_networks(config: PipelineConfig) -> dict[str, Network]:
     return {kind: load_network(path, kind) for kind, path in found.items()}
 
 
+def check_carried(config: PipelineConfig, references: dict | None) -> None:
+    """ValueError when ``references`` are given to a pipeline without Flow Propagate, which carries them."""
+    if references and not config.propagate:
+        raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
+
+
 class Pipeline:
     """A :class:`PipelineConfig` built into stage objects once; :meth:`run` streams a video through them.
 
@@ -141,8 +147,7 @@ class Pipeline:
         ``references``: frames with their hole filled, carried by Flow Propagate (``propagate`` must be on;
         see :mod:`model.propagate.references`).
         """
-        if references and not self.config.propagate:
-            raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
+        check_carried(self.config, references)
         timing = timing if timing is not None else {}
         for key in ("read", "propagate", "wait", "inpaint"):
             timing.setdefault(key, 0.0)

@@ -201,7 +201,7 @@ class StreamingPropagator:
             return backward, forward
 
         from_past = None
-        references = ReferenceVideo(held, self.references)
+        references = ReferenceVideo(held, dict(self.references))  # fitted to the frames as they arrive
         ref_past: dict[int, tuple[torch.Tensor, ...] | None] = {}  # frame -> its samples of the references
         first = count = 0  # the first frame not yet emitted; frames read
         for frame, hole in video:
@@ -218,8 +218,9 @@ class StreamingPropagator:
                 raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
                                  f"{held.size[1]}x{held.size[0]}; every frame of a video must have one size.")
             binary = hole_at(hole, 0)
-            if t in self.references:  # checked (and fitted) against the frame as it arrives
-                self.references[t] = check_references({t: self.references[t]}, frame, hole, t, t + 1)[t]
+            if t in references.references:  # checked (and fitted) against the frame as it arrives
+                fitted = check_references({t: references.references[t]}, frame, hole, t, t + 1)
+                references.references[t] = fitted[t]
             held.put(t, frame, hole)
             count += 1
             self.peak_frames = max(self.peak_frames, len(held))
@@ -230,27 +231,29 @@ class StreamingPropagator:
             previous = small
             box, samples, area = from_past(t)
             past[t] = None if box is None else hold_past(samples, area, gradients)
-            if self.references:
+            if references.references:
                 box, samples, area = refs_from_past(t)
                 ref_past[t] = None if box is None else hold_past(samples, area, gradients)
             # the first chunk is half as long, so that the first frames come out sooner (any cut is exact)
             chunk = self.chunk if first else max(1, self.chunk // 2)
             if t + 1 < first + chunk + self.context:
                 continue  # the chunk's future pass still lacks frames after it
-            yield from self._chunk(held, flows, past, ref_past, first, first + chunk, t, scale, gradients)
+            yield from self._chunk(held, flows, past, references, ref_past, first, first + chunk, t, scale,
+                                   gradients)
             first += chunk
             held.drop_before(first)  # the next frames' past passes reach back to t + 1 - D >= first
             for i in [i for i in flows if i < first]:
                 del flows[i]
         if first < count:
-            yield from self._chunk(held, flows, past, ref_past, first, count, count - 1, scale, gradients)
-        beyond = [n for n in self.references if n >= count]
+            yield from self._chunk(held, flows, past, references, ref_past, first, count, count - 1, scale,
+                                   gradients)
+        beyond = [n for n in references.references if n >= count]
         if beyond:
             raise ValueError(f"reference for frame {beyond[0]}: the video has frames 0 to {count - 1}; give a frame "
                              "number in that range.")
 
-    def _chunk(self, held: HeldFrames, flows: dict, past: dict, ref_past: dict, first: int, end: int, start: int,
-               tolerance: float, gradients: bool) -> Iterator[Propagated]:
+    def _chunk(self, held: HeldFrames, flows: dict, past: dict, references: ReferenceVideo, ref_past: dict,
+               first: int, end: int, start: int, tolerance: float, gradients: bool) -> Iterator[Propagated]:
         """Run the future pass from frame ``start`` back to ``first``, then yield frames ``first .. end - 1``."""
         device = self.device
         to_future = lambda i: self._pair(held, flows, i)  # noqa: E731
@@ -262,14 +265,13 @@ class StreamingPropagator:
                 filled = fill_from_passes(held, t, box, past[t], samples, area, gradients, device)
                 if filled is not None:
                     patches[t] = (box, *(x.cpu() for x in filled))
-        if self.references:
-            references = ReferenceVideo(held, self.references)
+        if references.references:
             refs_from_future = Tracer(references, to_future, 1, NO_LIMIT, tolerance, gradients, device,
                                       references.is_reference, MARGIN)
             for t in range(start, first - 1, -1):
                 box, samples, area = refs_from_future(t)
                 if t < end:
-                    patch = reference_patch(held, t, patches.get(t), self.references.get(t), box, ref_past[t],
+                    patch = reference_patch(held, t, patches.get(t), references.references.get(t), box, ref_past[t],
                                             samples, area, gradients, device)
                     if patch is not None:
                         patches[t] = patch
