@@ -8,6 +8,7 @@
     python scripts/benchmark.py memory --size 1280x720 --frames 100 300 --cli-args=--propagate
     python scripts/benchmark.py node-memory --size 1280x720 100 300   # the ComfyUI nodes' working memory
     python scripts/benchmark.py batch /tmp/frvi_batch --workers 2 --label local2   # batch_inpaint.py throughput
+    python scripts/benchmark.py server --size 1920x1080 --frames 300 600 --cli   # the long-shot template in ComfyUI
 
 Every row is built from the pipeline description (``model/pipeline/config.py``'s ``DEFAULTS``, the CLI's
 settings, and ``model/pipeline/run.py``'s ``build_stages``). The input is a panning crop of a real frame
@@ -34,6 +35,13 @@ node-memory
     The four ComfyUI pipeline nodes (the widgets' defaults) on T generated frames held in memory: peak RSS
     next to the tensors the graph keeps (IMAGE batches and flow fields); the difference, their working
     memory, must not grow with T.
+server
+    An API workflow (default: the long-shot template) through a real ComfyUI server started by
+    ``../shared/tools/comfyui-up`` (restarted per length, so its peak is this run's): the server process's
+    idle and peak RSS (``/proc``, the whole process) and ms/frame, on a panning clip with a moving box
+    hole written as two MJPG .avi files. ``--cli`` also runs ``inpaint_video.py`` with the streaming node's
+    settings on the same files (peak RSS, ms/frame including start-up) and compares the two outputs frame by
+    frame (equal with ``--codec h264_lossless`` when both run on the same torch thread count).
 batch
     ``batch_inpaint.py`` over 8 short shots of ``demo/dog_walk`` (every other one with ``--propagate``),
     copied into FOLDER (never into the repository), locally or on a Ray cluster; checks that its PNGs equal
@@ -60,6 +68,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
@@ -433,6 +442,115 @@ def run_node_memory(args: argparse.Namespace) -> int:
     return 0
 
 
+# ------------------------------------------------------------------------------------------------ server
+HARNESS = ROOT.parent / "shared" / "tools"
+
+
+def write_videos(folder: Path, width: int, height: int, count: int, texture: Path | None) -> tuple[Path, Path]:
+    """A panning clip and its moving-box hole as two MJPG .avi files (24 fps) in ``folder`` -> their paths."""
+    video, hole = PanningVideo(width, height, texture, pad=max(24, width // 20)), moving_box(width, height)
+    paths = folder / "frames.avi", folder / "hole_mask.avi"
+    writers = [cv2.VideoWriter(str(p), cv2.VideoWriter_fourcc(*"MJPG"), 24.0, (width, height)) for p in paths]
+    for t in range(count):
+        writers[0].write(cv2.cvtColor(np.ascontiguousarray(video.frame_array(t)), cv2.COLOR_RGB2BGR))
+        writers[1].write(cv2.cvtColor(hole(t), cv2.COLOR_GRAY2BGR))
+    for writer in writers:
+        writer.release()
+    return paths
+
+
+def proc_status(pid: int, key: str) -> float:
+    """``VmRSS`` / ``VmHWM`` (peak) of process ``pid`` in MiB, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(key + ":"):
+            return int(line.split()[1]) / 1024
+    raise ValueError(f"{key} not in /proc/{pid}/status")
+
+
+def stream_cli_args(graph: dict) -> list[str]:
+    """The CLI options that match the graph's Video Inpaint (streaming) widgets."""
+    node = next(n["inputs"] for n in graph.values() if n["class_type"] == "FRVI_VideoInpaintStream")
+    flag = lambda on, name: f"--{name}" if on else f"--no-{name}"  # noqa: E731
+    return [flag(node["propagate"], "propagate"), flag(node["learned"], "learned"), "--max-distance",
+            str(node["max_distance"]), "--frame-method", node["frame_method"], "--grow", str(node["grow"]),
+            "--codec", node["codec"], "--estimator", node.get("estimator", DEFAULTS.estimator)]
+
+
+def decoded(path: Path) -> list[np.ndarray]:
+    """Every frame of a video file as OpenCV decodes it."""
+    capture, frames = cv2.VideoCapture(str(path)), []
+    while True:
+        ok, image = capture.read()
+        if not ok:
+            return frames
+        frames.append(image)
+
+
+def run_server(args: argparse.Namespace) -> int:
+    width, height = args.size
+    graph = json.loads(args.workflow.read_text())
+    loaders = {n["_meta"]["title"]: i for i, n in graph.items() if n["class_type"] == "LoadVideo"}
+    mask_id = next(i for title, i in loaders.items() if "mask" in title.lower())
+    frames_id = next(i for i in loaders.values() if i != mask_id)
+    streaming = any(n["class_type"] == "FRVI_VideoInpaintStream" for n in graph.values())
+    if args.codec and streaming:
+        next(n for n in graph.values() if n["class_type"] == "FRVI_VideoInpaintStream")["inputs"]["codec"] = args.codec
+    print(f"{args.workflow.name} through a real ComfyUI server (--cpu) on a panning clip at {width}x{height} with a "
+          f"moving box hole (MJPG .avi files); load average {load_average()}\n")
+    print("| frames | server RSS idle MiB | server peak RSS MiB | ms/frame (queue to done) | "
+          "CLI peak RSS MiB | CLI ms/frame | output equal to the CLI's |")
+    print("|---|---|---|---|---|---|---|")
+    for count in args.frames:
+        with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+            folder = Path(tmp)
+            frames, mask = write_videos(folder, width, height, count, args.texture)
+            up = subprocess.run([str(HARNESS / "comfyui-up"), str(ROOT), str(args.port)], capture_output=True,
+                                text=True)
+            if up.returncode != 0:
+                raise SystemExit(f"error: comfyui-up failed ({up.returncode}):\n{up.stdout[-2000:]}{up.stderr[-2000:]}")
+            env = dict(line.split("=", 1) for line in up.stdout.splitlines() if "=" in line)
+            pid, inputs = int(env["COMFYUI_PID"]), Path(env["COMFYUI_INPUT"])
+            try:
+                names = {frames_id: f"frvi_bench_{count}.avi", mask_id: f"frvi_bench_{count}_mask.avi"}
+                shutil.copyfile(frames, inputs / names[frames_id])
+                shutil.copyfile(mask, inputs / names[mask_id])
+                for node_id, name in names.items():
+                    graph[node_id]["inputs"]["file"] = name
+                (folder / "graph.json").write_text(json.dumps(graph))
+                idle = proc_status(pid, "VmRSS")
+                queued = subprocess.run([sys.executable, str(HARNESS / "comfyui-queue"), env["COMFYUI_URL"],
+                                         str(folder / "graph.json"), "--timeout", str(args.timeout), "--quiet"],
+                                        capture_output=True, text=True)
+                if queued.returncode != 0:
+                    raise SystemExit(f"error: the workflow failed ({queued.returncode}):\n{queued.stdout[-3000:]}")
+                summary = json.loads(queued.stdout[queued.stdout.index("{"):])  # the JSON report, maybe indented
+                peak = proc_status(pid, "VmHWM")
+                saved = [Path(env["COMFYUI_OUTPUT"]) / f for out in summary["outputs"].values() for f in out["files"]]
+                cli_cells = ["", "", ""]
+                if args.cli and streaming:
+                    out = folder / f"cli{saved[0].suffix if saved else '.mp4'}"
+                    command = [sys.executable, str(CLI), str(frames), str(mask), "-o", str(out), "--quiet",
+                               *stream_cli_args(graph)]
+                    code, cli_peak, wall = peak_rss(command, ROOT, folder / "cli.log", args.threads)
+                    if code != 0:
+                        raise SystemExit(f"error: the CLI failed ({code}):\n{(folder / 'cli.log').read_text()[-2000:]}")
+                    same = ""
+                    if saved:
+                        a, b = decoded(saved[0]), decoded(out)
+                        same = "yes" if len(a) == len(b) and all(np.array_equal(x, y) for x, y in zip(a, b)) else \
+                            f"no ({len(a)} vs {len(b)} frames)"
+                    cli_cells = [f"{cli_peak:.0f}", f"{1000 * wall / count:.0f}", same]
+                print(f"| {count} | {idle:.0f} | {peak:.0f} | {1000 * summary['seconds'] / count:.0f} | "
+                      + " | ".join(cli_cells) + " |", flush=True)
+                for path in saved:
+                    path.unlink(missing_ok=True)
+                for name in names.values():
+                    (inputs / name).unlink(missing_ok=True)
+            finally:
+                subprocess.run([str(HARNESS / "comfyui-down"), str(args.port)], capture_output=True)
+    return 0
+
+
 # ------------------------------------------------------------------------------------------------- batch
 DEMO = ROOT / "demo" / "dog_walk"
 SHOTS, SHOT_FRAMES, STRIDE = 8, 24, 3
@@ -586,6 +704,20 @@ def build_parser() -> argparse.ArgumentParser:
     sub = command("node-memory", run_node_memory, "the four ComfyUI pipeline nodes' working memory against T")
     sub.add_argument("lengths", type=int, nargs="*", default=[30, 300], help="frame counts T (default: 30 300)")
     sub.add_argument("--size", type=_size, default=(432, 240), help="frame size WxH (default: 432x240)")
+
+    sub = command("server", run_server, "a workflow through a real ComfyUI server: its peak RSS and ms/frame, "
+                                        "beside the CLI's")
+    sub.add_argument("--workflow", type=Path, default=ROOT / "workflows" / "api" / "long_shot_streaming_api.json",
+                     help="API workflow whose two Load Video nodes (one titled ...mask...) get the clip")
+    sub.add_argument("--frames", type=int, nargs="+", default=[300, 600], help="clip lengths (default: 300 600)")
+    sub.add_argument("--size", type=_size, default=(1920, 1080), help="frame size WxH (default: 1920x1080)")
+    sub.add_argument("--codec", choices=["h264", "h264_lossless", "ffv1"], help="the streaming node's codec")
+    sub.add_argument("--cli", action="store_true", help="also run inpaint_video.py with the streaming node's "
+                                                        "settings and compare the outputs")
+    sub.add_argument("--port", type=int, default=8310, help="the server's port (default: 8310)")
+    sub.add_argument("--timeout", type=int, default=7200, help="seconds a workflow may run (default: 7200)")
+    sub.add_argument("--texture", type=Path, default=texture, help="image the clip pans over")
+    sub.add_argument("--workdir", help="where the clips go (default: a temporary folder)")
 
     sub = command("batch", run_batch, "batch_inpaint.py over 8 short shots, its PNGs compared with the CLI's")
     sub.add_argument("--cpus-per-shot", type=int, default=1, help="batch_inpaint.py's option, also the threads of the "

@@ -75,3 +75,29 @@ def test_the_worker_sets_its_own_torch_threads_and_leaves_the_callers():
 def test_a_depth_below_one_is_refused():
     with pytest.raises(ValueError, match="depth"):
         next(in_background(iter([1]), depth=0))
+
+
+def test_a_poll_that_raises_stops_a_long_wait_at_once():
+    class Cancelled(Exception):
+        pass
+
+    release = threading.Event()
+    calls = []
+
+    def producer():
+        yield 0
+        release.wait(10)  # a long item (a chunk of Flow Propagate's future pass)
+        yield 1
+
+    def poll():
+        calls.append(time.perf_counter())
+        if len(calls) == 3:
+            raise Cancelled
+
+    items = in_background(producer(), depth=1, poll=poll)
+    assert next(items) == 0
+    start = time.perf_counter()
+    with pytest.raises(Cancelled):
+        next(items)
+    assert time.perf_counter() - start < 2.0  # the third poll came a fraction of a second after the second
+    release.set()

@@ -104,16 +104,28 @@ def _open_video(path: Path) -> cv2.VideoCapture:
 
 
 def _video_images(path: Path) -> Iterator[np.ndarray]:
-    """Every frame of the video at ``path`` as OpenCV decodes it (BGR), the capture released at the end."""
+    """Every frame of the video at ``path`` as OpenCV decodes it (BGR), the capture released at the end.
+
+    Raises ValueError naming the first frame that could not be decoded when the decoding stops well short of
+    the frame count the container claims (a damaged or cut file): more than 2 frames, and 2 % of the count,
+    short (containers that only estimate their count are off by a frame or two).
+    """
     capture = _open_video(path)
+    claimed = int(capture.get(cv2.CAP_PROP_FRAME_COUNT) or 0)
+    count = 0
     try:
         while True:
             ok, image = capture.read()
             if not ok:
-                return
+                break
+            count += 1
             yield image
     finally:
         capture.release()
+    if claimed - count > max(2, claimed // 50):
+        raise ValueError(f"{path}: frame {count} (counting from 0) could not be decoded, but the file claims "
+                         f"{claimed} frames: it is damaged or cut short. Re-export it, or convert it to a folder "
+                         "of PNG frames.")
 
 
 def _video_info(capture: cv2.VideoCapture, path: Path) -> VideoInfo:
@@ -177,6 +189,7 @@ class FrameSource:
     def __init__(self, path: str | os.PathLike):
         self.path = Path(path)
         self.kind, self.files, self.info = _probe(self.path, cv2.IMREAD_COLOR)
+        self.audio_path = self.path if self.kind == "video" else None  # where an output copies its audio from
 
     def __iter__(self) -> Iterator[torch.Tensor]:
         """Yield ``[1,3,H,W]`` float32 RGB frames in [0,1]; raises ValueError if a frame changes size."""

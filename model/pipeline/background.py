@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import queue
 import threading
-from typing import Iterable, Iterator, TypeVar
+from typing import Callable, Iterable, Iterator, TypeVar
 
 import torch
 
 Item = TypeVar("Item")
 _DONE = object()
+POLL_SECONDS = 0.2  # how often a waiting consumer calls its poll
+ABANDON_SECONDS = 0.5  # how long a consumer that stops on an error waits for the worker's current item
 
 
 class _Failure:
@@ -25,17 +27,21 @@ class _Failure:
         self.error = error
 
 
-def in_background(items: Iterable[Item], depth: int = 2, threads: int = 0) -> Iterator[Item]:
+def in_background(items: Iterable[Item], depth: int = 2, threads: int = 0,
+                  poll: Callable[[], None] | None = None) -> Iterator[Item]:
     """Yield the items of ``items`` in order, computed ahead by a worker thread.
 
     Args:
         items: any iterable (e.g. a generator of frames); it is iterated only in the worker.
         depth: how many finished items may wait for the consumer (bounds the memory held ahead).
         threads: torch CPU threads of the worker (0 = leave the default).
+        poll: called every :data:`POLL_SECONDS` while the consumer waits for an item; it may raise (a Cancel
+            button), which stops the wait at once.
     Raises:
-        Whatever ``items`` raised, in the consumer, after the items made before it.
-    Closing the returned generator (or an exception in the consumer) stops the worker after its
-    current item; nothing keeps running.
+        Whatever ``items`` or ``poll`` raised, in the consumer (``items``' error after the items made before it).
+    Closing the returned generator stops the worker after its current item. When the consumer stops on an
+    error (``poll``'s included) it waits for that at most :data:`ABANDON_SECONDS`; the worker then finishes its
+    item alone and ends, without handing it over.
     """
     if depth < 1:
         raise ValueError(f"in_background: depth is {depth}; use 1 or more items.")
@@ -69,14 +75,22 @@ def in_background(items: Iterable[Item], depth: int = 2, threads: int = 0) -> It
 
     worker = threading.Thread(target=produce, name="frvi-producer", daemon=True)
     worker.start()
+    wait = 5.0
     try:
         while True:
-            value = ready.get()
+            try:
+                value = ready.get(timeout=POLL_SECONDS if poll else None)
+            except queue.Empty:
+                poll()
+                continue
             if value is _DONE:
                 return
             if isinstance(value, _Failure):
                 raise value.error
             yield value
+    except BaseException:
+        wait = ABANDON_SECONDS
+        raise
     finally:
         stop.set()
-        worker.join(timeout=5.0)
+        worker.join(timeout=wait)

@@ -10,6 +10,7 @@ import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import torch
 from tqdm import tqdm
@@ -106,45 +107,68 @@ def reference_items(text: str) -> list[tuple[int, Path]]:
 
 
 def read_references(text: str, frame_count: int, size: tuple[int, int]) -> dict[int, torch.Tensor]:
-    """The reference images of ``text`` (see :func:`reference_items`), checked before any output against a shot of
-    ``frame_count`` frames (0: not known yet; the stream checks as the frames arrive) of ``size`` ``(W, H)``
-    (another aspect ratio: ValueError; the rest of the checks when each frame arrives)."""
-    references = {}
-    for number, path in reference_items(text):
+    """The reference images of ``text`` (see :func:`reference_items`), checked by :func:`check_reference_images`."""
+    images = {number: read_image(path) for number, path in reference_items(text)}
+    names = {number: f"reference for frame {number} ({path})" for number, path in reference_items(text)}
+    return check_reference_images(images, frame_count, size, names)
+
+
+def check_reference_images(references: dict[int, torch.Tensor], frame_count: int, size: tuple[int, int],
+                           names: dict[int, str] | None = None) -> dict[int, torch.Tensor]:
+    """``references`` (``{frame: [1,3,h,w]}``) checked before any output against a shot of ``frame_count`` frames
+    (0: not known yet; the stream checks as the frames arrive) of ``size`` ``(W, H)``: a frame outside the shot or
+    another aspect ratio is a ValueError (the rest of the checks when each frame arrives). ``names``: how messages
+    call each reference."""
+    for number, image in references.items():
+        name = (names or {}).get(number, f"reference for frame {number}")
         if frame_count and number >= frame_count:
-            raise ValueError(f"reference for frame {number}: the video has frames 0 to {frame_count - 1}; give a "
-                             "frame number in that range.")
-        image = read_image(path)
-        mask_needs_resize((image.shape[3], image.shape[2]), size, f"reference for frame {number} ({path})", "image")
-        references[number] = image
+            raise ValueError(f"{name}: the video has frames 0 to {frame_count - 1}; give a frame number in that "
+                             "range.")
+        mask_needs_resize((image.shape[3], image.shape[2]), size, name, "image")
     return references
 
 
-def audio_source(frames: FrameSource, fps: float) -> Path | None:
-    """The input video whose audio the output videos copy, or None (frame folders; a changed frame rate, warned)."""
-    if frames.kind != "video":
+def audio_source(frames, fps: float) -> Path | None:
+    """The video whose audio the output videos copy (``frames.audio_path``), or None (frame folders, frames in
+    memory, a trimmed video; a changed frame rate, warned)."""
+    if frames.audio_path is None:
         return None
     if abs(fps - frames.info.fps) > 1e-3 * frames.info.fps:
         warnings.warn(f"--fps {fps:g} differs from the input's {frames.info.fps:g} fps: the video plays at another "
                       "speed, so its audio is not copied.", stacklevel=2)
         return None
-    return frames.path
+    return frames.audio_path
 
 
-def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) -> dict:
+def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None,
+            on_frame: Callable[[int], None] | None = None) -> dict:
     """Stream ``job``'s INPUT/MASK through the pipeline into its outputs; returns counts and timings.
 
-    ``pipeline``: the pipeline already built from ``config`` (default: built here). Outputs appear only
+    ``pipeline``: the pipeline already built from ``config`` (default: built here). ``on_frame``: called with
+    each frame's index once it is written (a progress bar; it may raise to stop the run). Outputs appear only
     when complete (see :class:`model.io.video.FrameWriter`): an error or Ctrl-C leaves none behind.
     """
     frames = FrameSource(job.input)
+    masks = MaskSource(job.mask, frames.info.width, frames.info.height, invert=job.invert_mask)
+    return run_sources(job, frames, masks, config, pipeline, on_frame)
+
+
+def run_sources(job: Job, frames, masks, config: PipelineConfig, pipeline: Pipeline | None = None,
+                on_frame: Callable[[int], None] | None = None,
+                references: dict[int, torch.Tensor] | None = None, poll: Callable[[], None] | None = None) -> dict:
+    """:func:`run_job` from sources already open: ``frames`` a :class:`~model.io.video.FrameSource` or one of
+    :mod:`model.io.sources`, ``masks`` likewise (fitted to the frames' size); ``job.input``/``job.mask`` only
+    name them. ``references``: reference images ``{frame: [1,3,h,w]}`` in place of ``job.references``' files.
+    ``poll``: see :meth:`~model.pipeline.run.Pipeline.run` (a Cancel check while the stages wait).
+    ValueError, with nothing written, when the sources hold no frames."""
     info = frames.info
-    masks = MaskSource(job.mask, info.width, info.height, invert=job.invert_mask)
     pairs = paired(frames, masks, job.max_frames)  # checks the counts before any output is created
     fps = job.fps or info.fps
     audio = audio_source(frames, fps)
     exact = info.frame_count if frames.kind != "video" else 0  # a container's count is only its claim
-    references = read_references(job.references, total_frames(exact, job.max_frames), (info.width, info.height))
+    known = total_frames(exact, job.max_frames)
+    references = (check_reference_images(references, known, (info.width, info.height)) if references else
+                  read_references(job.references, known, (info.width, info.height)))
     check_carried(config, references)  # before any output is opened
     pipeline = pipeline or Pipeline(config)
     total = total_frames(info.frame_count, job.max_frames) or None
@@ -155,13 +179,17 @@ def run_job(job: Job, config: PipelineConfig, pipeline: Pipeline | None = None) 
             (FrameWriter(job.side_by_side, 2 * info.width + gap, info.height, fps, info.names, job.codec, audio)
              if job.side_by_side else nullcontext()) as comparison, \
             tqdm(total=total, unit="frame", desc="inpainting", dynamic_ncols=True, disable=job.quiet) as bar:
-        for done in pipeline.run(_timed_reading(pairs, timing), timing, references):
+        for done in pipeline.run(_timed_reading(pairs, timing), timing, references, poll):
             start = time.perf_counter()
             writer.write(done.output)
             if comparison is not None:
                 comparison.write(side_by_side(tint_hole(done.frame, done.hole), done.output, gap))
             timing["write"] += time.perf_counter() - start
             bar.update(1)
+            if on_frame is not None:
+                on_frame(writer.count - 1)
+        if writer.count == 0:
+            raise ValueError(f"{job.input}: no frames to inpaint (the video is empty, or trimmed to nothing).")
     return {"frames": writer.count, "width": info.width, "height": info.height, "fps": fps,
             "seconds": time.perf_counter() - began, **timing}
 

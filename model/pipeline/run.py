@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import time
 from contextlib import closing, contextmanager
-from typing import Any, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import torch
 
@@ -135,7 +135,8 @@ class Pipeline:
                                    self.config.propagation, device=self.config.device, references=references)
 
     def run(self, video: Video, timing: dict[str, float] | None = None,
-            references: dict[int, torch.Tensor] | None = None) -> Iterator[Frame]:
+            references: dict[int, torch.Tensor] | None = None,
+            poll: Callable[[], None] | None = None) -> Iterator[Frame]:
         """Each ``(frame [1,3,H,W], hole [1,1,H,W])`` of ``video`` in order -> a :class:`Frame`.
 
         With ``propagate`` and two or more torch threads, Flow Propagate runs (with the reading of
@@ -145,7 +146,8 @@ class Pipeline:
         meanwhile, if the caller times its reading there), ``"wait"`` (the stages waiting for their input)
         and ``"inpaint"``. Free memory is handed back every :data:`TRIM_EVERY` frames.
         ``references``: frames with their hole filled, carried by Flow Propagate (``propagate`` must be on;
-        see :mod:`model.propagate.references`).
+        see :mod:`model.propagate.references`). ``poll``: called a few times a second while the stages wait for
+        Flow Propagate's worker (it may raise to stop the run, e.g. a Cancel button).
         """
         check_carried(self.config, references)
         timing = timing if timing is not None else {}
@@ -163,7 +165,7 @@ class Pipeline:
             if overlapped:
                 # A chunk's frames come out together: room for all of them (compact, ~4 bytes a pixel each)
                 # lets the worker go on reading and tracing while the stages work through them.
-                propagated = in_background(propagated, depth=propagator.chunk, threads=1)
+                propagated = in_background(propagated, depth=propagator.chunk, threads=1, poll=poll)
             items = ((p.frame, p.hole, p.filled, p.remaining) for p in propagated)
         else:
             items = ((frame, hole, frame, hole) for frame, hole in video)
