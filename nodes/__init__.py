@@ -1,28 +1,46 @@
-"""ComfyUI node registry of the pack. Keys are class names used in saved workflows: never rename them."""
+"""ComfyUI node registry of the pack, on ComfyUI's V3 node schema (``comfy_api.latest``).
+
+ComfyUI calls :func:`comfy_entrypoint` and registers each class of :data:`NODES` under its schema's
+``node_id``. Node ids, input names and widget order are used in saved workflows: never change them.
+"""
+from comfy_api.latest import ComfyExtension, io
+
 from .demo_inputs import copy_demo_inputs
 from .loader_nodes import (LoadConvLSTMRefineNetwork, LoadFlowBlendNetwork, LoadFlowCompletionNetwork,
                            LoadFrameInpaintNetwork)
 from .pipeline_nodes import ConvLSTMRefine, FlowBlend, FrameInpaint, RobustFlow
 from .propagate_node import FlowPropagate
+from .stream_node import VideoInpaintStream
 from .utility_nodes import FlowVisualize, HoleComposite, HoleGrowFeather
 
-# (class key in saved workflows, node class, display name): one declaration per node
-NODES = (
-    ("FRVI_FlowPropagate", FlowPropagate, "Flow Propagate"),
-    ("FRVI_FrameInpaint", FrameInpaint, "Frame Inpaint"),
-    ("FRVI_RobustFlow", RobustFlow, "Robust Flow"),
-    ("FRVI_FlowBlend", FlowBlend, "Flow Blend"),
-    ("FRVI_ConvLSTMRefine", ConvLSTMRefine, "ConvLSTM Refine"),
-    ("FRVI_HoleGrowFeather", HoleGrowFeather, "Hole Grow & Feather"),
-    ("FRVI_FlowVisualize", FlowVisualize, "Flow Visualize"),
-    ("FRVI_HoleComposite", HoleComposite, "Hole Composite"),
-    ("FRVI_LoadFrameInpaintNetwork", LoadFrameInpaintNetwork, "Load Frame Inpaint Network"),
-    ("FRVI_LoadFlowCompletionNetwork", LoadFlowCompletionNetwork, "Load Flow Completion Network"),
-    ("FRVI_LoadFlowBlendNetwork", LoadFlowBlendNetwork, "Load Flow Blend Network"),
-    ("FRVI_LoadConvLSTMRefineNetwork", LoadConvLSTMRefineNetwork, "Load ConvLSTM Refine Network"),
-)
+# Every node of the pack, one line each (id, display name and inputs are in each class's define_schema).
+NODES: list[type[io.ComfyNode]] = [
+    FlowPropagate,
+    FrameInpaint,
+    RobustFlow,
+    FlowBlend,
+    ConvLSTMRefine,
+    HoleGrowFeather,
+    FlowVisualize,
+    HoleComposite,
+    LoadFrameInpaintNetwork,
+    LoadFlowCompletionNetwork,
+    LoadFlowBlendNetwork,
+    LoadConvLSTMRefineNetwork,
+    VideoInpaintStream,
+]
 
-NODE_CLASS_MAPPINGS = {key: cls for key, cls, _ in NODES}
-NODE_DISPLAY_NAME_MAPPINGS = {key: name for key, _, name in NODES}
+
+class FrameRecurrentExtension(ComfyExtension):
+    """The pack as a ComfyUI extension: its node list."""
+
+    async def get_node_list(self) -> list[type[io.ComfyNode]]:
+        return list(NODES)
+
+
+async def comfy_entrypoint() -> FrameRecurrentExtension:
+    """What ComfyUI calls when it loads the pack (a pack without ``NODE_CLASS_MAPPINGS``)."""
+    return FrameRecurrentExtension()
+
 
 copy_demo_inputs()  # the templates' input files into ComfyUI's input folder, where absent

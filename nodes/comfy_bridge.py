@@ -5,6 +5,9 @@ on their own.
 """
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import torch
 from einops import rearrange
 
@@ -118,3 +121,16 @@ def load_optical_flow(optical_flow) -> torch.nn.Module:
     """
     module = network_from(optical_flow, source="optical_flow: expected the output of Load Optical Flow Model")
     return module.to(compute_device())
+
+
+def temp_directory() -> Path:
+    """ComfyUI's temp folder (emptied when ComfyUI starts) + ``frvi/``, made if absent; outside ComfyUI the
+    system's temp folder + ``frvi/``."""
+    try:
+        import folder_paths
+        base = Path(folder_paths.get_temp_directory())
+    except ImportError:
+        base = Path(tempfile.gettempdir())
+    folder = base / "frvi"
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder

@@ -10,10 +10,11 @@ import os
 from pathlib import Path
 
 import torch
+from comfy_api.latest import io
 
 from ..model.networks.weights import PACK_WEIGHTS, load_network
 from .comfy_bridge import manage_network
-from .types import CATEGORY, FLOW_BLEND_NET, FLOW_COMPLETE_NET, FRAME_NET, REFINE_NET
+from .types import CATEGORY, FlowBlendNet, FlowCompleteNet, FrameInpaintNet, RefineNet
 
 try:  # inside ComfyUI
     import folder_paths
@@ -74,60 +75,86 @@ def weight_path(name: str) -> Path:
     return Path(full)
 
 
-class _LoadNetwork:
-    """Shared body of the loader nodes: pick a file, load it strictly, return the network (on the CPU)."""
+class _LoadNetwork(io.ComfyNode):
+    """Shared body of the loader nodes: pick a file, load it strictly, return the network (on the CPU).
+
+    A loader sets ``KIND`` (the network kind its files must hold) and builds its schema with :meth:`loader_schema`.
+    """
 
     KIND = ""
-    CATEGORY = CATEGORY + "/loaders"
-    RETURN_NAMES = ("model",)
-    FUNCTION = "load"
 
     @classmethod
-    def INPUT_TYPES(cls):
+    def loader_schema(cls, node_id: str, display_name: str, description: str, output: type[io.ComfyTypeIO]
+                      ) -> io.Schema:
+        """The schema every loader shares: ``weights`` (the files listed now: ComfyUI calls this for each
+        ``/object_info``, so a file put into models/frvi/ shows after a refresh) and ``working_size``."""
         files = weight_files(shipped_file(cls.KIND))
-        return {"required": {"weights": (files, {
-            "default": files[0],
-            "tooltip": f"A .safetensors file from models/frvi/ (or the pack's weights/) made for this stage; "
-                       f"{shipped_file(cls.KIND)} is the pack's own trained network when it ships one."})},
-            "optional": {"working_size": ("INT", {
-                "default": 0, "min": 0, "max": 8192, "step": 8,
-                "tooltip": "Long side (pixels) at which this network runs; its result is upsampled to the "
-                           "frame size. 0 = the size stored in the weights file (what it was tuned for)."})}}
+        return io.Schema(
+            node_id=node_id,
+            display_name=display_name,
+            category=CATEGORY + "/loaders",
+            description=description,
+            inputs=[
+                io.Combo.Input("weights", options=files, default=files[0],
+                               tooltip=f"A .safetensors file from models/frvi/ (or the pack's weights/) made for "
+                                       f"this stage; {shipped_file(cls.KIND)} is the pack's own trained network when "
+                                       f"it ships one."),
+                io.Int.Input("working_size", optional=True, default=0, min=0, max=8192, step=8,
+                             tooltip="Long side (pixels) at which this network runs; its result is upsampled to the "
+                                     "frame size. 0 = the size stored in the weights file (what it was tuned for)."),
+            ],
+            outputs=[output.Output("model")],
+        )
 
-    def load(self, weights, working_size=0):
-        network = load_network(weight_path(weights), kind=self.KIND).to(memory_format=torch.channels_last)
-        return (manage_network(network.with_working_size(working_size)),)
+    @classmethod
+    def execute(cls, weights, working_size=0) -> io.NodeOutput:
+        network = load_network(weight_path(weights), kind=cls.KIND).to(memory_format=torch.channels_last)
+        return io.NodeOutput(manage_network(network.with_working_size(working_size)))
 
 
 class LoadFrameInpaintNetwork(_LoadNetwork):
     """Load the frame inpainting network (partial-conv U-Net) for Frame Inpaint's method=network."""
 
-    DESCRIPTION = "Loads frame inpainting weights; connect to Frame Inpaint's model input and set method to network."
     KIND = "frame_inpaint"
-    RETURN_TYPES = (FRAME_NET,)
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return cls.loader_schema("FRVI_LoadFrameInpaintNetwork", "Load Frame Inpaint Network",
+                                 "Loads frame inpainting weights; connect to Frame Inpaint's model input and set "
+                                 "method to network.", FrameInpaintNet)
 
 
 class LoadFlowCompletionNetwork(_LoadNetwork):
     """Load the flow completion network (partial-conv U-Net on flow) for Robust Flow's completion=network."""
 
-    DESCRIPTION = ("Loads flow completion weights; connect to Robust Flow's completion_model input and set "
-                   "completion to network.")
     KIND = "flow_complete"
-    RETURN_TYPES = (FLOW_COMPLETE_NET,)
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return cls.loader_schema("FRVI_LoadFlowCompletionNetwork", "Load Flow Completion Network",
+                                 "Loads flow completion weights; connect to Robust Flow's completion_model input and "
+                                 "set completion to network.", FlowCompleteNet)
 
 
 class LoadFlowBlendNetwork(_LoadNetwork):
     """Load the flow blending network H_f for Flow Blend's method=network."""
 
-    DESCRIPTION = "Loads flow blending (H_f) weights; connect to Flow Blend's model input and set method to network."
     KIND = "flow_blend"
-    RETURN_TYPES = (FLOW_BLEND_NET,)
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return cls.loader_schema("FRVI_LoadFlowBlendNetwork", "Load Flow Blend Network",
+                                 "Loads flow blending (H_f) weights; connect to Flow Blend's model input and set "
+                                 "method to network.", FlowBlendNet)
 
 
 class LoadConvLSTMRefineNetwork(_LoadNetwork):
     """Load the ConvLSTM refiner for ConvLSTM Refine's method=network."""
 
-    DESCRIPTION = ("Loads ConvLSTM refiner weights; connect to ConvLSTM Refine's model input and set method to "
-                   "network.")
     KIND = "convlstm_refine"
-    RETURN_TYPES = (REFINE_NET,)
+
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return cls.loader_schema("FRVI_LoadConvLSTMRefineNetwork", "Load ConvLSTM Refine Network",
+                                 "Loads ConvLSTM refiner weights; connect to ConvLSTM Refine's model input and set "
+                                 "method to network.", RefineNet)

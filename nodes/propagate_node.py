@@ -1,10 +1,11 @@
 """Flow Propagate node: copy what other frames saw into the hole before Frame Inpaint.
 
-Class name and input names are a public API (saved workflows use them): never rename them.
+Node id, input names and widget order are a public API (saved workflows use them): never change them.
 """
 from __future__ import annotations
 
 import torch
+from comfy_api.latest import io
 
 from ..model import stages
 from ..model.pipeline.config import DEFAULTS
@@ -16,68 +17,67 @@ from .types import CATEGORY
 PROPAGATION = DEFAULTS.propagation  # the widgets' defaults
 
 
-class FlowPropagate:
+class FlowPropagate(io.ComfyNode):
     """Bidirectional flow-guided pixel propagation (no weights); outputs the frames and the hole no frame saw."""
 
-    DESCRIPTION = ("Optional first stage: follows completed optical flow forwards and backwards through the clip and "
-                   "copies into each hole the background that a nearby frame saw, at full resolution. Pixels outside "
-                   "the hole are kept exactly. Connect its frames and remaining_hole to Frame Inpaint (and the later "
-                   "stages) in place of the original ones: they only fill what no frame saw. Optional reference: "
-                   "frames with the hole already filled (e.g. by an image inpainting model), carried through the whole "
-                   "batch where no frame saw the background.")
-    CATEGORY = CATEGORY
-    RETURN_TYPES = ("IMAGE", "MASK")
-    RETURN_NAMES = ("frames", "remaining_hole")
-    FUNCTION = "run"
+    @classmethod
+    def define_schema(cls) -> io.Schema:
+        return io.Schema(
+            node_id="FRVI_FlowPropagate",
+            display_name="Flow Propagate",
+            category=CATEGORY,
+            description="Optional first stage: follows completed optical flow forwards and backwards through the clip "
+                        "and copies into each hole the background that a nearby frame saw, at full resolution. Pixels "
+                        "outside the hole are kept exactly. Connect its frames and remaining_hole to Frame Inpaint "
+                        "(and the later stages) in place of the original ones: they only fill what no frame saw. "
+                        "Optional reference: frames with the hole already filled (e.g. by an image inpainting model), "
+                        "carried through the whole batch where no frame saw the background.",
+            inputs=[
+                io.Image.Input("frames", tooltip="Video frames [T,H,W,3] in 0..1."),
+                io.Mask.Input("hole", tooltip="Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, or a "
+                                              "single mask for all frames. A mask of the frames' aspect ratio but "
+                                              "another size is resized to them (with a warning)."),
+                io.Combo.Input("estimator", options=list(stages.ESTIMATORS), default=DEFAULTS.estimator,
+                               tooltip="OpenCV DIS presets: medium is the most accurate."),
+                io.Int.Input("hole_dilation", default=PROPAGATION.hole_dilation, min=0, max=128,
+                             tooltip="Pixels around the hole whose flow is completed instead of measured; raise it "
+                                     "if the object's halo lies outside the mask."),
+                io.Int.Input("max_distance", default=PROPAGATION.max_distance, min=0, max=10000,
+                             tooltip="Frames to look forwards and backwards; 0 = the whole clip."),
+                io.Float.Input("consistency", default=PROPAGATION.consistency, min=0.05, max=50.0, step=0.05,
+                               tooltip="Forward-backward flow tolerance (pixels at the flow resolution): smaller "
+                                       "copies less but refuses more occlusions."),
+                io.Combo.Input("seam", options=list(SEAM_METHODS), default=PROPAGATION.seam,
+                               tooltip="poisson: gradient-domain blending of pixels copied from different frames "
+                                       "with their surroundings; none: raw copies."),
+                io.Int.Input("flow_max_side", default=PROPAGATION.flow_max_side, min=16, max=8192,
+                             tooltip="The flow working size: longest side for flow estimation; colour is always "
+                                     "copied at the source resolution. Values under 64 run at 64 (the least that "
+                                     "carries motion); saved workflows keep working."),
+                io.Int.Input("context_before", optional=True, default=0, min=0, max=10000,
+                             tooltip="For a video in chunks: the first N frames of the batch are only looked at, not "
+                                     "output (the end of the previous chunk). Use max_distance for a seamless join; "
+                                     "0 for the first chunk."),
+                io.Int.Input("context_after", optional=True, default=0, min=0, max=10000,
+                             tooltip="For a video in chunks: the last N frames of the batch are only looked at, not "
+                                     "output (the start of the next chunk). Use max_distance for a seamless join; 0 "
+                                     "for the last chunk."),
+                io.Image.Input("reference", optional=True,
+                               tooltip="Reference fills: one or more frames of this batch with their hole already "
+                                       "filled (by you, an image inpainting model, or Frame Inpaint). What no frame "
+                                       "within max_distance saw is carried from them along the motion, through the "
+                                       "whole batch; real background that a frame saw still wins."),
+                io.String.Input("reference_frames", optional=True, default="0",
+                                tooltip="The frame number of each reference image in this batch (0 = the first "
+                                        "frame, context frames included), comma-separated, in the reference batch's "
+                                        "order."),
+            ],
+            outputs=[io.Image.Output("frames"), io.Mask.Output("remaining_hole")],
+        )
 
     @classmethod
-    def INPUT_TYPES(cls):
-        return {"required": {
-            "frames": ("IMAGE", {"tooltip": "Video frames [T,H,W,3] in 0..1."}),
-            "hole": ("MASK", {"tooltip": "Hole mask, 1 = missing (thresholded at 0.5). One mask per frame, "
-                                         "or a single mask for all frames. A mask of the frames' aspect ratio but "
-                                         "another size is resized to them (with a warning)."}),
-            "estimator": (list(stages.ESTIMATORS), {"default": DEFAULTS.estimator,
-                                                    "tooltip": "OpenCV DIS presets: medium is the most accurate."}),
-            "hole_dilation": ("INT", {"default": PROPAGATION.hole_dilation, "min": 0, "max": 128,
-                                      "tooltip": "Pixels around the hole whose flow is completed instead of "
-                                                 "measured; raise it if the object's halo lies "
-                                                 "outside the mask."}),
-            "max_distance": ("INT", {"default": PROPAGATION.max_distance, "min": 0, "max": 10000,
-                                     "tooltip": "Frames to look forwards and backwards; 0 = the whole clip."}),
-            "consistency": ("FLOAT", {"default": PROPAGATION.consistency, "min": 0.05, "max": 50.0, "step": 0.05,
-                                      "tooltip": "Forward-backward flow tolerance (pixels at the flow resolution): "
-                                                 "smaller copies less but refuses more occlusions."}),
-            "seam": (list(SEAM_METHODS), {"default": PROPAGATION.seam,
-                                          "tooltip": "poisson: gradient-domain blending of pixels copied from "
-                                                     "different frames with their surroundings; none: raw copies."}),
-            "flow_max_side": ("INT", {"default": PROPAGATION.flow_max_side, "min": 16, "max": 8192,
-                                      "tooltip": "The flow working size: longest side for flow estimation; colour "
-                                                 "is always copied at the "
-                                                 "source resolution. Values under 64 run at 64 (the least that "
-                                                 "carries motion); saved workflows keep working."}),
-        }, "optional": {
-            "context_before": ("INT", {"default": 0, "min": 0, "max": 10000,
-                                       "tooltip": "For a video in chunks: the first N frames of the batch are only "
-                                                  "looked at, not output (the end of the previous chunk). Use "
-                                                  "max_distance for a seamless join; 0 for the first chunk."}),
-            "context_after": ("INT", {"default": 0, "min": 0, "max": 10000,
-                                      "tooltip": "For a video in chunks: the last N frames of the batch are only "
-                                                 "looked at, not output (the start of the next chunk). Use "
-                                                 "max_distance for a seamless join; 0 for the last chunk."}),
-            "reference": ("IMAGE", {"tooltip": "Reference fills: one or more frames of this batch with their hole "
-                                               "already filled (by you, an image inpainting model, or Frame "
-                                               "Inpaint). What no frame within max_distance saw is carried from "
-                                               "them along the motion, through the whole batch; real background "
-                                               "that a frame saw still wins."}),
-            "reference_frames": ("STRING", {"default": "0",
-                                            "tooltip": "The frame number of each reference image in this batch "
-                                                       "(0 = the first frame, context frames included), "
-                                                       "comma-separated, in the reference batch's order."}),
-        }}
-
-    def run(self, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side,
-            context_before=0, context_after=0, reference=None, reference_frames="0"):
+    def execute(cls, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side,
+                context_before=0, context_after=0, reference=None, reference_frames="0") -> io.NodeOutput:
         video, mask = video_and_hole(frames, hole)
         count = video.shape[0]
         if context_before + context_after >= count:
@@ -95,4 +95,4 @@ class FlowPropagate:
                                             stages.flow_completer("laplacian"), config, compute_device(),
                                             frame_progress((4 if references else 2) * count), references)
         keep = slice(context_before, count - context_after)
-        return (image_to_comfy(out[keep]), mask_to_comfy(remaining[keep]))
+        return io.NodeOutput(image_to_comfy(out[keep]), mask_to_comfy(remaining[keep]))

@@ -64,6 +64,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -396,6 +397,12 @@ def run_memory(args: argparse.Namespace) -> int:
 NODE_CHILD = r"""
 import importlib.util, json, os, sys, time, torch
 repo = sys.argv[1]
+# The nodes are ComfyUI V3 nodes: comfy_api.latest from the ComfyUI source tree; ComfyUI's runtime modules are kept
+# out (None in sys.modules: ImportError), so the nodes run on their outside-ComfyUI path (CPU, no progress bar)
+sys.path.append(sys.argv[5])
+import comfy_api.latest
+for name in ("comfy.model_management", "comfy.utils", "comfy.model_patcher", "folder_paths"):
+    sys.modules[name] = None
 spec = importlib.util.spec_from_file_location("frvi", repo + "/__init__.py", submodule_search_locations=[repo])
 pack = importlib.util.module_from_spec(spec); sys.modules["frvi"] = pack; spec.loader.exec_module(pack)
 sys.path.insert(0, repo)
@@ -407,12 +414,12 @@ frames = torch.stack([torch.from_numpy(video.frame_array(t).copy()) for t in ran
 hole = torch.zeros(n, h, w); hole[:, h // 3:2 * h // 3, 3 * w // 8:5 * w // 8] = 1
 import gc; gc.collect()
 baseline = int(open("/proc/self/statm").read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20  # current RSS, MiB
-m = pack.NODE_CLASS_MAPPINGS
+from frvi.nodes.pipeline_nodes import ConvLSTMRefine, FlowBlend, FrameInpaint, RobustFlow
 t0 = time.perf_counter()
-(p,) = m["FRVI_FrameInpaint"]().run(frames, hole, d.frame_method, d.radius)
-fp, fi = m["FRVI_RobustFlow"]().run(frames, hole, p, d.estimator, "laplacian", d.hole_dilation)
-(f,) = m["FRVI_FlowBlend"]().run(fp, fi, d.blend)
-out, state = m["FRVI_ConvLSTMRefine"]().run(frames, hole, p, f, "temporal_blend", d.strength)
+(p,) = FrameInpaint.execute(frames, hole, d.frame_method, d.radius).result
+fp, fi = RobustFlow.execute(frames, hole, p, d.estimator, "laplacian", d.hole_dilation).result
+(f,) = FlowBlend.execute(fp, fi, d.blend).result
+out, state = ConvLSTMRefine.execute(frames, hole, p, f, "temporal_blend", d.strength).result
 seconds = time.perf_counter() - t0
 held = (p, out, fp.flow, fp.confidence, fi.flow, fi.confidence, f.flow, f.confidence)
 made = sum(x.numel() * x.element_size() for x in held)
@@ -422,6 +429,9 @@ print(json.dumps({"rss_before_graph_mib": baseline, "outputs_mib": made / 2**20,
 
 
 def run_node_memory(args: argparse.Namespace) -> int:
+    if not (COMFYUI_SOURCE / "comfy_api").is_dir():
+        raise SystemExit(f"error: node-memory needs the ComfyUI source at {COMFYUI_SOURCE} (the nodes import its "
+                         "comfy_api.latest)")
     width, height = args.size
     print(f"the four pipeline nodes (widget defaults) on {width}x{height} frames; load average {load_average()}\n")
     print("| frames | one IMAGE batch MiB | node outputs held MiB | RSS before graph MiB | peak RSS MiB | "
@@ -430,8 +440,8 @@ def run_node_memory(args: argparse.Namespace) -> int:
     for n in args.lengths:
         with tempfile.TemporaryDirectory() as tmp:
             log = Path(tmp) / "log.txt"
-            code, peak, _ = peak_rss([sys.executable, "-c", NODE_CHILD, str(ROOT), str(n), str(width), str(height)],
-                                     ROOT, log, args.threads)
+            code, peak, _ = peak_rss([sys.executable, "-c", NODE_CHILD, str(ROOT), str(n), str(width), str(height),
+                                      str(COMFYUI_SOURCE)], ROOT, log, args.threads)
             text = log.read_text()
             if code != 0:
                 raise SystemExit(f"error: the node graph failed on {n} frames ({code}):\n{text[-2000:]}")
@@ -444,6 +454,7 @@ def run_node_memory(args: argparse.Namespace) -> int:
 
 # ------------------------------------------------------------------------------------------------ server
 HARNESS = ROOT.parent / "shared" / "tools"
+COMFYUI_SOURCE = ROOT.parent / "shared" / "comfyui"  # node-memory imports the nodes' comfy_api.latest from here
 
 
 def write_videos(folder: Path, width: int, height: int, count: int, texture: Path | None) -> tuple[Path, Path]:
@@ -486,6 +497,29 @@ def decoded(path: Path) -> list[np.ndarray]:
         frames.append(image)
 
 
+def post(url: str, route: str, body: dict) -> dict:
+    """POST ``body`` as JSON to the server; its JSON answer."""
+    request = urllib.request.Request(url + route, json.dumps(body).encode(), {"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=60) as response:
+        text = response.read()
+    return json.loads(text) if text.strip() else {}
+
+
+def cancel_time(url: str, graph: dict, after: float) -> tuple[float, str]:
+    """Queue ``graph``, press Cancel (POST /interrupt) ``after`` seconds later -> (seconds until the prompt ended,
+    its status)."""
+    prompt_id = post(url, "/prompt", {"prompt": graph, "client_id": "frvi-benchmark"})["prompt_id"]
+    time.sleep(after)
+    pressed = time.perf_counter()
+    post(url, "/interrupt", {})
+    while True:
+        with urllib.request.urlopen(f"{url}/history/{prompt_id}", timeout=60) as response:
+            entry = json.load(response).get(prompt_id)
+        if entry and entry.get("status", {}).get("completed") is not None:
+            return time.perf_counter() - pressed, entry["status"].get("status_str", "?")
+        time.sleep(0.02)
+
+
 def run_server(args: argparse.Namespace) -> int:
     width, height = args.size
     graph = json.loads(args.workflow.read_text())
@@ -518,6 +552,14 @@ def run_server(args: argparse.Namespace) -> int:
                     graph[node_id]["inputs"]["file"] = name
                 (folder / "graph.json").write_text(json.dumps(graph))
                 idle = proc_status(pid, "VmRSS")
+                if args.cancel_after:
+                    seconds, status = cancel_time(env["COMFYUI_URL"], graph, args.cancel_after)
+                    temp = Path(env["COMFYUI_HOME"]) / "temp" / "frvi"
+                    left = sorted(p.name for p in [*Path(env["COMFYUI_OUTPUT"]).rglob("*"), *temp.glob("*")]
+                                  if p.is_file())
+                    print(f"| {count} | Cancel pressed after {args.cancel_after:g} s: the prompt ended {seconds:.2f} s "
+                          f"later ({status}); files left in output/ and temp/frvi/: {left or 'none'} |", flush=True)
+                    continue
                 queued = subprocess.run([sys.executable, str(HARNESS / "comfyui-queue"), env["COMFYUI_URL"],
                                          str(folder / "graph.json"), "--timeout", str(args.timeout), "--quiet"],
                                         capture_output=True, text=True)
@@ -714,7 +756,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_argument("--codec", choices=["h264", "h264_lossless", "ffv1"], help="the streaming node's codec")
     sub.add_argument("--cli", action="store_true", help="also run inpaint_video.py with the streaming node's "
                                                         "settings and compare the outputs")
-    sub.add_argument("--port", type=int, default=8310, help="the server's port (default: 8310)")
+    sub.add_argument("--cancel-after", type=float, default=0, metavar="SECONDS",
+                     help="press Cancel (POST /interrupt) this long after queueing and time how soon the run ends")
+    sub.add_argument("--port", type=int, default=8320, help="the server's port (default: 8320)")
     sub.add_argument("--timeout", type=int, default=7200, help="seconds a workflow may run (default: 7200)")
     sub.add_argument("--texture", type=Path, default=texture, help="image the clip pans over")
     sub.add_argument("--workdir", help="where the clips go (default: a temporary folder)")

@@ -5,7 +5,7 @@ Regenerate a UI workflow after changing its API twin: import the API file in the
 then `python scripts/workflow_layout.py raw.json workflows/X.json main|images|propagate|chunks`,
 and redraw the previews with `python scripts/workflow_previews.py URL`.
 
-usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks|learned|sam3
+usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks|learned|sam3|longshot
 
 ``sam3``: import ``scripts/workflow_sources/object_removal_sam3_points_api.json`` (the SAM3 template plus its
 points group, nodes 25-27); the layout bypasses the points group (mode 4), so the template runs
@@ -153,8 +153,26 @@ elif kind == "sam3":
             "**Weights**: `sam3.1_multiplex_fp16.safetensors` in `ComfyUI/models/checkpoints/`. "
             + LEARNED_NOTE)
     note_at, note_size = (5, 2, 0), [700, 290]
+elif kind == "longshot":
+    widths = [380, 330, 300]
+    pos = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (2, 0)}
+    rows = [Y0, Y0 + ROW + 120]
+    groups = [(INPUT_GROUP, "input", 0, 0), ("Streaming: one frame at a time", "pipeline", 1, 1, 0, 0),
+              ("Output", "output", 2, 2, 0, 0)]
+    note = ("**A long or large shot, in flat memory**\n\n"
+            "1. *Load Video (frames)*: the shot, any length and size.\n"
+            "2. *Load Video (hole mask)*: same length, white over what to remove (or connect a MASK, e.g. SAM3's, "
+            "to `hole`).\n"
+            "3. Run. Pixels outside the (grown) hole are kept exactly; fps and audio are kept.\n\n"
+            "*Video Inpaint (streaming)* reads, inpaints and writes one frame at a time: Flow Propagate and the "
+            "four stages of the paper, the same engine as the pack's command line, so memory does not grow with "
+            "the length. *Save Video* (format and codec `auto`) copies the result without decoding it. "
+            "`codec` `h264_lossless` keeps pixels exact (for editing, not for browsers).\n\n"
+            "For short clips you want to rewire with other nodes, use the separate stage nodes on IMAGE batches "
+            "(the other templates).")
+    note_at, note_size = (1, 1, 0), [660, 190]  # right of the mask loader, under the streaming node
 else:
-    sys.exit(f"unknown layout {kind!r}: main, images, propagate, chunks, learned or sam3")
+    sys.exit(f"unknown layout {kind!r}: main, images, propagate, chunks, learned, sam3 or longshot")
 GAP = 30
 cols = [X0 + sum(widths[:i]) + GAP * i for i in range(len(widths))]
 

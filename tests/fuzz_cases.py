@@ -20,29 +20,26 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from conftest import load_pack  # noqa: E402
+from conftest import NodeCall, choices, declared_inputs, load_pack, node_classes  # noqa: E402
 
 torch.set_num_threads(1)
 
 
 def widget_values(cls, rng: np.random.Generator) -> dict:
     """A value anywhere in the declared range of every INT/FLOAT/BOOLEAN/combo input of node class ``cls``."""
-    spec = cls.INPUT_TYPES()
     values = {}
-    for section in ("required", "optional"):
-        for name, declaration in spec.get(section, {}).items():
-            kind, options = declaration[0], (declaration[1] if len(declaration) > 1 else {})
-            if isinstance(kind, list):
-                values[name] = kind[int(rng.integers(len(kind)))]
-            elif kind == "INT":
-                low, high = options.get("min", 0), min(options.get("max", 64), 10_000)
-                values[name] = int(rng.integers(low, high + 1)) if rng.random() < 0.5 else \
-                    int(rng.choice([low, high, options.get("default", low)]))
-            elif kind == "FLOAT":
-                low, high = options.get("min", 0.0), options.get("max", 1.0)
-                values[name] = float(rng.uniform(low, high)) if rng.random() < 0.7 else float(rng.choice([low, high]))
-            elif kind == "BOOLEAN":
-                values[name] = bool(rng.integers(2))
+    for name, (kind, options) in declared_inputs(cls).items():  # required, then optional
+        if kind == "COMBO":
+            values[name] = options["options"][int(rng.integers(len(options["options"])))]
+        elif kind == "INT":
+            low, high = options.get("min", 0), min(options.get("max", 64), 10_000)
+            values[name] = int(rng.integers(low, high + 1)) if rng.random() < 0.5 else \
+                int(rng.choice([low, high, options.get("default", low)]))
+        elif kind == "FLOAT":
+            low, high = options.get("min", 0.0), options.get("max", 1.0)
+            values[name] = float(rng.uniform(low, high)) if rng.random() < 0.7 else float(rng.choice([low, high]))
+        elif kind == "BOOLEAN":
+            values[name] = bool(rng.integers(2))
     return values
 
 
@@ -89,8 +86,9 @@ def run_case(pack, seed: int) -> str:
     """One case; returns ``"ok"`` or ``"value_error: ..."`` (any other exception propagates)."""
     rng = np.random.default_rng([seed, 11])
     frames, hole, _ = random_video(rng)
-    nodes = {key: cls() for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
-    w = {key: widget_values(cls, rng) for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    classes = node_classes(pack)
+    nodes = {key: NodeCall(cls) for key, cls in classes.items()}
+    w = {key: widget_values(cls, rng) for key, cls in classes.items()}
     models = {}
     try:
         for key in ("FRVI_LoadFrameInpaintNetwork", "FRVI_LoadFlowCompletionNetwork"):
@@ -102,7 +100,7 @@ def run_case(pack, seed: int) -> str:
               ("FRVI_FlowBlend", "method"): None, ("FRVI_ConvLSTMRefine", "method"): None}
     for (key, name), loader in loaded.items():  # mostly the classical default where no weights exist
         if w[key][name] == "network" and models.get(loader) is None and rng.random() < 0.85:
-            w[key][name] = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"][name][0][0]
+            w[key][name] = choices(classes[key], name)[0]
     try:
         fw = w["FRVI_FrameInpaint"]
         (inpainted,) = nodes["FRVI_FrameInpaint"].run(frames, hole, fw["method"], fw["radius"],

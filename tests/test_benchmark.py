@@ -88,13 +88,18 @@ def test_networks_times_each_network_and_the_learned_graph(capsys):
     assert "64x48: full learned graph" in out and "inside the graph (median ms): frame_inpaint" in out
 
 
-def test_memory_measures_the_cli_and_node_memory_the_nodes(capsys):
+def test_memory_measures_the_cli(capsys):
     assert benchmark.main(["memory", "--size", "64x48", "--frames", "3", "--cli-args", "--propagate",
                            "--texture", "", "--threads", "1"]) == 0
     out = capsys.readouterr().out
     assert "inpaint_video.py --propagate on a panning clip" in out
     row = out.strip().splitlines()[-1].split("|")
     assert row[1].strip() == "3" and float(row[2]) > 50 and "time per frame: propagation" in row[6]
+
+
+def test_node_memory_measures_the_nodes(capsys):
+    if not (benchmark.COMFYUI_SOURCE / "comfy_api").is_dir():
+        pytest.skip(f"ComfyUI source not found at {benchmark.COMFYUI_SOURCE}: the nodes import its comfy_api")
     assert benchmark.main(["node-memory", "--size", "64x48", "3", "--threads", "1"]) == 0
     row = capsys.readouterr().out.strip().splitlines()[-1].split("|")
     assert row[1].strip() == "3" and float(row[5]) > 50  # peak RSS, MiB

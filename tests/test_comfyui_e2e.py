@@ -27,7 +27,7 @@ import pytest
 import torch
 
 from clips import REPO, SHARED
-from conftest import load_script
+from conftest import choices, declared_inputs, load_script, node_classes, node_info
 
 pytestmark = pytest.mark.e2e
 encode, decode = load_script("make_comfyui_inputs").encode, load_script("make_comfyui_inputs").decode  # one copy
@@ -35,6 +35,12 @@ encode, decode = load_script("make_comfyui_inputs").encode, load_script("make_co
 WORKFLOWS = REPO / "workflows"
 API_FILES = sorted((WORKFLOWS / "api").glob("*.json"))
 UI_FILES = sorted(WORKFLOWS.glob("*.json"))
+# The six templates as saved while the nodes were V1 (never edited): they must load and run like the shipped ones.
+BEFORE_V3 = REPO / "tests" / "fixtures" / "workflows_before_v3"
+BEFORE_V3_API_FILES = sorted((BEFORE_V3 / "api").glob("*.json"))
+BEFORE_V3_UI_FILES = sorted(BEFORE_V3.glob("*.json"))
+# GET /object_info for the pack's nodes as ComfyUI served the V1 nodes (recorded before the move to V3)
+OBJECT_INFO_BEFORE_V3 = REPO / "tests" / "fixtures" / "object_info_before_v3.json"
 N_FRAMES, IMAGE_FRAMES, SHORT_MASK, FPS = 12, 8, 5, 24  # frames in frvi_demo.mp4 and in frvi_demo_frames.png
 SHIPPED = REPO / "demo" / "comfyui_inputs"
 DEMO_INPUTS = ("frvi_demo.mp4", "frvi_demo_mask.mp4", "frvi_demo_frames.png", "frvi_demo_mask.png")
@@ -170,13 +176,17 @@ def trace(graph: dict, link: list, comfyui: dict) -> tuple[np.ndarray, int]:
     pytest.fail(f"the test cannot trace {kind} output {link[1]}; teach trace() this node")
 
 
+STREAM = "FRVI_VideoInpaintStream"
+
+
 def saved_frames(graph: dict, node_id: str) -> list | None:
     """The link to the frames a SaveVideo/SaveImage node writes, or None for other nodes."""
     node = graph[node_id]
     if node["class_type"] == "SaveImage":
         return node["inputs"]["images"]
     if node["class_type"] == "SaveVideo":
-        return graph[node["inputs"]["video"][0]]["inputs"]["images"]
+        video = node["inputs"]["video"]
+        return video if graph[video[0]]["class_type"] == STREAM else graph[video[0]]["inputs"]["images"]
     return None
 
 
@@ -188,7 +198,7 @@ def refine_nodes(graph: dict, link: list) -> list[str]:
         return [refine for key in keys for refine in refine_nodes(graph, node["inputs"][key])]
     if node["class_type"] == "ImageBatch":
         return refine_nodes(graph, node["inputs"]["image1"]) + refine_nodes(graph, node["inputs"]["image2"])
-    assert node["class_type"] == "FRVI_ConvLSTMRefine", f"saves {node['class_type']}, not ConvLSTM Refine"
+    assert node["class_type"] in ("FRVI_ConvLSTMRefine", STREAM), f"saves {node['class_type']}, not ConvLSTM Refine"
     return [link[0]]
 
 
@@ -196,8 +206,10 @@ def refine_inputs(graph: dict, link: list, comfyui: dict) -> tuple[np.ndarray, n
     """Input frames ``[T,H,W,3]`` uint8 and hole ``[T,H,W]`` bool behind a saved link, and the largest grow (px)."""
     frames, holes, grows = [], [], []
     for refine in refine_nodes(graph, link):
-        frames_in, _ = trace(graph, graph[refine]["inputs"]["frames"], comfyui)
-        mask_in, grow = trace(graph, graph[refine]["inputs"]["hole"], comfyui)
+        inputs = graph[refine]["inputs"]
+        frames_in, _ = trace(graph, inputs["frames" if "frames" in inputs else "video"], comfyui)
+        mask_in, grow = trace(graph, inputs["hole"], comfyui)
+        grow += max(int(inputs.get("grow", 0)), 0)  # the streaming node grows the hole itself
         frames.append(frames_in)
         holes.append(np.broadcast_to(mask_in[..., 0] >= 128, frames_in.shape[:3]))
         grows.append(grow)
@@ -212,16 +224,70 @@ def grown(hole: np.ndarray, pixels: int) -> np.ndarray:
     return np.stack([cv2.dilate(h.astype(np.uint8), disk) > 0 for h in hole])
 
 
-# ---------------------------------------------------------------- tests
-def test_object_info_lists_every_pack_node(comfyui, pack):
+def workflow_id(path: Path) -> str:
+    """A test id naming the folder: ``workflows/api/x_api.json``, ``workflows_before_v3/api/x_api.json``."""
+    return str(path.relative_to(BEFORE_V3.parent if path.is_relative_to(BEFORE_V3) else REPO))
+
+
+def object_info(comfyui: dict) -> dict:
     with urllib.request.urlopen(comfyui["COMFYUI_URL"] + "/object_info", timeout=60) as response:
-        info = json.load(response)
+        return json.load(response)
+
+
+# Keys a V3 input's options carry that the V1 declarations left out, with the value that means what absence meant.
+V3_INPUT_DEFAULTS = {"multiselect": False, "multiline": False}
+
+
+def comparable_input(declaration: list) -> tuple[str, dict]:
+    """An /object_info input as ``(type, options)``: a V1 choice ``[[choices...], {...}]`` as V3 serves one,
+    ``["COMBO", {"options": [choices...], ...}]``; a V1 socket declared without options gets ``{}``."""
+    kind, options = declaration[0], dict(declaration[1]) if len(declaration) > 1 else {}
+    if isinstance(kind, list):
+        kind, options = "COMBO", {**options, "options": kind}
+    return kind, options
+
+
+# ---------------------------------------------------------------- tests
+def test_object_info_lists_every_pack_node(comfyui, classes):
+    info = object_info(comfyui)
     for key, name in PIPELINE_NAMES.items():
         assert info[key]["display_name"] == name
-    for key in pack.NODE_CLASS_MAPPINGS:
+    for key, cls in classes.items():
         assert key in info, f"{key} is not served by ComfyUI"
-        assert info[key]["display_name"] == pack.NODE_DISPLAY_NAME_MAPPINGS[key]
-        assert set(info[key]["input"]["required"]) == set(pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"])
+        assert info[key]["display_name"] == node_info(cls)["display_name"]
+        assert info[key]["input_order"] == node_info(cls)["input_order"]
+
+
+def test_object_info_of_every_node_is_what_the_v1_nodes_served(comfyui):
+    """/object_info is what the frontend builds a node's sockets and widgets from (UI workflows store widget values
+    by position) and what /prompt checks API workflows against: for each node it must match the recorded V1
+    answer in input names, types, required/optional split, widget order, defaults, ranges, choices and tooltips,
+    and in outputs, display name, category and description. V3 adds keys of its own that say nothing new
+    (output_tooltips of None, flags that are False, ``multiselect``/``multiline`` False): allowed. The loaders'
+    weights choices are the files present: the recorded ones must still be offered, with the same default."""
+    before = json.loads(OBJECT_INFO_BEFORE_V3.read_text())["nodes"]
+    info = object_info(comfyui)
+    for key, old in before.items():
+        new = info[key]
+        for field in ("name", "display_name", "category", "description", "input_order", "output", "output_name",
+                      "output_is_list", "output_node", "is_input_list", "has_intermediate_output"):
+            assert new[field] == old[field], (key, field, old[field], new[field])
+        assert new["python_module"].startswith("custom_nodes.") and not new["search_aliases"], key
+        for field in set(new) - set(old):  # what V3 adds
+            assert new[field] in (None, False) or new[field] == [None] * len(new["output"]), (key, field, new[field])
+        assert list(new["input"]) == list(old["input"]), key
+        for section, inputs in old["input"].items():
+            assert list(new["input"][section]) == list(inputs), (key, section)
+            for name, declaration in inputs.items():
+                where = (key, section, name)
+                old_kind, old_options = comparable_input(declaration)
+                kind, options = comparable_input(new["input"][section][name])
+                assert kind == old_kind, where
+                if name == "weights":  # the files there are now
+                    assert set(old_options.pop("options")) <= set(options.pop("options")), where
+                assert {field: options.get(field) for field in old_options} == old_options, where
+                added = {field: value for field, value in options.items() if field not in old_options}
+                assert all(V3_INPUT_DEFAULTS.get(field, ...) == value for field, value in added.items()), (where, added)
 
 
 def test_pack_copies_its_template_inputs_into_the_input_folder_at_load(comfyui):
@@ -245,11 +311,12 @@ def test_template_browser_lists_the_ui_workflows_with_previews(comfyui):
                 assert response.status == 200 and response.headers["Content-Type"].startswith(kind), url
 
 
-@pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)
+@pytest.mark.parametrize("path", API_FILES + BEFORE_V3_API_FILES, ids=workflow_id)
 def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
     graph = json.loads(path.read_text())
     if path.name == SAM3_API:
         graph = sam3_with_mask_video(graph)  # SAM3's weights are the user's: its mask comes from the mask video
+    drop_node_cache(comfyui, tmp_path)  # every node runs (a twin queued before would come from the cache)
     result = queue(comfyui, graph, tmp_path)
     assert result.returncode == 0, f"{path.name} failed (exit {result.returncode}):\n{result.stderr[-4000:]}"
     summary = json.loads(result.stdout)
@@ -336,7 +403,7 @@ def on_learned_path(graph: dict) -> dict:
 
 
 @pytest.mark.parametrize("learned", [False, True], ids=["classical", "learned"])
-def test_chunks_joined_through_state_equal_one_run(comfyui, pack, tmp_path, learned):
+def test_chunks_joined_through_state_equal_one_run(comfyui, classes, tmp_path, learned):
     """long_video_chunks: chunk 2 continues from chunk 1's state, so the joined frames are those of one run, on
     the classical path and on the learned one (the ConvLSTM's memory crosses the join in the state).
 
@@ -350,8 +417,7 @@ def test_chunks_joined_through_state_equal_one_run(comfyui, pack, tmp_path, lear
                 pytest.skip(f"no shipped weights for {kind}")
         graph = on_learned_path(graph)
         for i, (_, _, loader) in enumerate(LEARNED_STAGES.values()):
-            graph[f"80{i}"]["inputs"] = {"weights": pack.NODE_CLASS_MAPPINGS[loader].INPUT_TYPES()["required"]
-                                         ["weights"][1]["default"]}
+            graph[f"80{i}"]["inputs"] = {"weights": declared_inputs(classes[loader])["weights"][1]["default"]}
     (join_id,) = [key for key, node in graph.items() if node["class_type"] in ("BatchImagesNode", "ImageBatch")]
     first, second = refine_nodes(graph, [join_id, 0])
     assert graph[second]["inputs"]["state"] == [first, 1], "chunk 2's ConvLSTM Refine must take chunk 1's state"
@@ -414,20 +480,36 @@ def ui_check_python() -> str | None:
     return None
 
 
-@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
-def test_ui_workflow_loads_in_the_real_frontend(comfyui, path, tmp_path):
+@pytest.mark.parametrize("path", UI_FILES + BEFORE_V3_UI_FILES, ids=workflow_id)
+def test_ui_workflow_loads_in_the_real_frontend(comfyui, classes, path, tmp_path):
+    """The frontend knows every node, shows no error, and saving the loaded graph again (as "Save" would) gives
+    every pack node back with the same widget values (matched by position to the widgets the nodes declare now),
+    every saved input with its type and link, every declared input (a file saved before an input existed gets it)
+    and the same outputs with their links."""
     if not (shutil.which("chromium") or shutil.which("chromium-browser")):
         pytest.skip("no Chromium for the frontend check (apt-get install -y chromium)")
     python = ui_check_python()
     if python is None:
         pytest.skip("no Playwright for the frontend check (pip install playwright)")
     result = subprocess.run([python, str(TOOLS / "comfyui-ui-check"), comfyui["COMFYUI_URL"], str(path),
-                             str(tmp_path / "screen.png")], capture_output=True, text=True, timeout=300)
+                             str(tmp_path / "screen.png"), "--save-ui", str(tmp_path / "saved.json")],
+                            capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, f"exit {result.returncode}:\n{result.stdout}\n{result.stderr[-3000:]}"
     info = json.loads(result.stdout)
     assert info["missing"] == [] and info["page_errors"] == [], info
-    assert info["nodes"] == len(json.loads(path.read_text())["nodes"])
+    graph = json.loads(path.read_text())
+    assert info["nodes"] == len(graph["nodes"])
     assert (tmp_path / "screen.png").stat().st_size > 10_000
+    saved = {node["id"]: node for node in json.loads((tmp_path / "saved.json").read_text())["nodes"]}
+    inputs = lambda node: {slot["name"]: (slot["type"], slot.get("link")) for slot in node.get("inputs") or []}
+    outputs = lambda node: [(slot["name"], slot["type"], sorted(slot.get("links") or [])) for slot in node["outputs"]]
+    for node in graph["nodes"]:
+        if node["type"] in classes:
+            again, where = saved[node["id"]], f"node {node['id']} ({node['type']})"
+            assert again["widgets_values"] == node["widgets_values"], where
+            assert inputs(node).items() <= inputs(again).items(), where
+            assert set(inputs(again)) == set(declared_inputs(classes[node["type"]])), where
+            assert outputs(again) == outputs(node), where
 
 
 # ---------------------------------------------------------------- learned path and core RAFT through the server
@@ -455,6 +537,7 @@ def learned_graph(comfyui: dict, pack) -> dict:
     folder = Path(comfyui["COMFYUI_HOME"]) / "models" / "frvi"
     folder.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(0)
+    classes = node_classes(pack)
     loaders = {"frame_inpaint": "FRVI_LoadFrameInpaintNetwork", "flow_complete": "FRVI_LoadFlowCompletionNetwork",
                "flow_blend": "FRVI_LoadFlowBlendNetwork", "convlstm_refine": "FRVI_LoadConvLSTMRefineNetwork"}
     graph = images_graph()
@@ -462,9 +545,8 @@ def learned_graph(comfyui: dict, pack) -> dict:
         name = f"frvi_{kind}.safetensors"
         if not (REPO / "weights" / name).is_file():
             name = f"e2e_{kind}.safetensors"
-            pack.model.weights_io.save_network(pack.model.networks.NETWORKS[kind](), folder / name)
-        assert name in pack.NODE_CLASS_MAPPINGS[loader].INPUT_TYPES()["required"]["weights"][0] or \
-            name.startswith("e2e_")
+            pack.model.networks.weights.save_network(pack.model.networks.NETWORKS[kind](), folder / name)
+        assert name in choices(classes[loader], "weights") or name.startswith("e2e_")
         graph[str(20 + i)] = {"class_type": loader, "inputs": {"weights": name}}
     graph["3"]["inputs"].update(method="network", model=["20", 0])
     graph["4"]["inputs"].update(completion="network", completion_model=["21", 0])
@@ -477,6 +559,19 @@ def post(comfyui: dict, route: str, body: dict) -> None:
     request = urllib.request.Request(comfyui["COMFYUI_URL"] + route, data=json.dumps(body).encode(),
                                      headers={"Content-Type": "application/json"}, method="POST")
     urllib.request.urlopen(request, timeout=60).read()
+
+
+def drop_node_cache(comfyui: dict, tmp_path: Path) -> None:
+    """Empty the server's cache of node outputs (and unload its models), so the next graph runs every node.
+
+    ``POST /free`` only sets a flag, which the prompt worker applies after its current or next prompt: a one-node
+    graph queued and awaited here makes sure it has been applied before the caller queues its own graph.
+    """
+    post(comfyui, "/free", {"unload_models": True, "free_memory": True})
+    probe = {"1": {"class_type": "LoadImageMask", "inputs": {"image": "frvi_demo_mask.png", "channel": "red"}},
+             "2": {"class_type": "MaskPreview", "inputs": {"mask": ["1", 0]}}}
+    result = queue(comfyui, probe, tmp_path)
+    assert result.returncode == 0, f"exit {result.returncode}:\n{result.stderr[-2000:]}"
 
 
 def test_learned_path_runs_twice_and_again_after_comfyui_unloads_its_models(comfyui, pack, tmp_path):
@@ -521,10 +616,11 @@ def fuzz_graph(case: int, pack, input_dir: Path) -> dict:
     frames, hole, _ = random_video(rng)
     encode(input_dir / f"fuzz_{case}_frames.png", (frames.numpy() * 255).round().astype(np.uint8), "apng", "rgb24")
     encode(input_dir / f"fuzz_{case}_mask.png", (hole.numpy() * 255).round().astype(np.uint8), "apng", "rgb24")
-    w = {key: widget_values(cls, rng) for key, cls in pack.NODE_CLASS_MAPPINGS.items()}
+    classes = node_classes(pack)
+    w = {key: widget_values(cls, rng) for key, cls in classes.items()}
     for key, name in (("FRVI_FlowBlend", "method"), ("FRVI_ConvLSTMRefine", "method")):  # no weights shipped
         if w[key][name] == "network" and rng.random() < 0.85:
-            w[key][name] = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"][name][0][0]
+            w[key][name] = choices(classes[key], name)[0]
     pw = w["FRVI_FlowPropagate"]
     context = {"context_before": 0, "context_after": 0}
     if rng.random() < 0.3:  # a chunk with context frames; now and then more than the batch holds (a clear error)

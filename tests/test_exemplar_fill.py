@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from clips import read_clip
+from conftest import choices
 from model import native, stages
 from model.pipeline.config import PipelineConfig
 from model.stages import frame_inpaint
@@ -51,14 +52,13 @@ def assert_known_exact(out: torch.Tensor, frame: torch.Tensor, hole: torch.Tenso
 
 
 # ------------------------------------------------------------------------------------- offered, and without xphoto
-def test_exemplar_is_offered_before_network_everywhere_the_methods_are_listed(pack):
+def test_exemplar_is_offered_before_network_everywhere_the_methods_are_listed(classes):
     assert stages.FRAME_METHODS[-1] == "network" and "exemplar" in stages.FRAME_METHODS
     assert PipelineConfig(frame_method="exemplar").frame_method == "exemplar"
-    listed = pack.NODE_CLASS_MAPPINGS["FRVI_FrameInpaint"].INPUT_TYPES()["required"]["method"][0]
-    assert listed == list(stages.FRAME_METHODS)
+    assert choices(classes["FRVI_FrameInpaint"], "method") == list(stages.FRAME_METHODS)
 
 
-def test_without_xphoto_choosing_exemplar_says_what_to_install(monkeypatch, pack):
+def test_without_xphoto_choosing_exemplar_says_what_to_install(monkeypatch, classes, nodes):
     monkeypatch.delattr(cv2, "xphoto", raising=False)
     assert not native.exemplar_available()
     hint = r"pip install opencv-contrib-python(-headless)?==\d"
@@ -69,8 +69,8 @@ def test_without_xphoto_choosing_exemplar_says_what_to_install(monkeypatch, pack
     frames, hole = torch.rand(1, 40, 48, 3), torch.zeros(1, 40, 48)
     hole[:, 10:20, 10:20] = 1.0
     with pytest.raises(ValueError, match=hint):
-        pack.NODE_CLASS_MAPPINGS["FRVI_FrameInpaint"]().run(frames, hole, "exemplar", 5)
-    assert "exemplar" in pack.NODE_CLASS_MAPPINGS["FRVI_FrameInpaint"].INPUT_TYPES()["required"]["method"][0]
+        nodes["FRVI_FrameInpaint"].run(frames, hole, "exemplar", 5)
+    assert "exemplar" in choices(classes["FRVI_FrameInpaint"], "method")
 
 
 # ------------------------------------------------------------------------------------------------ the fill itself

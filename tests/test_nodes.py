@@ -1,10 +1,13 @@
 """Node contracts: declared sockets, shapes, dtypes, ranges and the behaviour artists rely on."""
 from __future__ import annotations
 
+import inspect
+
 import pytest
 import torch
 
 from clips import read_clip, real_clips, synthetic_clip
+from conftest import declared_inputs, node_classes, node_info
 
 PIPELINE = {
     "FRVI_FrameInpaint": "Frame Inpaint",
@@ -24,55 +27,103 @@ def run_graph(nodes, frames, hole, state=None, blend="confidence"):
     return out, new_state, inpainted, flow
 
 
-def test_pack_exposes_the_four_pipeline_nodes_with_their_display_names(pack):
+def test_pack_exposes_the_four_pipeline_nodes_with_their_display_names(classes):
     for key, name in PIPELINE.items():
-        assert key in pack.NODE_CLASS_MAPPINGS
-        assert pack.NODE_DISPLAY_NAME_MAPPINGS[key] == name
+        assert key in classes
+        assert node_info(classes[key])["display_name"] == name
 
 
-def test_every_node_declares_a_valid_contract(pack):
-    for key, cls in pack.NODE_CLASS_MAPPINGS.items():
-        spec = cls.INPUT_TYPES()
-        assert set(spec) <= {"required", "optional", "hidden"}, key
+def test_the_pack_loads_through_the_v3_entrypoint_only(pack):
+    """ComfyUI takes NODE_CLASS_MAPPINGS (V1) before comfy_entrypoint (V3): the pack must not export it."""
+    assert callable(pack.comfy_entrypoint)
+    assert not hasattr(pack, "NODE_CLASS_MAPPINGS") and not hasattr(pack, "NODE_DISPLAY_NAME_MAPPINGS")
+    assert list(node_classes(pack).values()) == list(pack.nodes.NODES)
+
+
+def test_every_node_declares_a_valid_contract(classes):
+    """Each schema as ComfyUI checks and serves it, and an ``execute`` whose parameters are the inputs in widget
+    order (required first), optional ones defaulting to the widget's default (None for a socket)."""
+    for key, cls in classes.items():
+        schema = cls.GET_SCHEMA()  # what ComfyUI calls when it registers the node: validates the schema
+        assert schema.node_id == key and schema.display_name, key
+        info = node_info(cls)
+        spec = info["input"]
+        assert set(spec) <= {"required", "optional"}, key
+        assert info["input_order"] == {section: list(inputs) for section, inputs in spec.items()}, key
         for section in ("required", "optional"):
-            for name, declaration in spec.get(section, {}).items():
-                kind = declaration[0]
-                assert isinstance(kind, (str, list)), (key, name)
-                if isinstance(kind, list):  # a choice: its default must be one of the choices
-                    default = declaration[1].get("default", kind[0]) if len(declaration) > 1 else kind[0]
-                    assert default in kind, (key, name)
-        assert isinstance(cls.RETURN_TYPES, tuple) and cls.RETURN_TYPES, key
-        assert len(getattr(cls, "RETURN_NAMES", cls.RETURN_TYPES)) == len(cls.RETURN_TYPES), key
-        assert callable(getattr(cls, cls.FUNCTION)), key
-        assert cls.CATEGORY.startswith("video inpainting"), key
-        assert cls.__doc__ and getattr(cls, "DESCRIPTION", ""), key
+            for name, (kind, options) in spec.get(section, {}).items():
+                assert isinstance(kind, str) and kind, (key, name)
+                if kind == "COMBO":  # a choice: its default must be one of the choices
+                    assert options["default"] in options["options"], (key, name)
+                elif kind in ("INT", "FLOAT"):
+                    assert options["min"] <= options["default"] <= options["max"], (key, name)
+        assert info["output"] and len(info["output_name"]) == len(info["output"]), key
+        assert not any(info["output_is_list"]) and not info["output_node"] and not info["is_input_list"], key
+        assert info["category"].startswith("video inpainting"), key
+        assert cls.__doc__ and info["description"], key
+        parameters = list(inspect.signature(cls.execute).parameters.values())
+        assert [p.name for p in parameters] == list(declared_inputs(cls)), key
+        for p in parameters:
+            kind, options = declared_inputs(cls)[p.name]
+            if p.name in spec.get("optional", {}):
+                assert p.default == options.get("default"), (key, p.name, p.default)
+            else:
+                assert p.default is inspect.Parameter.empty, (key, p.name)
 
 
-def test_saved_workflow_names_are_stable(pack):
-    """Class keys and input names are a public API (saved workflows name them): this table may only grow,
-    and every node the pack registers must be in it."""
-    loader = {"weights", "working_size"}
-    stable = {
-        "FRVI_FlowPropagate": {"frames", "hole", "estimator", "hole_dilation", "max_distance", "consistency", "seam",
-                               "flow_max_side", "context_before", "context_after"},
-        "FRVI_FrameInpaint": {"frames", "hole", "method", "radius", "model", "working_size"},
-        "FRVI_RobustFlow": {"frames", "hole", "inpainted", "estimator", "completion", "hole_dilation", "state",
-                            "completion_model", "optical_flow", "raft_iterations", "working_size"},
-        "FRVI_FlowBlend": {"flow_p", "flow_i", "method", "model"},
-        "FRVI_ConvLSTMRefine": {"frames", "hole", "inpainted", "flow", "method", "strength", "state", "model"},
-        "FRVI_HoleGrowFeather": {"hole", "grow", "feather"},
-        "FRVI_FlowVisualize": {"flow", "max_magnitude"},
-        "FRVI_HoleComposite": {"original", "inpainted", "hole", "feather"},
-        "FRVI_LoadFrameInpaintNetwork": loader,
-        "FRVI_LoadFlowCompletionNetwork": loader,
-        "FRVI_LoadFlowBlendNetwork": loader,
-        "FRVI_LoadConvLSTMRefineNetwork": loader,
-    }
-    assert set(pack.NODE_CLASS_MAPPINGS) == set(stable), "a node was added or removed: add it to this table"
-    for key, names in stable.items():
-        spec = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()
-        declared = set(spec.get("required", {})) | set(spec.get("optional", {}))
-        assert names <= declared, (key, names - declared)
+# Node id -> display name, required inputs, optional inputs ("name:TYPE", in widget order) and output types.
+# A public API: saved workflows name the ids and inputs, and UI workflows store widget values by position.
+LOADER = ("weights:COMBO", "working_size:INT")
+STABLE = {
+    "FRVI_FlowPropagate": (
+        "Flow Propagate",
+        "frames:IMAGE hole:MASK estimator:COMBO hole_dilation:INT max_distance:INT consistency:FLOAT seam:COMBO "
+        "flow_max_side:INT",
+        "context_before:INT context_after:INT reference:IMAGE reference_frames:STRING",
+        "IMAGE MASK"),
+    "FRVI_FrameInpaint": (
+        "Frame Inpaint", "frames:IMAGE hole:MASK method:COMBO radius:INT",
+        "model:FRVI_FRAME_INPAINT_NET working_size:INT", "IMAGE"),
+    "FRVI_RobustFlow": (
+        "Robust Flow",
+        "frames:IMAGE hole:MASK inpainted:IMAGE estimator:COMBO completion:COMBO hole_dilation:INT",
+        "state:FRVI_STATE completion_model:FRVI_FLOW_COMPLETE_NET optical_flow:OPTICAL_FLOW raft_iterations:INT "
+        "working_size:INT",
+        "FRVI_FLOW FRVI_FLOW"),
+    "FRVI_FlowBlend": ("Flow Blend", "flow_p:FRVI_FLOW flow_i:FRVI_FLOW method:COMBO", "model:FRVI_FLOW_BLEND_NET",
+                       "FRVI_FLOW"),
+    "FRVI_ConvLSTMRefine": (
+        "ConvLSTM Refine", "frames:IMAGE hole:MASK inpainted:IMAGE flow:FRVI_FLOW method:COMBO strength:FLOAT",
+        "state:FRVI_STATE model:FRVI_CONVLSTM_REFINE_NET", "IMAGE FRVI_STATE"),
+    "FRVI_HoleGrowFeather": ("Hole Grow & Feather", "hole:MASK grow:INT feather:FLOAT", "", "MASK"),
+    "FRVI_FlowVisualize": ("Flow Visualize", "flow:FRVI_FLOW max_magnitude:FLOAT", "", "IMAGE"),
+    "FRVI_HoleComposite": ("Hole Composite", "original:IMAGE inpainted:IMAGE hole:MASK feather:FLOAT", "", "IMAGE"),
+    "FRVI_LoadFrameInpaintNetwork": ("Load Frame Inpaint Network", *LOADER, "FRVI_FRAME_INPAINT_NET"),
+    "FRVI_LoadFlowCompletionNetwork": ("Load Flow Completion Network", *LOADER, "FRVI_FLOW_COMPLETE_NET"),
+    "FRVI_LoadFlowBlendNetwork": ("Load Flow Blend Network", *LOADER, "FRVI_FLOW_BLEND_NET"),
+    "FRVI_LoadConvLSTMRefineNetwork": ("Load ConvLSTM Refine Network", *LOADER, "FRVI_CONVLSTM_REFINE_NET"),
+    "FRVI_VideoInpaintStream": (
+        "Video Inpaint (streaming)",
+        "video:VIDEO hole:VIDEO,MASK propagate:BOOLEAN max_distance:INT learned:BOOLEAN frame_method:COMBO grow:INT "
+        "invert_hole:BOOLEAN codec:COMBO",
+        "estimator:COMBO frame_model:FRVI_FRAME_INPAINT_NET completion_model:FRVI_FLOW_COMPLETE_NET "
+        "blend_model:FRVI_FLOW_BLEND_NET refine_model:FRVI_CONVLSTM_REFINE_NET reference:IMAGE "
+        "reference_frames:STRING",
+        "VIDEO"),
+}
+
+
+def test_saved_workflow_names_are_stable(classes):
+    """Node ids, display names, input names, types and order, and output types are a public API (saved workflows
+    name them; UI workflows store widget values by position): this table may only grow. A new node is a new row;
+    a new input goes at the end of the optional ones (and here). Every node the pack registers must be in it."""
+    assert set(classes) == set(STABLE), "a node was added or removed: add it to this table"
+    for key, (display_name, required, optional, outputs) in STABLE.items():
+        info = node_info(classes[key])
+        declared = {section: " ".join(f"{name}:{kind}" for name, (kind, _) in info["input"].get(section, {}).items())
+                    for section in ("required", "optional")}
+        assert (info["display_name"], declared["required"], declared["optional"], " ".join(info["output"])) == \
+            (display_name, required, optional, outputs), key
 
 
 def test_full_graph_shapes_dtypes_and_ranges(nodes):

@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from clips import hole_mask, synthetic_clip
+from conftest import node_info
 from model import stages
 from model.propagate.poisson import poisson_blend
 from model.propagate.whole_clip import PropagateConfig, flow_propagate, propagate_video
@@ -174,21 +175,21 @@ NODE_ARGS = dict(estimator="dis_fast", hole_dilation=4, max_distance=12, consist
                  flow_max_side=640)
 
 
-def test_node_is_registered_with_its_display_name(pack):
-    assert pack.NODE_CLASS_MAPPINGS["FRVI_FlowPropagate"].__name__ == "FlowPropagate"
-    assert pack.NODE_DISPLAY_NAME_MAPPINGS["FRVI_FlowPropagate"] == "Flow Propagate"
+def test_node_is_registered_with_its_display_name(classes):
+    assert classes["FRVI_FlowPropagate"].__name__ == "FlowPropagate"
+    assert node_info(classes["FRVI_FlowPropagate"])["display_name"] == "Flow Propagate"
 
 
-def test_node_declares_its_sockets(nodes):
-    node = nodes["FRVI_FlowPropagate"]
-    spec = node.INPUT_TYPES()["required"]
+def test_node_declares_its_sockets(classes):
+    info = node_info(classes["FRVI_FlowPropagate"])
+    spec = info["input"]["required"]
     assert list(spec) == ["frames", "hole", *NODE_ARGS]
     assert spec["frames"][0] == "IMAGE" and spec["hole"][0] == "MASK"
-    assert node.RETURN_TYPES == ("IMAGE", "MASK")
+    assert info["output"] == ["IMAGE", "MASK"]
     for name, value in NODE_ARGS.items():
-        declared = spec[name]
-        assert declared[1]["default"] is not None
-        assert value in declared[0] if isinstance(declared[0], list) else declared[0] in ("INT", "FLOAT")
+        kind, options = spec[name]
+        assert options["default"] is not None
+        assert value in options["options"] if kind == "COMBO" else kind in ("INT", "FLOAT")
 
 
 def test_node_outputs_feed_frame_inpaint_unchanged(nodes):

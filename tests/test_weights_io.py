@@ -11,7 +11,7 @@ import torch
 from safetensors.torch import save_file
 
 from clips import REPO, synthetic_clip
-from conftest import PACK_NAME
+from conftest import PACK_NAME, choices, declared_inputs, node_info
 from model.networks import (ConvLSTMRefineConfig, ConvLSTMRefineNet, FlowBlendConfig, FlowBlendNet,
                             FlowCompleteConfig, FlowCompleteNet, FrameInpaintConfig, FrameInpaintNet)
 from model.networks.weights import load_network, read_metadata, save_network
@@ -147,27 +147,27 @@ def weights_dir(pack, tmp_path, monkeypatch):
     return tmp_path
 
 
-def test_loader_nodes_list_files_and_load_their_own_kind(pack, nodes, weights_dir):
-    cls = pack.NODE_CLASS_MAPPINGS["FRVI_LoadFrameInpaintNetwork"]
-    assert cls.INPUT_TYPES()["required"]["weights"][0] == ["(no .safetensors in models/frvi or the pack's weights/)"]
+def test_loader_nodes_list_files_and_load_their_own_kind(classes, nodes, weights_dir):
+    cls = classes["FRVI_LoadFrameInpaintNetwork"]
+    assert choices(cls, "weights") == ["(no .safetensors in models/frvi or the pack's weights/)"]
     with pytest.raises(ValueError, match="No weights file to load"):
-        nodes["FRVI_LoadFrameInpaintNetwork"].load(cls.INPUT_TYPES()["required"]["weights"][0][0])
+        nodes["FRVI_LoadFrameInpaintNetwork"].load(choices(cls, "weights")[0])
     for kind in TINY:
         _saved(weights_dir, kind)
     (weights_dir / "notes.txt").write_text("not weights")
-    listed = cls.INPUT_TYPES()["required"]["weights"][0]
+    listed = choices(cls, "weights")
     assert listed == sorted(f"{kind}.safetensors" for kind in TINY)
     for kind, key in LOADERS.items():
         (net,) = nodes[key].load(f"{kind}.safetensors")
         assert net.KIND == kind
-        assert pack.NODE_CLASS_MAPPINGS[key].RETURN_TYPES[0].startswith("FRVI_")
+        assert node_info(classes[key])["output"][0].startswith("FRVI_")
     with pytest.raises(ValueError, match="holds a 'flow_blend' network"):
         nodes["FRVI_LoadConvLSTMRefineNetwork"].load("flow_blend.safetensors")
     with pytest.raises(ValueError, match="not found"):
         nodes["FRVI_LoadFlowBlendNetwork"].load("../outside.safetensors")
 
 
-def test_each_loader_offers_the_pack_s_shipped_file_of_its_kind_first(pack, weights_dir):
+def test_each_loader_offers_the_pack_s_shipped_file_of_its_kind_first(classes, weights_dir):
     for kind in TINY:
         _saved(weights_dir, kind)
     for kind in ("frame_inpaint", "flow_complete"):
@@ -175,8 +175,8 @@ def test_each_loader_offers_the_pack_s_shipped_file_of_its_kind_first(pack, weig
     for key, first in (("FRVI_LoadFrameInpaintNetwork", "frvi_frame_inpaint.safetensors"),
                        ("FRVI_LoadFlowCompletionNetwork", "frvi_flow_complete.safetensors"),
                        ("FRVI_LoadFlowBlendNetwork", "convlstm_refine.safetensors")):  # none shipped: sorted
-        files, options = pack.NODE_CLASS_MAPPINGS[key].INPUT_TYPES()["required"]["weights"]
-        assert files[0] == first == options["default"]
+        files, default = choices(classes[key], "weights"), declared_inputs(classes[key])["weights"][1]["default"]
+        assert files[0] == first == default
         assert sorted(files) == sorted(p.name for p in weights_dir.glob("*.safetensors"))
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from clips import REPO, SHARED
+from conftest import declared_inputs, node_info
 
 WORKFLOWS = REPO / "workflows"
 UI_FILES = sorted(WORKFLOWS.glob("*.json"))
@@ -42,15 +43,8 @@ def core_node_types(src: Path) -> set[str]:
     return names
 
 
-def declared_inputs(cls) -> dict[str, tuple]:
-    """Required and optional inputs of a node class, in declaration order: name -> declaration."""
-    spec = cls.INPUT_TYPES()
-    return {**spec.get("required", {}), **spec.get("optional", {})}
-
-
 def is_widget(declaration: tuple) -> bool:
-    kind = declaration[0]
-    return isinstance(kind, (list, tuple)) or kind in WIDGET_TYPES
+    return declaration[0] in WIDGET_TYPES
 
 
 def load(path: Path) -> dict:
@@ -76,11 +70,11 @@ def test_workflow_files_are_in_the_right_format():
 
 
 @pytest.mark.parametrize("path", UI_FILES + API_FILES, ids=lambda p: p.name)
-def test_workflows_use_only_core_or_pack_nodes(pack, path):
+def test_workflows_use_only_core_or_pack_nodes(classes, path):
     graph = load(path)
     is_ui = "nodes" in graph
     used = {n["type"] for n in graph["nodes"]} if is_ui else {n["class_type"] for n in graph.values()}
-    allowed = set(pack.NODE_CLASS_MAPPINGS) | CORE_USED | (FRONTEND_ONLY if is_ui else set())
+    allowed = set(classes) | CORE_USED | (FRONTEND_ONLY if is_ui else set())
     assert used <= allowed, f"{path.name}: unknown node types {sorted(used - allowed)}"
 
 
@@ -93,14 +87,14 @@ def test_core_nodes_used_exist_in_comfyui():
 
 
 @pytest.mark.parametrize("path", API_FILES, ids=lambda p: p.name)
-def test_api_workflow_inputs_match_the_pack_nodes(pack, path):
+def test_api_workflow_inputs_match_the_pack_nodes(classes, path):
     graph = load(path)
     for node_id, node in graph.items():
-        cls = pack.NODE_CLASS_MAPPINGS.get(node["class_type"])
+        cls = classes.get(node["class_type"])
         if cls is None:
             continue
         declared = declared_inputs(cls)
-        required = set(cls.INPUT_TYPES().get("required", {}))
+        required = set(node_info(cls)["input"].get("required", {}))
         where = f"{path.name} node {node_id} ({node['class_type']})"
         assert set(node["inputs"]) <= set(declared), f"{where}: unknown inputs {set(node['inputs']) - set(declared)}"
         assert required <= set(node["inputs"]), f"{where}: missing required inputs {required - set(node['inputs'])}"
@@ -108,26 +102,25 @@ def test_api_workflow_inputs_match_the_pack_nodes(pack, path):
             if isinstance(value, list):  # a link ["node id", output index]
                 source = graph[value[0]]
                 assert value[1] >= 0, where
-                if source["class_type"] in pack.NODE_CLASS_MAPPINGS:
-                    out_type = pack.NODE_CLASS_MAPPINGS[source["class_type"]].RETURN_TYPES[value[1]]
+                if source["class_type"] in classes:
+                    out_type = node_info(classes[source["class_type"]])["output"][value[1]]
                     assert out_type == declared[name][0], f"{where}: {name} is {declared[name][0]}, linked {out_type}"
                 continue
-            kind = declared[name][0]
-            if isinstance(kind, (list, tuple)):
-                assert value in kind, f"{where}: {name}={value!r} is not one of {list(kind)}"
+            kind, opts = declared[name]
+            if kind == "COMBO":
+                assert value in opts["options"], f"{where}: {name}={value!r} is not one of {opts['options']}"
             elif kind in ("INT", "FLOAT"):
-                opts = declared[name][1] if len(declared[name]) > 1 else {}
                 in_range = opts.get("min", value) <= value <= opts.get("max", value)
                 assert in_range, f"{where}: {name}={value} out of range"
 
 
 @pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
-def test_ui_workflow_widgets_match_the_pack_nodes_and_the_api_twin(pack, path):
-    """UI graphs store widget values by position: their count and values must fit INPUT_TYPES."""
+def test_ui_workflow_widgets_match_the_pack_nodes_and_the_api_twin(classes, path):
+    """UI graphs store widget values by position: their count and values must fit the declared widgets."""
     graph = load(path)
     api = load(WORKFLOWS / "api" / f"{path.stem}_api.json")
     for node in graph["nodes"]:
-        cls = pack.NODE_CLASS_MAPPINGS.get(node["type"])
+        cls = classes.get(node["type"])
         if cls is None:
             continue
         widgets = [name for name, decl in declared_inputs(cls).items() if is_widget(decl)]

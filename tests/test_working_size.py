@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from clips import synthetic_clip
-from conftest import load_script
+from conftest import declared_inputs, load_script
 from model import stages
 from model.stages.frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter
 from model.networks import ConvLSTMRefineConfig, ConvLSTMRefineNet, FrameInpaintConfig, FrameInpaintNet
@@ -116,13 +116,12 @@ def test_frame_inpaint_node_overrides_the_network_working_size(nodes):
     assert net.config.max_side == 256  # the connected model itself is unchanged
 
 
-def test_loader_node_sets_the_working_size(pack, nodes, tmp_path, monkeypatch):
+def test_loader_node_sets_the_working_size(pack, classes, nodes, tmp_path, monkeypatch):
     loader = sys.modules[f"{pack.__name__}.nodes.loader_nodes"]
     monkeypatch.setattr(loader, "PACK_WEIGHTS", tmp_path)
     monkeypatch.setattr(loader, "folder_paths", None)
     save_network(ConvLSTMRefineNet(ConvLSTMRefineConfig(widths=(4, 8), hidden=8)), tmp_path / "refine.safetensors")
-    spec = pack.NODE_CLASS_MAPPINGS["FRVI_LoadConvLSTMRefineNetwork"].INPUT_TYPES()
-    assert spec["optional"]["working_size"][1]["default"] == 0
+    assert declared_inputs(classes["FRVI_LoadConvLSTMRefineNetwork"])["working_size"][1]["default"] == 0
     (stored,) = nodes["FRVI_LoadConvLSTMRefineNetwork"].load("refine.safetensors")
     (resized,) = nodes["FRVI_LoadConvLSTMRefineNetwork"].load("refine.safetensors", working_size=320)
     assert (stored.config.scale, stored.config.max_side) == (0.5, 0)
