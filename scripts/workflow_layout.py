@@ -5,7 +5,7 @@ Regenerate a UI workflow after changing its API twin: import the API file in the
 then `python scripts/workflow_layout.py raw.json workflows/X.json main|images|propagate|chunks`,
 and redraw the previews with `python scripts/workflow_previews.py URL`.
 
-usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks|learned|sam3|longshot
+usage: workflow_layout.py RAW_UI.json OUT_UI.json main|images|propagate|chunks|learned|sam3|longshot|cleanplate
 
 ``sam3``: import ``scripts/workflow_sources/object_removal_sam3_points_api.json`` (the SAM3 template plus its
 points group, nodes 25-27); the layout bypasses the points group (mode 4), so the template runs
@@ -13,6 +13,26 @@ from the text prompt until the artist enables it.
 """
 import json
 import sys
+
+# Model files the templates name that ComfyUI does not ship: (models/ folder, download address). Each node that loads
+# one carries it in properties["models"], which the frontend's missing-model dialog reads to offer the download.
+MODEL_SOURCES = {
+    "sam3.1_multiplex_fp16.safetensors": (
+        "checkpoints", "https://huggingface.co/Comfy-Org/sam3.1/resolve/main/checkpoints/sam3.1_multiplex_fp16.safetensors"),
+    "512-inpainting-ema.safetensors": (
+        "checkpoints",
+        "https://huggingface.co/stabilityai/stable-diffusion-2-inpainting/resolve/main/512-inpainting-ema.safetensors"),
+}
+
+
+def add_model_sources(graph: dict) -> None:
+    """Give every node whose widgets name a file of :data:`MODEL_SOURCES` its ``properties["models"]`` entry."""
+    for node in graph["nodes"]:
+        names = [v for v in node.get("widgets_values") or [] if isinstance(v, str) and v in MODEL_SOURCES]
+        if names:
+            node.setdefault("properties", {})["models"] = [
+                {"name": name, "directory": MODEL_SOURCES[name][0], "url": MODEL_SOURCES[name][1]} for name in names]
+
 
 raw, out, kind = sys.argv[1:4]
 g = json.load(open(raw))
@@ -153,6 +173,38 @@ elif kind == "sam3":
             "**Weights**: `sam3.1_multiplex_fp16.safetensors` in `ComfyUI/models/checkpoints/`. "
             + LEARNED_NOTE)
     note_at, note_size = (5, 2, 0), [700, 290]
+elif kind == "cleanplate":
+    widths = [240, 225, 230, 220, 250, 250, 220, 250, 220, 240, 210, 240]
+    pos = {
+        1: (0, 0), 2: (1, 0),
+        3: (0, 1), 4: (1, 1), 5: (2, 1), 6: (3, 1),
+        20: (2, 2), 21: (0, 2), 23: (1, 2), 24: (3, 2), 22: (4, 2), 25: (5, 2),
+        30: (0, 3), 31: (1, 3), 32: (2, 3), 33: (3, 3), 34: (4, 3), 35: (5, 3), 36: (6, 3),
+        7: (4, 0),
+        15: (5, 1), 16: (6, 1), 17: (7, 1), 18: (8, 1),
+        8: (5, 0), 9: (6, 0), 10: (7, 0), 11: (8, 0),
+        12: (9, 0), 13: (10, 0), 14: (9, 1),
+    }
+    rows = [Y0, Y0 + ROW + 40, Y0 + 2 * ROW + 80, Y0 + 3 * ROW + 140]
+    bypassed = (30, 31, 32, 33, 34, 35, 36)
+    groups = [(INPUT_GROUP, "input", 0, 3, 0, 1), ("Propagation", "propagate", 4, 4, 0, 0),
+              (PIPELINE_GROUP + ": learned", "pipeline", 5, 8, 0, 0), ("Trained networks", "networks", 5, 8, 1, 1),
+              ("Output", "output", 9, 10, 0, 1),
+              ("The keyframe, filled once: Flow Propagate's reference", "propagate", 0, 5, 2, 2),
+              ("Or fill it with a diffusion inpainting model: select this group, Ctrl+B", "sam3", 0, 6, 3, 3)]
+    note = ("**Clean plate from one frame**\n\n"
+            "What no frame of the shot ever sees (behind a still object, the middle of a large hole) is filled "
+            "**once**, on one keyframe, and Flow Propagate carries that fill along the motion to every frame, so "
+            "it is the same in all of them instead of being invented anew each frame.\n\n"
+            "1. *Get Image from Batch*: the keyframe (`batch_index`, both for the frames and the mask; frame 0 "
+            "here) and Flow Propagate's `reference_frames` must name the same frame.\n"
+            "2. *Keyframe fill*: the pack's frame network here. Better: your own painted plate (a *Load Image* of "
+            "that frame with the object painted out) or a diffusion model (bottom group) into `reference`.\n"
+            "3. Run. Real background that other frames saw still wins over the reference.\n\n"
+            "**Diffusion group**: enable it, download `512-inpainting-ema.safetensors` (Stable Diffusion 2 "
+            "inpainting) into `models/checkpoints/` when ComfyUI offers it, then connect *VAE Decode* to Flow "
+            "Propagate's `reference` in place of *Keyframe fill*. " + LEARNED_NOTE)
+    note_at, note_size = (7, 2, 0), [700, 330]
 elif kind == "longshot":
     widths = [380, 330, 300]
     pos = {1: (0, 0), 2: (0, 1), 3: (1, 0), 4: (2, 0)}
@@ -172,7 +224,7 @@ elif kind == "longshot":
             "(the other templates).")
     note_at, note_size = (1, 1, 0), [660, 190]  # right of the mask loader, under the streaming node
 else:
-    sys.exit(f"unknown layout {kind!r}: main, images, propagate, chunks, learned, sam3 or longshot")
+    sys.exit(f"unknown layout {kind!r}: main, images, propagate, chunks, learned, sam3, longshot or cleanplate")
 GAP = 30
 cols = [X0 + sum(widths[:i]) + GAP * i for i in range(len(widths))]
 
@@ -182,6 +234,8 @@ for n in g["nodes"]:
     n["size"][0] = widths[c]
     if kind == "sam3" and n["id"] in (25, 26, 27):
         n["mode"] = 4  # bypassed: the text prompt drives the template until the artist enables the clicks
+    if kind == "cleanplate" and n["id"] in bypassed:
+        n["mode"] = 4  # bypassed: needs a model file ComfyUI does not ship; the artist enables it
 
 g["groups"] = []
 for i, (title, color, c0, c1, *span) in enumerate(groups, 1):
@@ -203,4 +257,5 @@ g["nodes"].append({"id": nid, "type": "MarkdownNote", "pos": [note_x, note_y], "
                    "properties": {}, "widgets_values": [note], "color": "#432", "bgcolor": "#653"})
 g["last_node_id"] = nid
 g["extra"] = {"ds": {"scale": 0.6, "offset": [40, 60]}}
+add_model_sources(g)
 json.dump(g, open(out, "w"), indent=1)

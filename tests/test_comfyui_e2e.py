@@ -152,6 +152,17 @@ def clip_length(graph: dict) -> int:
     return IMAGE_FRAMES if loads_png else N_FRAMES
 
 
+def preview_length(graph: dict, node_id: str) -> int:
+    """Frames a preview node shows: those of the clip, or of a Get Image from Batch (a keyframe) upstream of it."""
+    inputs = graph[node_id]["inputs"]
+    if graph[node_id]["class_type"] == "ImageFromBatch":
+        return int(inputs["length"])
+    for name in ("images", "image", "frames", "mask"):
+        if isinstance(inputs.get(name), list):
+            return preview_length(graph, inputs[name][0])
+    return clip_length(graph)
+
+
 def trace(graph: dict, link: list, comfyui: dict) -> tuple[np.ndarray, int]:
     """Follow a frames or hole link back to its file; returns (``[T,H,W,3]`` uint8 pixels, total grow in px)."""
     node = graph[link[0]]
@@ -327,8 +338,8 @@ def test_api_workflow_runs_and_keeps_known_pixels(comfyui, path, tmp_path):
         files = [roots[out["type"]] / name for name in out["files"]]
         assert files and all(f.is_file() for f in files), f"node {node_id}: missing files {out}"
         link = saved_frames(graph, node_id)
-        if link is None:  # a preview (e.g. the flow picture): one image per frame
-            n = clip_length(graph)
+        if link is None:  # a preview (e.g. the flow picture): one image per frame it shows
+            n = preview_length(graph, node_id)
             assert len(files) == n, f"node {node_id}: {len(files)} previews for {n} frames"
             continue
         frames_in, hole, grow = refine_inputs(graph, link, comfyui)

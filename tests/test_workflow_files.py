@@ -24,7 +24,10 @@ CORE_USED = {"LoadVideo", "GetVideoComponents", "ImageToMask", "CreateVideo", "S
              "LoadImage", "LoadImageMask", "SaveImage", "MaskPreview", "ImageFromBatch", "BatchImagesNode",
              # the SAM3 template: ComfyUI 0.27's own video segmentation (its weights are the user's)
              "CheckpointLoaderSimple", "CLIPTextEncode", "SAM3_VideoTrack", "SAM3_TrackToMask", "SAM3_TrackPreview",
-             "SAM3_Detect", "PrimitiveStringMultiline"}
+             "SAM3_Detect", "PrimitiveStringMultiline",
+             # the clean-plate template's bypassed group: a keyframe filled by a diffusion inpainting model
+             "InpaintModelConditioning", "KSampler", "VAEDecode"}
+MODEL_FILE = re.compile(r"\.(safetensors|ckpt|pt|pth|bin|gguf)$")
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
 
 
@@ -132,3 +135,20 @@ def test_ui_workflow_widgets_match_the_pack_nodes_and_the_api_twin(classes, path
         assert twin and twin["class_type"] == node["type"], f"{where}: no matching node in the API twin"
         assert node["widgets_values"] == [twin["inputs"][name] for name in widgets], \
             f"{where}: widget values differ from the API twin"
+
+
+@pytest.mark.parametrize("path", UI_FILES, ids=lambda p: p.name)
+def test_nodes_that_load_a_model_file_say_where_to_download_it(classes, path):
+    """A core loader naming a model file ComfyUI does not ship carries its name, folder and download address in
+    ``properties["models"]``: the frontend's missing-model dialog then offers the download (the pack's own loaders
+    list the weights the pack ships)."""
+    for node in load(path)["nodes"]:
+        if node["type"] in classes:
+            continue
+        files = [v for v in node.get("widgets_values") or [] if isinstance(v, str) and MODEL_FILE.search(v)]
+        sources = {m.get("name"): m for m in node.get("properties", {}).get("models", [])}
+        for name in files:
+            where = f"{path.name} node {node['id']} ({node['type']}): {name}"
+            assert name in sources, f"{where} has no properties.models entry"
+            assert sources[name].get("directory"), where
+            assert sources[name]["url"].startswith("https://") and sources[name]["url"].endswith("/" + name), where
