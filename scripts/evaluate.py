@@ -338,6 +338,9 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
             ("full_learned", "full learned pipeline: frame network, F^P and the flow network's F^I blended by H_f, "
                              "ConvLSTM refiner (the CLI's --learned)",
              streaming(base.replace(blend="average"), {**refined, **nets("flow_blend")})),
+            ("full_learned_laplacian", "the full learned pipeline with F^I completed by the Laplacian fill instead of "
+                                       "the flow network (what the flow network adds)",
+             streaming(base.replace(blend="average"), nets("frame_inpaint", "flow_blend", "convlstm_refine"))),
         ]
     else:
         notes.append("refiner rows skipped: no ConvLSTM refiner weights.")

@@ -39,9 +39,10 @@ def in_background(items: Iterable[Item], depth: int = 2, threads: int = 0,
             button), which stops the wait at once.
     Raises:
         Whatever ``items`` or ``poll`` raised, in the consumer (``items``' error after the items made before it).
-    Closing the returned generator stops the worker after its current item. When the consumer stops on an
-    error (``poll``'s included) it waits for that at most :data:`ABANDON_SECONDS`; the worker then finishes its
-    item alone and ends, without handing it over.
+    Closing the returned generator (or an error in the consumer) stops the worker after its current item,
+    waited for up to 5 s (a process that exits while the worker is inside torch aborts). When ``poll`` raises,
+    the wait is at most :data:`ABANDON_SECONDS`: the worker then finishes its item alone and ends without
+    handing it over (``poll`` serves long-lived processes: a server's Cancel button).
     """
     if depth < 1:
         raise ValueError(f"in_background: depth is {depth}; use 1 or more items.")
@@ -81,16 +82,15 @@ def in_background(items: Iterable[Item], depth: int = 2, threads: int = 0,
             try:
                 value = ready.get(timeout=POLL_SECONDS if poll else None)
             except queue.Empty:
+                wait = ABANDON_SECONDS  # if poll raises: a Cancel in a long-lived process (a server), not an exit
                 poll()
+                wait = 5.0
                 continue
             if value is _DONE:
                 return
             if isinstance(value, _Failure):
                 raise value.error
             yield value
-    except BaseException:
-        wait = ABANDON_SECONDS
-        raise
     finally:
         stop.set()
         worker.join(timeout=wait)
