@@ -13,6 +13,7 @@ from einops import rearrange
 
 from ..model.checks import check_shape
 from ..model.masks import fit_hole
+from ..model.propagate.references import parse_reference_frames
 
 try:  # inside ComfyUI
     import comfy.model_management as model_management
@@ -50,6 +51,16 @@ def video_and_hole(frames: torch.Tensor, hole: torch.Tensor, name: str = "hole")
     """
     video, mask = image_to_model(frames), mask_to_model(hole)
     return video, fit_hole(mask, video.shape[2], video.shape[3], name)
+
+
+def references_from(reference: torch.Tensor | None, reference_frames: str) -> dict[int, torch.Tensor] | None:
+    """The ``reference`` IMAGE batch ``[R,H,W,3]`` and its comma-separated frame numbers -> ``{frame: [1,3,H,W]}``
+    (None without a reference); ValueError when the numbers do not fit the batch."""
+    if reference is None:
+        return None
+    images = image_to_model(reference, "reference")
+    numbers = parse_reference_frames(reference_frames, images.shape[0])
+    return {n: images[i:i + 1] for i, n in enumerate(numbers)}
 
 
 def mask_to_comfy(mask: torch.Tensor) -> torch.Tensor:

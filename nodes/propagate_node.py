@@ -10,8 +10,7 @@ from comfy_api.latest import io
 from ..model import stages
 from ..model.pipeline.config import DEFAULTS
 from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
-from ..model.propagate.references import parse_reference_frames
-from .comfy_bridge import compute_device, frame_progress, image_to_comfy, image_to_model, mask_to_comfy, video_and_hole
+from .comfy_bridge import compute_device, frame_progress, image_to_comfy, mask_to_comfy, references_from, video_and_hole
 from .types import CATEGORY
 
 PROPAGATION = DEFAULTS.propagation  # the widgets' defaults
@@ -85,11 +84,7 @@ class FlowPropagate(io.ComfyNode):
                              f"leave none of the {count} frames to output; the batch must hold the chunk's own "
                              "frames plus the context frames.")
         config = PropagateConfig(max_distance, consistency, hole_dilation, flow_max_side, seam)
-        references = None
-        if reference is not None:
-            images = image_to_model(reference, "reference")
-            numbers = parse_reference_frames(reference_frames, images.shape[0])
-            references = {n: images[i:i + 1] for i, n in enumerate(numbers)}
+        references = references_from(reference, reference_frames)
         with torch.inference_mode():
             out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator),
                                             stages.flow_completer("laplacian"), config, compute_device(),

@@ -9,6 +9,7 @@ that core Save Video stores without decoding. Class key and input names are a pu
 from __future__ import annotations
 
 import errno
+import functools
 import os
 import uuid
 from contextlib import contextmanager
@@ -25,15 +26,13 @@ from ..model.networks import KINDS
 from ..model.pipeline.config import DEFAULTS, classical
 from ..model.pipeline.job import Job, run_sources
 from ..model.pipeline.run import Pipeline, load_networks
-from ..model.propagate.references import parse_reference_frames
-from .comfy_bridge import (check_interrupted, compute_device, frame_progress, image_to_model, manage_network,
-                           network_from, temp_directory)
+from .comfy_bridge import (check_interrupted, compute_device, frame_progress, manage_network, network_from,
+                           references_from, temp_directory)
 from .types import CATEGORY, FlowBlendNet, FlowCompleteNet, FrameInpaintNet, RefineNet
 
 # The optional network inputs, by network kind (model.networks.KINDS)
 MODEL_INPUTS = {"frame_inpaint": "frame_model", "flow_complete": "completion_model", "flow_blend": "blend_model",
                 "convlstm_refine": "refine_model"}
-SUFFIX = {"h264": ".mp4", "h264_lossless": ".mp4", "ffv1": ".mkv"}
 PROPAGATION = DEFAULTS.propagation
 
 
@@ -114,12 +113,8 @@ class VideoInpaintStream(io.ComfyNode):
                   "convlstm_refine": refine_model}
         config = DEFAULTS.replace(propagate=propagate, frame_method=frame_method, grow=grow, estimator=estimator,
                                   device=str(compute_device()), max_distance=max_distance)
-        references = None
-        if reference is not None:
-            images = image_to_model(reference, "reference")
-            numbers = parse_reference_frames(reference_frames, images.shape[0])
-            references = {n: images[i:i + 1] for i, n in enumerate(numbers)}
-        output = temp_directory() / f"frvi_stream_{uuid.uuid4().hex[:12]}{SUFFIX[codec]}"
+        references = references_from(reference, reference_frames)
+        output = temp_directory() / f"frvi_stream_{uuid.uuid4().hex[:12]}{CODECS[codec].extensions[0]}"
         with opened(video, "video") as frames:
             with opened(hole, "hole", frames.info, invert_hole) as masks:
                 networks = stage_networks(learned, models)
@@ -151,17 +146,12 @@ def stage_networks(learned: bool, models: dict) -> dict:
     return networks
 
 
-_shipped: dict = {}
-
-
+@functools.cache
 def shipped_networks() -> dict:
     """The pack's trained networks (``weights/``), loaded once and kept, each wrapped for ComfyUI's model
     management (which may move them off the compute device between runs, never drops them: they stay
     referenced here, as a loader node's output stays in ComfyUI's cache). ValueError when weights/ is empty."""
-    if not _shipped:
-        _shipped.update({kind: manage_network(network)
-                         for kind, network in load_networks(DEFAULTS.replace(learned=True)).items()})
-    return _shipped
+    return {kind: manage_network(network) for kind, network in load_networks(DEFAULTS.replace(learned=True)).items()}
 
 
 @contextmanager

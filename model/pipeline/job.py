@@ -108,8 +108,9 @@ def reference_items(text: str) -> list[tuple[int, Path]]:
 
 def read_references(text: str, frame_count: int, size: tuple[int, int]) -> dict[int, torch.Tensor]:
     """The reference images of ``text`` (see :func:`reference_items`), checked by :func:`check_reference_images`."""
-    images = {number: read_image(path) for number, path in reference_items(text)}
-    names = {number: f"reference for frame {number} ({path})" for number, path in reference_items(text)}
+    items = reference_items(text)
+    images = {number: read_image(path) for number, path in items}
+    names = {number: f"reference for frame {number} ({path})" for number, path in items}
     return check_reference_images(images, frame_count, size, names)
 
 
