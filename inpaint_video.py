@@ -38,7 +38,7 @@ runtime.set_up()  # before torch loads (model/runtime.py)
 
 from model import stages  # noqa: E402
 from model.io.encode import CODECS  # noqa: E402
-from model.pipeline.config import DEFAULTS, PipelineConfig, classical  # noqa: E402
+from model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, PipelineConfig, classical  # noqa: E402
 from model.pipeline.job import Job, run_job  # noqa: E402
 from model.pipeline.run import Pipeline  # noqa: E402
 
@@ -95,6 +95,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --propagate: frame N (from 0) of the input with its hole already filled (by you or "
                              "an image inpainting model); what no nearby frame saw is carried from it along the motion "
                              "through every later frame (earlier frames: within --max-distance). Repeatable")
+    parser.add_argument("--keyframes", choices=KEYFRAME_FILLS, default=DEFAULTS.keyframes,
+                        help="with --propagate: fill what no frame saw once, on automatic keyframes, and carry that "
+                             "fill along the motion instead of filling it anew on every frame: by Frame Inpaint's own "
+                             "fill (frame_inpaint) or the sharper exemplar fill (exemplar, OpenCV contrib; seconds "
+                             f"per keyframe) (default: {DEFAULTS.keyframes})")
     parser.add_argument("--grow", type=int, default=None,
                         help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
                              f"{DEMO_GROW})")
@@ -133,6 +138,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
     if args.reference and not args.propagate:
         parser.error("--reference is carried by Flow Propagate; add --propagate.")
+    if args.keyframes != "off" and not args.propagate:
+        parser.error("--keyframes are made by Flow Propagate; add --propagate.")
     if args.max_distance is not None and not args.propagate:
         parser.error("--max-distance only applies with --propagate; add --propagate or drop it.")
     try:
@@ -149,7 +156,7 @@ def settings(args: argparse.Namespace) -> tuple[PipelineConfig, Job]:
     config = DEFAULTS.replace(
         propagate=bool(args.propagate), learned=args.learned, frame_method=args.frame_method, radius=args.radius,
         working_size=args.working_size, estimator=args.estimator, flow_working_size=args.flow_working_size,
-        blend=args.blend, strength=args.strength, grow=args.grow or 0, device=args.device,
+        blend=args.blend, strength=args.strength, keyframes=args.keyframes, grow=args.grow or 0, device=args.device,
         max_distance=DEFAULTS.propagation.max_distance if args.max_distance is None else args.max_distance)
     job = Job(args.input, args.mask, args.output, args.side_by_side, args.fps, max_frames=args.max_frames,
               invert_mask=args.invert_mask, quiet=args.quiet,

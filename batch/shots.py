@@ -5,7 +5,7 @@ setting of the pipeline by its field name, with ``_`` or ``-``, in any case:
 
 - :class:`~model.pipeline.config.PipelineConfig`: ``propagate``, ``learned``, ``weights_dir``,
   ``frame_method``, ``radius``, ``working_size``, ``estimator``, ``hole_dilation``,
-  ``flow_working_size``, ``blend``, ``strength``, ``grow``, ``device``;
+  ``flow_working_size``, ``blend``, ``strength``, ``keyframes``, ``grow``, ``device``;
 - Flow Propagate's :class:`~model.propagate.whole_clip.PropagateConfig`, by its own names
   (``max_distance``, ``consistency``, ``flow_max_side``, ``seam``; its ``hole_dilation`` as
   ``propagation_hole_dilation``, plain ``hole_dilation`` being stage 2's); these need ``propagate``;

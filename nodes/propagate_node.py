@@ -10,10 +10,28 @@ from comfy_api.latest import io
 from ..model import stages
 from ..model.pipeline.config import DEFAULTS
 from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
-from .comfy_bridge import compute_device, frame_progress, image_to_comfy, mask_to_comfy, references_from, video_and_hole
-from .types import CATEGORY
+from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, mask_to_comfy, network_from, references_from,
+                           video_and_hole)
+from .stream_node import shipped_networks
+from .types import CATEGORY, FrameInpaintNet
 
 PROPAGATION = DEFAULTS.propagation  # the widgets' defaults
+KEYFRAME_CHOICES = ("off", "telea", "exemplar", "network")
+
+
+def keyframe_fill(choice: str, model=None):
+    """The fill of Flow Propagate's automatic keyframes for the ``keyframes`` widget, or None (``"off"``):
+    ``network`` runs ``model`` (a loader's output) or the pack's shipped frame network on ComfyUI's device."""
+    if choice == "off":
+        return None
+    if choice == "network":
+        if model is None:
+            model = shipped_networks().get("frame_inpaint")
+        network = network_from(model, source="keyframe_model: expected the output of 'Load Frame Inpaint Network'")
+        return stages.frame_inpainter("network", network=network)
+    if choice not in KEYFRAME_CHOICES:
+        raise ValueError(f"keyframes: expected one of {', '.join(KEYFRAME_CHOICES)}, got {choice!r}.")
+    return stages.frame_inpainter(choice)
 
 
 class FlowPropagate(io.ComfyNode):
@@ -70,13 +88,24 @@ class FlowPropagate(io.ComfyNode):
                                 tooltip="The frame number of each reference image in this batch (0 = the first "
                                         "frame, context frames included), comma-separated, in the reference batch's "
                                         "order."),
+                io.Combo.Input("keyframes", optional=True, options=list(KEYFRAME_CHOICES), default="off",
+                               tooltip="Automatic keyframes: what no frame (and no reference) saw is filled once on "
+                                       "a keyframe and carried along the motion to the next frames, instead of "
+                                       "being left to Frame Inpaint on every frame. exemplar copies real texture "
+                                       "from the frame (sharp; seconds per keyframe; needs OpenCV contrib); network "
+                                       "uses keyframe_model, or the pack's frame network; telea is smooth. off: "
+                                       "remaining_hole keeps it."),
+                FrameInpaintNet.Input("keyframe_model", optional=True,
+                                      tooltip="The frame network that fills keyframes when keyframes is 'network' "
+                                              "(default: the pack's own)."),
             ],
             outputs=[io.Image.Output("frames"), io.Mask.Output("remaining_hole")],
         )
 
     @classmethod
     def execute(cls, frames, hole, estimator, hole_dilation, max_distance, consistency, seam, flow_max_side,
-                context_before=0, context_after=0, reference=None, reference_frames="0") -> io.NodeOutput:
+                context_before=0, context_after=0, reference=None, reference_frames="0", keyframes="off",
+                keyframe_model=None) -> io.NodeOutput:
         video, mask = video_and_hole(frames, hole)
         count = video.shape[0]
         if context_before + context_after >= count:
@@ -85,9 +114,11 @@ class FlowPropagate(io.ComfyNode):
                              "frames plus the context frames.")
         config = PropagateConfig(max_distance, consistency, hole_dilation, flow_max_side, seam)
         references = references_from(reference, reference_frames)
+        fill = keyframe_fill(keyframes, keyframe_model)
+        passes = 2 + 2 * bool(references) + (fill is not None)
         with torch.inference_mode():
             out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator),
                                             stages.flow_completer("laplacian"), config, compute_device(),
-                                            frame_progress((4 if references else 2) * count), references)
+                                            frame_progress(passes * count), references, fill)
         keep = slice(context_before, count - context_after)
         return io.NodeOutput(image_to_comfy(out[keep]), mask_to_comfy(remaining[keep]))

@@ -23,7 +23,7 @@ from ..model.io.encode import CODECS
 from ..model.io.sources import TensorFrames, TensorMasks, Window
 from ..model.io.video import FrameSource, MaskSource
 from ..model.networks import KINDS
-from ..model.pipeline.config import DEFAULTS, classical
+from ..model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, classical
 from ..model.pipeline.job import Job, run_sources
 from ..model.pipeline.run import Pipeline, load_networks
 from .comfy_bridge import (check_interrupted, compute_device, frame_progress, manage_network, network_from,
@@ -100,6 +100,11 @@ class VideoInpaintStream(io.ComfyNode):
                 io.String.Input("reference_frames", default="0", optional=True, tooltip=(
                     "The frame number of each reference image (0 = the first frame of the video), "
                     "comma-separated, in the reference batch's order.")),
+                io.Combo.Input("keyframes", options=list(KEYFRAME_FILLS), default=DEFAULTS.keyframes, optional=True,
+                               tooltip=(
+                    "With propagate: what no frame saw is filled once on automatic keyframes and carried along the "
+                    "motion, instead of anew on every frame. exemplar copies real texture from the frame (sharp; "
+                    "seconds per keyframe; needs OpenCV contrib); frame_inpaint uses the frame fill above.")),
             ],
             outputs=[io.Video.Output("video", tooltip="The inpainted video (a file in ComfyUI's temp folder; "
                                                       "connect Save Video to keep it).")],
@@ -108,11 +113,13 @@ class VideoInpaintStream(io.ComfyNode):
     @classmethod
     def execute(cls, video, hole, propagate, max_distance, learned, frame_method, grow, invert_hole, codec,
                 estimator=DEFAULTS.estimator, frame_model=None, completion_model=None, blend_model=None,
-                refine_model=None, reference=None, reference_frames="0") -> io.NodeOutput:
+                refine_model=None, reference=None, reference_frames="0",
+                keyframes=DEFAULTS.keyframes) -> io.NodeOutput:
         models = {"frame_inpaint": frame_model, "flow_complete": completion_model, "flow_blend": blend_model,
                   "convlstm_refine": refine_model}
         config = DEFAULTS.replace(propagate=propagate, frame_method=frame_method, grow=grow, estimator=estimator,
-                                  device=str(compute_device()), max_distance=max_distance)
+                                  device=str(compute_device()), max_distance=max_distance,
+                                  keyframes=keyframes if propagate else "off")
         references = references_from(reference, reference_frames)
         output = temp_directory() / f"frvi_stream_{uuid.uuid4().hex[:12]}{CODECS[codec].extensions[0]}"
         with opened(video, "video") as frames:

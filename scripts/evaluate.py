@@ -207,14 +207,18 @@ def zero_flow(parts):
 
 
 def propagated(config: PipelineConfig, make_runner: Callable[[], Runner],
-               keyframe: Callable[[], Callable] | None = None) -> Callable[[], Runner]:
+               keyframe: Callable[[], Callable] | None = None,
+               auto_keyframes: Callable[[], Callable] | None = None) -> Callable[[], Runner]:
     """A runner that first runs Flow Propagate over the clip (``model.propagate.whole_clip.flow_propagate`` with
     ``config``'s estimator and ``propagation`` settings, Laplacian completion) and then ``make_runner()`` on the
     propagated frames and the remaining hole. ``keyframe`` (optional) makes a frame inpainter that fills frame 0
-    once; that fill is Flow Propagate's reference (carried to every frame where no frame saw the background)."""
+    once; that fill is Flow Propagate's reference (carried to every frame where no frame saw the background).
+    ``auto_keyframes`` (optional) makes the frame inpainter of Flow Propagate's automatic keyframes
+    (:mod:`model.propagate.keyframes`)."""
     def make() -> Runner:
         runner = make_runner()
         fill = keyframe() if keyframe is not None else None
+        keyframe_fill = auto_keyframes() if auto_keyframes is not None else None
 
         def run(frames: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
             with torch.inference_mode():
@@ -223,7 +227,7 @@ def propagated(config: PipelineConfig, make_runner: Callable[[], Runner],
                     references = {0: fill(frames[:1], hole_at(hole, 0))}
                 filled, remaining = flow_propagate(frames, hole, flow_estimator(config.estimator),
                                                    flow_completer("laplacian"), config.propagation,
-                                                   references=references)
+                                                   references=references, keyframe_fill=keyframe_fill)
             return runner(filled, remaining)
         return run
     return make
@@ -355,6 +359,13 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     rows += [(f"propagate_{key}_{name}", f"Flow Propagate with {what} as its reference, then: {description}",
               propagated(base, make, keyframe))
              for key, what, keyframe in keyframes for name, description, make in full]
+    automatic = [("auto_net", "the frame network", keyframes[0][2]),
+                 ("auto_telea", "Telea", lambda: build_stages(base).frame_inpainter)]
+    if exemplar_available():
+        automatic.append(("auto_exemplar", "the exemplar fill", keyframes[1][2]))
+    rows += [(f"propagate_{key}_{name}", f"Flow Propagate with automatic keyframes filled by {what}, then: "
+              f"{description}", propagated(base, make, auto_keyframes=fill))
+             for key, what, fill in automatic for name, description, make in full]
     return _tagged({name: Config(name, description, make) for name, description, make in rows}, working_size,
                    "frame network"), notes
 

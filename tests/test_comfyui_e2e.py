@@ -269,26 +269,36 @@ def test_object_info_lists_every_pack_node(comfyui, classes):
         assert info[key]["input_order"] == node_info(cls)["input_order"]
 
 
+def appended_only(old: dict, new: dict) -> bool:
+    """Whether the inputs ``new`` (section -> names in order) are ``old``'s, plus optional ones at the end only (a saved
+    workflow stores widget values by position: an optional widget appended last keeps every old value in place)."""
+    return (set(new) <= {"required", "optional", "hidden"} and set(old) <= set(new)
+            and all(new[section] == old.get(section, []) for section in new if section != "optional")
+            and new.get("optional", [])[:len(old.get("optional", []))] == old.get("optional", []))
+
+
 def test_object_info_of_every_node_is_what_the_v1_nodes_served(comfyui):
     """/object_info is what the frontend builds a node's sockets and widgets from (UI workflows store widget values
     by position) and what /prompt checks API workflows against: for each node it must match the recorded V1
     answer in input names, types, required/optional split, widget order, defaults, ranges, choices and tooltips,
-    and in outputs, display name, category and description. V3 adds keys of its own that say nothing new
+    and in outputs, display name, category and description; new optional inputs may only be appended (Flow
+    Propagate's keyframes). V3 adds keys of its own that say nothing new
     (output_tooltips of None, flags that are False, ``multiselect``/``multiline`` False): allowed. The loaders'
     weights choices are the files present: the recorded ones must still be offered, with the same default."""
     before = json.loads(OBJECT_INFO_BEFORE_V3.read_text())["nodes"]
     info = object_info(comfyui)
     for key, old in before.items():
         new = info[key]
-        for field in ("name", "display_name", "category", "description", "input_order", "output", "output_name",
+        for field in ("name", "display_name", "category", "description", "output", "output_name",
                       "output_is_list", "output_node", "is_input_list", "has_intermediate_output"):
             assert new[field] == old[field], (key, field, old[field], new[field])
+        assert appended_only(old["input_order"], new["input_order"]), key
         assert new["python_module"].startswith("custom_nodes.") and not new["search_aliases"], key
         for field in set(new) - set(old):  # what V3 adds
             assert new[field] in (None, False) or new[field] == [None] * len(new["output"]), (key, field, new[field])
         assert list(new["input"]) == list(old["input"]), key
         for section, inputs in old["input"].items():
-            assert list(new["input"][section]) == list(inputs), (key, section)
+            assert appended_only({section: list(inputs)}, {section: list(new["input"][section])}), (key, section)
             for name, declaration in inputs.items():
                 where = (key, section, name)
                 old_kind, old_options = comparable_input(declaration)

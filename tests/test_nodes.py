@@ -79,7 +79,8 @@ STABLE = {
         "Flow Propagate",
         "frames:IMAGE hole:MASK estimator:COMBO hole_dilation:INT max_distance:INT consistency:FLOAT seam:COMBO "
         "flow_max_side:INT",
-        "context_before:INT context_after:INT reference:IMAGE reference_frames:STRING",
+        "context_before:INT context_after:INT reference:IMAGE reference_frames:STRING keyframes:COMBO "
+        "keyframe_model:FRVI_FRAME_INPAINT_NET",
         "IMAGE MASK"),
     "FRVI_FrameInpaint": (
         "Frame Inpaint", "frames:IMAGE hole:MASK method:COMBO radius:INT",
@@ -108,7 +109,7 @@ STABLE = {
         "invert_hole:BOOLEAN codec:COMBO",
         "estimator:COMBO frame_model:FRVI_FRAME_INPAINT_NET completion_model:FRVI_FLOW_COMPLETE_NET "
         "blend_model:FRVI_FLOW_BLEND_NET refine_model:FRVI_CONVLSTM_REFINE_NET reference:IMAGE "
-        "reference_frames:STRING",
+        "reference_frames:STRING keyframes:COMBO",
         "VIDEO"),
 }
 

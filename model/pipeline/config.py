@@ -25,6 +25,11 @@ from ..propagate.whole_clip import PropagateConfig
 from ..stages.robust_flow import FLOW_WORKING_SIZE
 
 
+KEYFRAME_FILLS = ("off", "frame_inpaint", "exemplar")
+"""Flow Propagate's automatic keyframes (:mod:`model.propagate.keyframes`): off, filled by Frame Inpaint's own fill
+(its network when ``learned``, else ``frame_method``), or by the exemplar fill (OpenCV contrib)."""
+
+
 def classical(names: tuple[str, ...]) -> tuple[str, ...]:
     """The weight-free choices of a stage (the learned ``"network"`` path is chosen by ``learned``)."""
     return tuple(name for name in names if name != "network")
@@ -48,6 +53,8 @@ class PipelineConfig:
             of flow re-filled around the hole, the long side at which flows are computed (0 = full size).
         blend: stage 3 without its network.
         strength: stage 4 without its network (0..1, how much of the previous fill is carried).
+        keyframes: with ``propagate``, what no frame saw is filled once on automatic keyframes and carried forward
+            along the motion, by one of :data:`KEYFRAME_FILLS` (``"off"``: Frame Inpaint fills it on every frame).
         grow: pixels every hole is grown by first (negative shrinks).
         device: ``cpu``, ``cuda`` or ``cuda:N``: networks, warps, Flow Propagate's tracing and the refiner.
     """
@@ -64,6 +71,7 @@ class PipelineConfig:
     flow_working_size: int = FLOW_WORKING_SIZE
     blend: str = "confidence"
     strength: float = 0.6
+    keyframes: str = "off"
     grow: int = 0
     device: str = "cpu"
 
@@ -75,7 +83,7 @@ class PipelineConfig:
     def problem(self) -> str | None:
         """What is wrong with these settings (a sentence that names the setting), or None."""
         choices = {"frame_method": classical(stages.FRAME_METHODS), "estimator": classical(stages.ESTIMATORS),
-                   "blend": classical(stages.BLENDS)}
+                   "blend": classical(stages.BLENDS), "keyframes": KEYFRAME_FILLS}
         for name, allowed in choices.items():
             if getattr(self, name) not in allowed:
                 return f"{name} must be one of {', '.join(allowed)}; got {getattr(self, name)!r}."
@@ -88,6 +96,8 @@ class PipelineConfig:
                 return f"{name} must be 0 (full resolution) or a positive number of pixels, got {getattr(self, name)}."
         if self.hole_dilation < 0:
             return f"hole_dilation must be 0 or more pixels, got {self.hole_dilation}."
+        if self.keyframes != "off" and not self.propagate:
+            return f"keyframes {self.keyframes!r} are made by Flow Propagate: turn it on (propagate) or set keyframes off."
         if self.propagation.max_distance < 1:  # the stream needs a bounded window
             return f"max_distance must be at least 1 frame, got {self.propagation.max_distance}."
         try:

@@ -92,6 +92,17 @@ def check_carried(config: PipelineConfig, references: dict | None) -> None:
         raise ValueError("references are carried by Flow Propagate: turn it on (--propagate).")
 
 
+def keyframe_fill(config: PipelineConfig, built: Stages):
+    """The fill of Flow Propagate's automatic keyframes ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``, or None
+    (``keyframes`` off): Frame Inpaint's own (``built.frame_inpainter``) or the exemplar fill (ValueError naming the
+    package to install when OpenCV lacks it)."""
+    if config.keyframes == "off":
+        return None
+    if config.keyframes == "exemplar":
+        return stages.frame_inpainter("exemplar", config.radius)
+    return built.frame_inpainter
+
+
 class Pipeline:
     """A :class:`PipelineConfig` built into stage objects once; :meth:`run` streams a video through them.
 
@@ -114,6 +125,7 @@ class Pipeline:
         self.config = config
         self.networks = load_networks(config) if networks is None else networks
         self.stages = build_stages(config, self.networks)
+        self.keyframe_fill = keyframe_fill(config, self.stages)
         self.timer = timer
 
     @property
@@ -130,9 +142,11 @@ class Pipeline:
 
     def propagator(self, references: dict[int, torch.Tensor] | None = None) -> StreamingPropagator:
         """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS + Laplacian),
-        carrying ``references`` (``{frame index: [1,3,H,W]}`` frames with their hole filled) if given."""
+        carrying ``references`` (``{frame index: [1,3,H,W]}`` frames with their hole filled) if given, and making
+        automatic keyframes if ``keyframes`` is on."""
         return StreamingPropagator(stages.flow_estimator(self.config.estimator), stages.flow_completer("laplacian"),
-                                   self.config.propagation, device=self.config.device, references=references)
+                                   self.config.propagation, device=self.config.device, references=references,
+                                   keyframe_fill=self.keyframe_fill)
 
     def run(self, video: Video, timing: dict[str, float] | None = None,
             references: dict[int, torch.Tensor] | None = None,

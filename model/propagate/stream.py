@@ -38,6 +38,8 @@ from typing import Iterable, Iterator
 import torch
 
 from ..checks import check_video, hole_at
+from .compact import compact, expand
+from .keyframes import FrameFill, KeyframeCarrier, patch_of
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
 from .whole_clip import (PropagateConfig, downscale, fill_from_passes, flow_size, held_flows_at, hold_flows, hold_past,
                         pair_flow)
@@ -82,19 +84,6 @@ class Propagated:
             (y0, y1, x0, x1), _, region = self._patch
             hole[..., y0:y1, x0:x1] *= (~region).to(hole.dtype)
         return hole
-
-
-def compact(x: torch.Tensor) -> torch.Tensor:
-    """``x`` in [0,1] as uint8 codes when ``codes / 255`` gives ``x`` back exactly (8-bit frames, 0/1 holes),
-    else a copy of ``x``; :func:`expand` undoes it."""
-    codes = (x * 255.0).round_()
-    return codes.to(torch.uint8) if torch.equal(codes / 255.0, x) else x.clone()
-
-
-def expand(stored: torch.Tensor) -> torch.Tensor:
-    """The float32 values a :func:`compact` tensor (or a crop of one) stands for, as a new tensor in its
-    memory layout (both functions keep the layout a frame came in)."""
-    return stored.to(torch.float32) / 255.0 if stored.dtype == torch.uint8 else stored.clone()
 
 
 class HeldFrames:
@@ -160,13 +149,16 @@ class StreamingPropagator:
             every later frame, however far (the pass from the past is exact on a stream), but earlier frames
             only within the stream's window (``chunk + context`` frames): the pass from the future starts
             ``context`` frames after each chunk. Give a reference where the background first shows.
+        keyframe_fill: ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``: with it, what no frame (and no
+            reference) saw is filled once on automatic keyframes and carried forward
+            (:mod:`model.propagate.keyframes`); None leaves it in ``remaining`` for the stages.
     Attributes:
         peak_frames: the most frames held at once so far (at most ``chunk + context``).
     """
 
     def __init__(self, estimator, completer, config: PropagateConfig | None = None, chunk: int = 0,
                  context: int = 0, device: torch.device | str = "cpu",
-                 references: dict[int, torch.Tensor] | None = None):
+                 references: dict[int, torch.Tensor] | None = None, keyframe_fill: FrameFill | None = None):
         self.config = config or PropagateConfig()
         self.config.validate()
         if self.config.max_distance < 1:
@@ -181,7 +173,9 @@ class StreamingPropagator:
         self.chunk = chunk or 2 * self.config.max_distance
         self.context = context or self.config.max_distance
         self.references = dict(references or {})
+        self.keyframe_fill = keyframe_fill
         self.peak_frames = 0
+        self.keyframes: list[int] = []  # the automatic keyframes of the last run
 
     @torch.inference_mode()
     def run(self, video: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Iterator[Propagated]:
@@ -200,7 +194,7 @@ class StreamingPropagator:
             forward, backward = self._pair(held, flows, t - 1)
             return backward, forward
 
-        from_past = None
+        from_past = carrier = None
         references = ReferenceVideo(held, dict(self.references))  # fitted to the frames as they arrive
         ref_past: dict[int, tuple[torch.Tensor, ...] | None] = {}  # frame -> its samples of the references
         first = count = 0  # the first frame not yet emitted; frames read
@@ -214,6 +208,9 @@ class StreamingPropagator:
                 from_past = Tracer(held, to_past, -1, config.max_distance, scale, gradients, device)
                 refs_from_past = Tracer(references, to_past, -1, NO_LIMIT, scale, gradients, device,
                                         references.is_reference, MARGIN)
+                carrier = None if self.keyframe_fill is None else KeyframeCarrier(
+                    (height, width), to_past, self.keyframe_fill, gradients, device=device)
+                self.keyframes = [] if carrier is None else carrier.keyframes
             elif tuple(frame.shape[-2:]) != held.size:
                 raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
                                  f"{held.size[1]}x{held.size[0]}; every frame of a video must have one size.")
@@ -239,22 +236,24 @@ class StreamingPropagator:
             if t + 1 < first + chunk + self.context:
                 continue  # the chunk's future pass still lacks frames after it
             yield from self._chunk(held, flows, past, references, ref_past, first, first + chunk, t, scale,
-                                   gradients)
+                                   gradients, carrier)
             first += chunk
             held.drop_before(first)  # the next frames' past passes reach back to t + 1 - D >= first
-            for i in [i for i in flows if i < first]:
+            for i in [i for i in flows if i < first - 1]:  # the keyframes' pass still steps from first to first - 1
                 del flows[i]
         if first < count:
             yield from self._chunk(held, flows, past, references, ref_past, first, count, count - 1, scale,
-                                   gradients)
+                                   gradients, carrier)
         beyond = [n for n in references.references if n >= count]
         if beyond:
             raise ValueError(f"reference for frame {beyond[0]}: the video has frames 0 to {count - 1}; give a frame "
                              "number in that range.")
 
     def _chunk(self, held: HeldFrames, flows: dict, past: dict, references: ReferenceVideo, ref_past: dict,
-               first: int, end: int, start: int, tolerance: float, gradients: bool) -> Iterator[Propagated]:
-        """Run the future pass from frame ``start`` back to ``first``, then yield frames ``first .. end - 1``."""
+               first: int, end: int, start: int, tolerance: float, gradients: bool,
+               carrier: KeyframeCarrier | None = None) -> Iterator[Propagated]:
+        """Run the future pass from frame ``start`` back to ``first``, then yield frames ``first .. end - 1``
+        (through ``carrier``'s automatic keyframes, if given)."""
         device = self.device
         to_future = lambda i: self._pair(held, flows, i)  # noqa: E731
         from_future = Tracer(held, to_future, 1, self.config.max_distance, tolerance, gradients, device)
@@ -278,7 +277,12 @@ class StreamingPropagator:
         for t in range(first, end):
             del past[t]
             ref_past.pop(t, None)
-            yield Propagated(held.frames[t], held.holes[t], patches.pop(t, None))
+            item = Propagated(held.frames[t], held.holes[t], patches.pop(t, None))
+            if carrier is not None:
+                hole = item.hole
+                filled, remaining = carrier.step(t, item.filled, hole, item.remaining)
+                item = Propagated(held.frames[t], held.holes[t], patch_of(hole, filled, remaining))
+            yield item
 
     def _pair(self, held: HeldFrames, flows: dict, i: int) -> tuple[torch.Tensor, torch.Tensor]:
         """Pair i's flows ``(i -> i+1, i+1 -> i)`` at the frames' size, on the device."""

@@ -237,8 +237,8 @@ def held_flows_at(flows: tuple[torch.Tensor, ...], size: tuple[int, int],
 
 def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFlows, max_distance: int = 12,
                     consistency: float = 1.0, seam: str = "poisson", device: torch.device | str = "cpu",
-                    on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None
-                    ) -> tuple[torch.Tensor, torch.Tensor]:
+                    on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None,
+                    keyframe_fill=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Copy into each hole what the nearest frames saw there, following ``pair_flows``.
 
     Args:
@@ -256,6 +256,9 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
         references: ``{frame index: [1,3,H,W]}`` frames whose hole is already filled (checked with
             :func:`model.propagate.references.check_references`): what no frame within ``max_distance``
             saw is then carried from them, however far (see :mod:`model.propagate.references`).
+        keyframe_fill: ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``: with it, what is still left is filled
+            once on automatic keyframes and carried forward (:mod:`model.propagate.keyframes`; ``T`` more
+            ``on_frame`` calls).
     Returns:
         ``(frames [T,3,H,W], remaining [T,1,H,W])`` on the device of ``frames``: propagated
         pixels filled in (every other pixel bit-exact), and the hole where no frame (and no
@@ -304,6 +307,15 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
             on_frame(t)
     if references:
         carry_references(video, references, out, remaining, to_past, pair, consistency, gradients, device, on_frame)
+    if keyframe_fill is not None:
+        from .keyframes import KeyframeCarrier  # keyframes imports this module
+        carrier = KeyframeCarrier((h, w), to_past, keyframe_fill, gradients, device=device)
+        for t in range(t_len):
+            filled, left = carrier.step(t, out[t:t + 1], hole_at(hole, t), remaining[t:t + 1])
+            out[t] = filled[0].to(out.device)
+            remaining[t] = left[0].to(remaining.device)
+            if on_frame is not None:
+                on_frame(t)
     return out, remaining
 
 
@@ -342,8 +354,8 @@ def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], ou
 
 def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, completer,
                    config: PropagateConfig | None = None, device: torch.device | str = "cpu",
-                   on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None
-                   ) -> tuple[torch.Tensor, torch.Tensor]:
+                   on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None,
+                   keyframe_fill=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Flow Propagate over a video: estimate and complete the flows, then :func:`propagate_video`.
 
     Args:
@@ -352,7 +364,7 @@ def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, complete
         completer: ``(flow, unknown) -> flow`` (e.g. ``model.stages.flow_completer("laplacian")``).
         config: :class:`PropagateConfig`; device: where the work runs; on_frame: ``2 T`` calls (``4 T`` with
         references); references: ``{frame index: image [1,3,h,w]}`` with the hole filled, checked and fitted
-        here (:func:`model.propagate.references.check_references`).
+        here (:func:`model.propagate.references.check_references`); keyframe_fill: see :func:`propagate_video`.
     Returns:
         ``(frames [T,3,H,W] in [0,1], remaining hole [T,1,H,W])``, see :func:`propagate_video`.
     """
@@ -372,4 +384,4 @@ def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, complete
     if references:
         references = check_references(references, frames, hole)
     return propagate_video(frames, hole, pair_flows, config.max_distance, config.consistency * width / size[1],
-                           config.seam, device, on_frame, references)
+                           config.seam, device, on_frame, references, keyframe_fill)
