@@ -97,7 +97,8 @@ class PipelineConfig:
         if self.hole_dilation < 0:
             return f"hole_dilation must be 0 or more pixels, got {self.hole_dilation}."
         if self.keyframes != "off" and not self.propagate:
-            return f"keyframes {self.keyframes!r} are made by Flow Propagate: turn it on (propagate) or set keyframes off."
+            return (f"keyframes {self.keyframes!r} are made by Flow Propagate: turn it on (propagate) or set keyframes "
+                    "off.")
         if self.propagation.max_distance < 1:  # the stream needs a bounded window
             return f"max_distance must be at least 1 frame, got {self.propagation.max_distance}."
         try:

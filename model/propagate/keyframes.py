@@ -101,8 +101,8 @@ class KeyframeCarrier:
         keyframes: the frames made keyframes so far, in order.
     """
 
-    def __init__(self, size: tuple[int, int], flows_to_past: FlowsToPast, fill: FrameFill, gradients: bool = True, share: float = SHARE, min_pixels: int = MIN_PIXELS,
-                 device: torch.device | str = "cpu"):
+    def __init__(self, size: tuple[int, int], flows_to_past: FlowsToPast, fill: FrameFill, gradients: bool = True,
+                 share: float = SHARE, min_pixels: int = MIN_PIXELS, device: torch.device | str = "cpu"):
         if not 0.0 < share <= 1.0:
             raise ValueError(f"keyframes: share must lie in (0, 1], got {share}.")
         self.sources = _Sources(tuple(size))
