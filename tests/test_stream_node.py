@@ -83,6 +83,18 @@ def test_the_streaming_node_writes_what_the_cli_writes(stream, files, tmp_path):
     assert np.array_equal(decoded(out), decoded(cli))
 
 
+def test_keyframes_reach_the_engine_as_the_cli_s_option(stream, tmp_path):
+    clip = synthetic_clip(t=8, h=48, w=80, pan=-2, hole=(14, 16, 24, 20), hole_motion=2, seed=3)  # never seen
+    video = video_file(tmp_path / "hidden.mp4", clip.frames)
+    mask = video_file(tmp_path / "hidden_mask.mp4", clip.hole.expand(-1, 3, -1, -1))
+    out = run(stream, from_file(video), from_file(mask), learned=False, keyframes="frame_inpaint")
+    plain = run(stream, from_file(video), from_file(mask), learned=False)
+    config = DEFAULTS.replace(propagate=True, max_distance=3, learned=False, keyframes="frame_inpaint")
+    cli = tmp_path / "cli.mp4"
+    run_job(Job(video, mask, str(cli), codec="h264_lossless", quiet=True), config)
+    assert np.array_equal(decoded(out), decoded(cli)) and not np.array_equal(decoded(out), decoded(plain))
+
+
 def test_a_mask_tensor_gives_the_video_the_mask_video_gives(stream, files):
     clip, video, mask = files
     from_video = decoded(run(stream, from_file(video), from_file(mask), learned=False))
