@@ -209,7 +209,7 @@ class StreamingPropagator:
                 refs_from_past = Tracer(references, to_past, -1, NO_LIMIT, scale, gradients, device,
                                         references.is_reference, MARGIN)
                 carrier = None if self.keyframe_fill is None else KeyframeCarrier(
-                    (height, width), to_past, self.keyframe_fill, gradients, device=device)
+                    (height, width), to_past, self.keyframe_fill, scale, gradients, device=device)
                 self.keyframes = [] if carrier is None else carrier.keyframes
             elif tuple(frame.shape[-2:]) != held.size:
                 raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "

@@ -115,8 +115,8 @@ class SourceMap:
 
 
 def follow(neighbour_map: SourceMap, flow: torch.Tensor, back_flow: torch.Tensor, grid: torch.Tensor,
-           where: torch.Tensor, tolerance: float,
-           size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+           where: torch.Tensor, tolerance: float, size: tuple[int, int],
+           unchecked: torch.Tensor | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """One step along the flow: the sources the pixels of a box see through the neighbour frame.
 
     Args:
@@ -126,6 +126,7 @@ def follow(neighbour_map: SourceMap, flow: torch.Tensor, back_flow: torch.Tensor
         grid: ``[1,2,h,w]`` absolute coordinates of the box; where: ``[1,1,h,w]`` bool pixels to trace.
         tolerance: forward-backward tolerance in pixels (plus :data:`RELATIVE_TOLERANCE`).
         size: ``(H, W)`` of the frame.
+        unchecked: ``[1,1,h,w]`` bool or None: pixels that skip the forward-backward check.
     Returns:
         ``(positions [1,2,h,w], age [1,1,h,w], ok [1,1,h,w] bool)``: the source point, the
         source frame's distance, and where the step is inside the frame, consistent, and lands
@@ -143,6 +144,8 @@ def follow(neighbour_map: SourceMap, flow: torch.Tensor, back_flow: torch.Tensor
     error = (flow + back).square().sum(1, keepdim=True)
     length = flow.square().sum(1, keepdim=True) + back.square().sum(1, keepdim=True)
     consistent = error <= tolerance ** 2 + RELATIVE_TOLERANCE * length
+    if unchecked is not None:
+        consistent = consistent | unchecked
     age, age_sq, has = bilinear[:, 2:3], bilinear[:, 3:4], bilinear[:, 4:5]
     # bilinear only where all four pixels have a source in one frame (their ages agree)
     coherent = (has > 1 - 1e-4) & (age_sq - age * age < 1e-3 + 1e-6 * age_sq)
@@ -250,14 +253,17 @@ class Tracer:
         margin: 0, or pixels around the hole whose known pixels are traced too (a reference pass: its chains
             must cross frames where the point is visible, as only the references are sources); ``area`` is
             then the whole box.
+        check_hole: False to skip the forward-backward check in the frame's hole, where both flows are
+            completed guesses the check cannot judge (it still applies to the known pixels a margin traces).
     """
 
     def __init__(self, video: TensorVideo, flows_to_neighbour, step: int, limit: int, tolerance: float,
                  gradients: bool, device: torch.device | str, known_sources: Callable[[int], bool] | None = None,
-                 margin: int = 0):
+                 margin: int = 0, check_hole: bool = True):
         self.video, self.flows_to_neighbour, self.step, self.limit = video, flows_to_neighbour, step, limit
         self.tolerance, self.gradients, self.device = tolerance, gradients, device
         self.known_sources, self.margin = known_sources or (lambda t: True), margin
+        self.check_hole = check_hole
         self.neighbour_map = SourceMap(device)
         self.first = True
 
@@ -287,7 +293,7 @@ class Tracer:
         if not first:
             flow, back_flow = self.flows_to_neighbour(t)
             positions, age, ok = follow(self.neighbour_map, flow[..., y0:y1, x0:x1], back_flow, grid, area,
-                                        self.tolerance, self.video.size)
+                                        self.tolerance, self.video.size, None if self.check_hole else hole_box)
             samples = gather(self.video, t, self.step, positions, age, area & ok & (age <= self.limit),
                              self.gradients)
         has = (samples[:, 3:4] > 0).float()

@@ -309,7 +309,7 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
         carry_references(video, references, out, remaining, to_past, pair, consistency, gradients, device, on_frame)
     if keyframe_fill is not None:
         from .keyframes import KeyframeCarrier  # keyframes imports this module
-        carrier = KeyframeCarrier((h, w), to_past, keyframe_fill, gradients, device=device)
+        carrier = KeyframeCarrier((h, w), to_past, keyframe_fill, consistency, gradients, device=device)
         for t in range(t_len):
             filled, left = carrier.step(t, out[t:t + 1], hole_at(hole, t), remaining[t:t + 1])
             out[t] = filled[0].to(out.device)
