@@ -8,8 +8,7 @@ length of its ground-truth flow outside the hole (``--pan-threshold`` px per fra
 
     python scripts/reference_gain.py ../shared/data/clips --size 432x240 --weights weights --out reference_gain.md
 
-Prints (and writes) a markdown table: hole PSNR, detail and E_warp per clip and mean per camera kind, and
-what Flow Propagate's automatic keyframes (``--keyframes``) give without the reference, for scale.
+Prints (and writes) a markdown table: hole PSNR, detail and E_warp per clip, and the mean gain per camera kind.
 """
 from __future__ import annotations
 
@@ -22,8 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch  # noqa: E402
 
 from model.evaluation import mask_generators, metrics  # noqa: E402
-from scripts.evaluate import (BASE, HOLE_GREY, find_clips, learned_configs, load_frames, propagated,  # noqa: E402
-                              streaming)
+from scripts.evaluate import BASE, HOLE_GREY, find_clips, learned_configs, load_frames, propagated  # noqa: E402
 from scripts.common import parse_size  # noqa: E402
 
 
