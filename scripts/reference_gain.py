@@ -67,7 +67,8 @@ def main(argv: list[str] | None = None) -> int:
         consistent[0] = 0  # frame 1 has no scored frame before it
         scored = (flow[0][1:], consistent)
         scores = []
-        for reference in (None, lambda: (lambda frames, hole_0: target[:1])):
+        truth_of_frame_0 = target[:1]
+        for reference in (None, lambda: (lambda frames, hole_0, truth=truth_of_frame_0: truth)):
             output = propagated(BASE, make, reference)()(corrupted, hole)
             scores.append(metrics.score_video(output[1:], target[1:], hole[1:], scored))
         gain = scores[1]["psnr_hole"] - scores[0]["psnr_hole"]
