@@ -33,6 +33,12 @@ def full_learned(weights: str):
     return rows["full_learned"].make
 
 
+def painter(truth: torch.Tensor):
+    """The ``keyframe`` maker of :func:`scripts.evaluate.propagated` whose fill is ``truth`` ``[1,3,H,W]`` (an ideal
+    painter of frame 0)."""
+    return lambda: (lambda frame, hole: truth)
+
+
 def camera(flow: torch.Tensor, hole: torch.Tensor, threshold: float) -> str:
     """``"panning"`` when the median ground-truth motion outside the hole exceeds ``threshold`` px/frame."""
     length = flow[1:].norm(dim=1, keepdim=True)[hole[1:].expand_as(flow[1:, :1]) < 0.5]
@@ -67,8 +73,7 @@ def main(argv: list[str] | None = None) -> int:
         consistent[0] = 0  # frame 1 has no scored frame before it
         scored = (flow[0][1:], consistent)
         scores = []
-        truth_of_frame_0 = target[:1]
-        for reference in (None, lambda: (lambda frames, hole_0, truth=truth_of_frame_0: truth)):
+        for reference in (None, painter(target[:1])):
             output = propagated(BASE, make, reference)()(corrupted, hole)
             scores.append(metrics.score_video(output[1:], target[1:], hole[1:], scored))
         gain = scores[1]["psnr_hole"] - scores[0]["psnr_hole"]
