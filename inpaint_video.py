@@ -40,6 +40,7 @@ from model import stages  # noqa: E402
 from model.io.encode import CODECS  # noqa: E402
 from model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, PipelineConfig, classical  # noqa: E402
 from model.pipeline.job import Job, run_job  # noqa: E402
+from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import Pipeline  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
@@ -47,6 +48,7 @@ DEMO_CLIP = ROOT / "demo" / "dog_walk"  # made by scripts/make_demo_clip.py
 DEMO_OUTPUT = Path("demo_output")
 DEMO_GROW = 0  # the demo masks already keep a margin around the person and the dog
 DEMO_FPS = 29.97  # the demo clip's frame rate (a folder of frames has none)
+DEMO_KEYFRAMES = "exemplar"  # the person stands on one spot over hedge and paving: one sharp fill, carried
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -95,11 +97,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --propagate: frame N (from 0) of the input with its hole already filled (by you or "
                              "an image inpainting model); what no nearby frame saw is carried from it along the motion "
                              "through every later frame (earlier frames: within --max-distance). Repeatable")
-    parser.add_argument("--keyframes", choices=KEYFRAME_FILLS, default=DEFAULTS.keyframes,
+    parser.add_argument("--keyframes", choices=KEYFRAME_FILLS, default=None,
                         help="with --propagate: fill what no frame saw once, on automatic keyframes, and carry that "
                              "fill along the motion instead of filling it anew on every frame: by Frame Inpaint's own "
                              "fill (frame_inpaint) or the sharper exemplar fill (exemplar, OpenCV contrib; seconds "
-                             f"per keyframe) (default: {DEFAULTS.keyframes})")
+                             f"per keyframe) (default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES} when OpenCV "
+                             "contrib is installed)")
     parser.add_argument("--grow", type=int, default=None,
                         help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
                              f"{DEMO_GROW})")
@@ -134,10 +137,16 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         args.fps = args.fps or DEMO_FPS
         args.grow = DEMO_GROW if args.grow is None else args.grow
         args.propagate = True if args.propagate is None else args.propagate
+        if args.keyframes is None and args.propagate:
+            args.keyframes = DEMO_KEYFRAMES if exemplar_available() else DEFAULTS.keyframes
+            if not exemplar_available():
+                print("demo: without OpenCV contrib the part no frame saw stays a smear; for its sharp keyframe fill: "
+                      "pip install opencv-contrib-python-headless", file=sys.stderr)
     elif args.input is None or args.mask is None or args.output is None:
         parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
     if args.reference and not args.propagate:
         parser.error("--reference is carried by Flow Propagate; add --propagate.")
+    args.keyframes = args.keyframes or DEFAULTS.keyframes
     if args.keyframes != "off" and not args.propagate:
         parser.error("--keyframes are made by Flow Propagate; add --propagate.")
     if args.max_distance is not None and not args.propagate:
@@ -194,6 +203,10 @@ def main(argv: list[str] | None = None) -> int:
         alongside = (f" (in a second thread, alongside the stages, which waited for it {1000 * report['wait'] / n:.1f} "
                      "ms)") if report["overlapped"] else ""
         propagation = f"propagation {1000 * report['propagate'] / n:.1f} ms{alongside}, "
+    if config.keyframes != "off":
+        shown = ", ".join(map(str, pipeline.keyframes[:12])) + (", ..." if len(pipeline.keyframes) > 12 else "")
+        print(f"automatic keyframes ({config.keyframes}): {len(pipeline.keyframes)}" + (f" (frames {shown})" if shown
+                                                                                        else ""))
     print(f"time per frame: {propagation}inpainting {1000 * report['inpaint'] / n:.1f} ms, "
           f"reading {1000 * report['read'] / n:.1f} ms, writing {1000 * report['write'] / n:.1f} ms; "
           f"in all {1000 * report['seconds'] / n:.1f} ms")

@@ -126,6 +126,7 @@ class Pipeline:
         self.networks = load_networks(config) if networks is None else networks
         self.stages = build_stages(config, self.networks)
         self.keyframe_fill = keyframe_fill(config, self.stages)
+        self.keyframes: list[int] = []  # the automatic keyframes of the last run
         self.timer = timer
 
     @property
@@ -175,6 +176,7 @@ class Pipeline:
         timing["overlapped"] = overlapped
         if self.config.propagate:  # (input, hole, frame with propagated pixels, hole left for the stages)
             propagator = self.propagator(references)
+            self.keyframes = propagator.keyframes  # filled in as the run goes
             propagated = _timed(propagator.run(video), timing, "propagate")
             if overlapped:
                 # A chunk's frames come out together: room for all of them (compact, ~4 bytes a pixel each)

@@ -175,7 +175,7 @@ class StreamingPropagator:
         self.references = dict(references or {})
         self.keyframe_fill = keyframe_fill
         self.peak_frames = 0
-        self.keyframes: list[int] = []  # the automatic keyframes of the last run
+        self.keyframes: list[int] = []  # the automatic keyframes of the run (one run per propagator)
 
     @torch.inference_mode()
     def run(self, video: Iterable[tuple[torch.Tensor, torch.Tensor]]) -> Iterator[Propagated]:
@@ -210,7 +210,8 @@ class StreamingPropagator:
                                         references.is_reference, MARGIN)
                 carrier = None if self.keyframe_fill is None else KeyframeCarrier(
                     (height, width), to_past, self.keyframe_fill, scale, gradients, device=device)
-                self.keyframes = [] if carrier is None else carrier.keyframes
+                if carrier is not None:
+                    carrier.keyframes = self.keyframes  # the list the caller may hold, filled in as frames come out
             elif tuple(frame.shape[-2:]) != held.size:
                 raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
                                  f"{held.size[1]}x{held.size[0]}; every frame of a video must have one size.")
