@@ -161,3 +161,18 @@ def test_flow_propagate_node_makes_keyframes_on_request(nodes):
     assert torch.equal(out[known], frames[known])
     with pytest.raises(ValueError, match="keyframes: expected one of off, telea, exemplar, network"):
         nodes["FRVI_FlowPropagate"].run(frames, mask, *widgets, keyframes="sharp")
+
+
+def test_flow_propagate_node_fills_keyframes_with_a_connected_or_the_shipped_frame_network(nodes):
+    from model.pipeline.config import DEFAULTS
+    from model.pipeline.run import load_networks
+    corrupted, hole = hidden_clip(t=4)
+    frames, mask = corrupted.permute(0, 2, 3, 1).contiguous(), hole[:, 0]
+    widgets = ("dis_fast", 1, 2, 1.0, "poisson", 640)
+    network = load_networks(DEFAULTS.replace(learned=True))["frame_inpaint"]
+    connected, left = nodes["FRVI_FlowPropagate"].run(frames, mask, *widgets, keyframes="network",
+                                                      keyframe_model=network)
+    shipped, _ = nodes["FRVI_FlowPropagate"].run(frames, mask, *widgets, keyframes="network")
+    telea, _ = nodes["FRVI_FlowPropagate"].run(frames, mask, *widgets, keyframes="telea")
+    assert float(left.max()) == 0.0 and torch.allclose(connected, shipped, atol=1e-6)
+    assert not torch.allclose(connected, telea, atol=1e-3)
