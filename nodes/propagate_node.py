@@ -31,7 +31,10 @@ def keyframe_fill(choice: str, model=None):
         return stages.frame_inpainter("network", network=network)
     if choice not in KEYFRAME_CHOICES:
         raise ValueError(f"keyframes: expected one of {', '.join(KEYFRAME_CHOICES)}, got {choice!r}.")
-    return stages.frame_inpainter(choice)
+    try:
+        return stages.frame_inpainter(choice)
+    except ValueError as error:  # exemplar without OpenCV contrib: say which input asked for it
+        raise ValueError(f"Flow Propagate, keyframes '{choice}': {error}") from None
 
 
 class FlowPropagate(io.ComfyNode):

@@ -99,7 +99,10 @@ def keyframe_fill(config: PipelineConfig, built: Stages):
     if config.keyframes == "off":
         return None
     if config.keyframes == "exemplar":
-        return stages.frame_inpainter("exemplar", config.radius)
+        try:
+            return stages.frame_inpainter("exemplar", config.radius)
+        except ValueError as error:
+            raise ValueError(f"keyframes 'exemplar' (Flow Propagate's keyframe fill): {error}") from None
     return built.frame_inpainter
 
 
