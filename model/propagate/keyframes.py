@@ -26,7 +26,7 @@ from ..checks import hole_at
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
 from .trace import Box, Tracer, box_of
-from .whole_clip import fill_from_passes, hold_past
+from .whole_clip import fill_from_passes
 
 FrameFill = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]
 FlowsToPast = Callable[[int], tuple[torch.Tensor, torch.Tensor]]  # t -> (flow t -> t-1, flow t-1 -> t), [1,2,H,W]
@@ -137,7 +137,7 @@ class KeyframeCarrier:
             return frame, remaining
         if box is not None and self.keyframes:
             filled = fill_from_passes(_Frame(frame.to(self.device), left.to(self.device).float()), t, box,
-                                      hold_past(samples, area, self.gradients), torch.zeros_like(samples), area,
+                                      samples, torch.zeros_like(samples), area,
                                       self.gradients, self.device)
             if filled is not None:
                 (y0, y1, x0, x1), (patch, region) = box, filled

@@ -181,23 +181,28 @@ def _edge_guides(differences: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return guides[0], guides[1], valid[0], valid[1]
 
 
-def fill_from_passes(video: TensorVideo, t: int, box: Box, past: tuple[torch.Tensor, ...], future: torch.Tensor,
+def fill_from_passes(video: TensorVideo, t: int, box: Box, past: tuple[torch.Tensor, ...] | torch.Tensor,
+                     future: torch.Tensor,
                      area: torch.Tensor, gradients: bool,
                      device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Frame t's hole box filled from both passes: ``(patch [1,3,h,w], region [1,1,h,w] bool)`` or None.
 
     Args:
         video: the frames (:class:`model.propagate.trace.TensorVideo` or alike); box: frame t's hole box.
-        past: the past pass's samples of frame t packed to ``area`` (:func:`hold_past`).
+        past: the past pass's samples of frame t packed to ``area`` (:func:`hold_past`), or as they came
+            ``[1,CHANNELS,h,w]`` on ``box``.
         future: the future pass's samples ``[1,CHANNELS,h,w]`` on ``box``; area: ``[1,1,h,w]`` bool.
     Returns:
         ``patch``: the frame on ``box`` with the propagated colours (clamped to [0,1], seams
         blended with ``gradients``) inside ``region``, the hole pixels some frame saw; every other
         pixel bit-exact. None when no hole pixel of frame t found a source.
     """
-    unpacked = torch.zeros_like(future)
-    packed = torch.cat([part.to(device, unpacked.dtype) for part in past])
-    unpacked[0, :packed.shape[0]][:, area[0, 0]] = packed
+    if isinstance(past, torch.Tensor):  # one pass only (the keyframes'): its samples as they came
+        unpacked = past
+    else:
+        unpacked = torch.zeros_like(future)
+        packed = torch.cat([part.to(device, unpacked.dtype) for part in past])
+        unpacked[0, :packed.shape[0]][:, area[0, 0]] = packed
     colour, has_source, differences = _combine(unpacked, future)
     hole_box = video.hole(t, box).to(device) > 0.5
     region = hole_box & has_source
