@@ -135,7 +135,7 @@ class KeyframeCarrier:
         if not left.any():
             self._forget(t)
             return frame, remaining
-        if box is not None and self.keyframes:
+        if box is not None and self.sources.keyframes:
             filled = fill_from_passes(_Frame(frame.to(self.device), left.to(self.device).float()), t, box,
                                       samples, torch.zeros_like(samples), area,
                                       self.gradients, self.device)
