@@ -14,7 +14,8 @@ At most ``C + context`` frames are held at any time, whatever the video's length
 when that loses nothing (every frame read from an 8-bit file), else as given; plus the past
 pass's samples of those frames' hole pixels and the flows of their pairs at the flow resolution.
 Each frame is traced ``1 + (C + context) / C`` times on average (once from the past, once or
-twice from the future); the flows of a pair are computed once, as the pair arrives.
+twice from the future); the flows of a pair are computed once, as the pair arrives. Automatic keyframes
+(:mod:`model.propagate.keyframes`) add the keyframes still in reach of a chain, 8-bit.
 
 How close to one whole-clip run (:func:`model.propagate.whole_clip.flow_propagate`, same memory layout of
 the frames): a chunk's future pass starts with no sources where the whole-clip run may carry
