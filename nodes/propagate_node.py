@@ -9,6 +9,7 @@ from comfy_api.latest import io
 
 from ..model import stages
 from ..model.pipeline.config import DEFAULTS
+from ..model.propagate.keyframes import keyframe_inpainter
 from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
 from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, mask_to_comfy, network_from, references_from,
                            video_and_hole)
@@ -24,17 +25,13 @@ def keyframe_fill(choice: str, model=None):
     ``network`` runs ``model`` (a loader's output) or the pack's shipped frame network on ComfyUI's device."""
     if choice == "off":
         return None
-    if choice == "network":
-        if model is None:
-            model = shipped_networks().get("frame_inpaint")
-        network = network_from(model, source="keyframe_model: expected the output of 'Load Frame Inpaint Network'")
-        return stages.frame_inpainter("network", network=network)
     if choice not in KEYFRAME_CHOICES:
         raise ValueError(f"keyframes: expected one of {', '.join(KEYFRAME_CHOICES)}, got {choice!r}.")
-    try:
-        return stages.frame_inpainter(choice)
-    except ValueError as error:  # exemplar without OpenCV contrib: say which input asked for it
-        raise ValueError(f"Flow Propagate, keyframes '{choice}': {error}") from None
+    network = None
+    if choice == "network":
+        network = network_from(model if model is not None else shipped_networks().get("frame_inpaint"),
+                               source="keyframe_model: expected the output of 'Load Frame Inpaint Network'")
+    return keyframe_inpainter(choice, network=network)
 
 
 class FlowPropagate(io.ComfyNode):

@@ -348,24 +348,20 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
         ]
     else:
         notes.append("refiner rows skipped: no ConvLSTM refiner weights.")
-    keyframes = [("keyframe_net", "frame 0 filled once by the frame network",
-                  lambda: build_stages(base, nets("frame_inpaint")).frame_inpainter)]
+    fills = {"net": ("the frame network", lambda: build_stages(base, nets("frame_inpaint")).frame_inpainter),
+             "telea": ("Telea", lambda: build_stages(base).frame_inpainter)}
     if exemplar_available():
-        keyframes.append(("keyframe_exemplar", "frame 0 filled once by the exemplar fill",
-                          lambda: build_stages(base.replace(frame_method="exemplar")).frame_inpainter))
+        fills["exemplar"] = ("the exemplar fill",
+                             lambda: build_stages(base.replace(frame_method="exemplar")).frame_inpainter)
     full = [row for row in rows if row[0] == "full_learned"]
     rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(base, make))
              for name, description, make in list(rows)]
-    rows += [(f"propagate_{key}_{name}", f"Flow Propagate with {what} as its reference, then: {description}",
-              propagated(base, make, keyframe))
-             for key, what, keyframe in keyframes for name, description, make in full]
-    automatic = [("auto_net", "the frame network", keyframes[0][2]),
-                 ("auto_telea", "Telea", lambda: build_stages(base).frame_inpainter)]
-    if exemplar_available():
-        automatic.append(("auto_exemplar", "the exemplar fill", keyframes[1][2]))
-    rows += [(f"propagate_{key}_{name}", f"Flow Propagate with automatic keyframes filled by {what}, then: "
+    rows += [(f"propagate_keyframe_{key}_{name}", f"Flow Propagate with frame 0 filled once by {what} as its "
+              f"reference, then: {description}", propagated(base, make, fill))
+             for key, (what, fill) in fills.items() if key != "telea" for name, description, make in full]
+    rows += [(f"propagate_auto_{key}_{name}", f"Flow Propagate with automatic keyframes filled by {what}, then: "
               f"{description}", propagated(base, make, auto_keyframes=fill))
-             for key, what, fill in automatic for name, description, make in full]
+             for key, (what, fill) in fills.items() for name, description, make in full]
     return _tagged({name: Config(name, description, make) for name, description, make in rows}, working_size,
                    "frame network"), notes
 

@@ -17,6 +17,7 @@ from .. import stages
 from ..masks import grow_hole
 from ..networks import KINDS, Network
 from ..networks.weights import find_weights, load_network
+from ..propagate.keyframes import keyframe_inpainter
 from ..propagate.stream import StreamingPropagator
 from .background import in_background
 from .config import PipelineConfig, device_problem
@@ -99,10 +100,7 @@ def keyframe_fill(config: PipelineConfig, built: Stages):
     if config.keyframes == "off":
         return None
     if config.keyframes == "exemplar":
-        try:
-            return stages.frame_inpainter("exemplar", config.radius)
-        except ValueError as error:
-            raise ValueError(f"keyframes 'exemplar' (Flow Propagate's keyframe fill): {error}") from None
+        return keyframe_inpainter("exemplar", config.radius)
     return built.frame_inpainter
 
 

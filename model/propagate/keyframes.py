@@ -22,6 +22,7 @@ from typing import Callable
 
 import torch
 
+from .. import stages
 from ..checks import hole_at
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
@@ -38,6 +39,15 @@ MIN_PIXELS = 64  # ... and at least this many pixels
 # everywhere, tennis made 19 keyframes (a new fill almost every frame), checked outside the hole 3; dog_walk 1 and
 # davis_camel 4 -> 1; bmx-trees with object masks: 18.72 dB hole PSNR checked everywhere, 18.10 outside the hole,
 # 17.93 not checked at all (chains then cross real occlusions too).
+
+
+def keyframe_inpainter(method: str, radius: int = 5, network=None) -> FrameFill:
+    """:func:`model.stages.frame_inpainter` for keyframes; its ValueError (exemplar without OpenCV contrib, network
+    without one) then names the keyframes setting that asked for it."""
+    try:
+        return stages.frame_inpainter(method, radius, network=network)
+    except ValueError as error:
+        raise ValueError(f"keyframes {method!r} (Flow Propagate's keyframe fill): {error}") from None
 
 
 class _Sources:
