@@ -5,6 +5,7 @@ on their own.
 """
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,8 @@ from einops import rearrange
 
 from ..model.checks import check_shape
 from ..model.masks import fit_hole
+from ..model.pipeline.config import DEFAULTS
+from ..model.pipeline.run import load_networks
 from ..model.propagate.references import parse_reference_frames
 
 try:  # inside ComfyUI
@@ -109,6 +112,14 @@ def manage_network(network: torch.nn.Module):
     import comfy.model_patcher
     return comfy.model_patcher.ModelPatcher(network, load_device=model_management.get_torch_device(),
                                             offload_device=model_management.unet_offload_device())
+
+
+@functools.cache
+def shipped_networks() -> dict:
+    """The pack's trained networks (``weights/``), loaded once and kept, each wrapped for ComfyUI's model
+    management (which may move them off the compute device between runs, never drops them: they stay
+    referenced here, as a loader node's output stays in ComfyUI's cache). ValueError when weights/ is empty."""
+    return {kind: manage_network(network) for kind, network in load_networks(DEFAULTS.replace(learned=True)).items()}
 
 
 def network_from(model, needed: bool = True, source: str = "model: expected the output of a 'Load ... Network' node"):

@@ -12,8 +12,7 @@ from ..model.pipeline.config import DEFAULTS
 from ..model.propagate.keyframes import keyframe_inpainter
 from ..model.propagate.whole_clip import SEAM_METHODS, PropagateConfig, flow_propagate
 from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, mask_to_comfy, network_from, references_from,
-                           video_and_hole)
-from .stream_node import shipped_networks
+                           shipped_networks, video_and_hole)
 from .types import CATEGORY, FrameInpaintNet
 
 PROPAGATION = DEFAULTS.propagation  # the widgets' defaults

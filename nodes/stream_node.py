@@ -9,7 +9,6 @@ that core Save Video stores without decoding. Class key and input names are a pu
 from __future__ import annotations
 
 import errno
-import functools
 import os
 import uuid
 from contextlib import contextmanager
@@ -25,9 +24,9 @@ from ..model.io.video import FrameSource, MaskSource
 from ..model.networks import KINDS
 from ..model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, classical
 from ..model.pipeline.job import Job, run_sources
-from ..model.pipeline.run import Pipeline, load_networks
-from .comfy_bridge import (check_interrupted, compute_device, frame_progress, manage_network, network_from,
-                           references_from, temp_directory)
+from ..model.pipeline.run import Pipeline
+from .comfy_bridge import (check_interrupted, compute_device, frame_progress, network_from, references_from,
+                           shipped_networks, temp_directory)
 from .types import CATEGORY, FlowBlendNet, FlowCompleteNet, FrameInpaintNet, RefineNet
 
 # The optional network inputs, by network kind (model.networks.KINDS)
@@ -151,14 +150,6 @@ def stage_networks(learned: bool, models: dict) -> dict:
             networks[kind] = network_from(model, source=f"{MODEL_INPUTS[kind]}: expected the output of a "
                                                         "'Load ... Network' node")
     return networks
-
-
-@functools.cache
-def shipped_networks() -> dict:
-    """The pack's trained networks (``weights/``), loaded once and kept, each wrapped for ComfyUI's model
-    management (which may move them off the compute device between runs, never drops them: they stay
-    referenced here, as a loader node's output stays in ComfyUI's cache). ValueError when weights/ is empty."""
-    return {kind: manage_network(network) for kind, network in load_networks(DEFAULTS.replace(learned=True)).items()}
 
 
 @contextmanager
