@@ -42,6 +42,7 @@ from model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, PipelineConfig, clas
 from model.pipeline.job import Job, run_job  # noqa: E402
 from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import Pipeline  # noqa: E402
+from model.propagate.whole_clip import COMPLETIONS as PROPAGATE_COMPLETIONS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DEMO_CLIP = ROOT / "demo" / "dog_walk"  # made by scripts/make_demo_clip.py
@@ -93,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
                         help=f"with --propagate: frames searched each way (default: "
                              f"{DEFAULTS.propagation.max_distance}); more finds more background but holds more "
                              "frames in memory")
+    parser.add_argument("--propagate-completion", choices=PROPAGATE_COMPLETIONS, default=None,
+                        help="with --propagate: how the motion inside the hole is guessed: camera (the camera's motion "
+                             "fitted around the hole) or laplacian (interpolated from the hole's edge) (default: "
+                             f"{DEFAULTS.propagation.completion})")
     parser.add_argument("--reference", action="append", default=[], metavar="N:PATH",
                         help="with --propagate: frame N (from 0) of the input with its hole already filled (by you or "
                              "an image inpainting model); what no nearby frame saw is carried from it along the motion "
@@ -151,6 +156,8 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         parser.error("--keyframes are made by Flow Propagate; add --propagate.")
     if args.max_distance is not None and not args.propagate:
         parser.error("--max-distance only applies with --propagate; add --propagate or drop it.")
+    if args.propagate_completion is not None and not args.propagate:
+        parser.error("--propagate-completion only applies with --propagate; add --propagate or drop it.")
     try:
         config, job = settings(args)
     except ValueError as error:
@@ -166,7 +173,8 @@ def settings(args: argparse.Namespace) -> tuple[PipelineConfig, Job]:
         propagate=bool(args.propagate), learned=args.learned, frame_method=args.frame_method, radius=args.radius,
         working_size=args.working_size, estimator=args.estimator, flow_working_size=args.flow_working_size,
         blend=args.blend, strength=args.strength, keyframes=args.keyframes, grow=args.grow or 0, device=args.device,
-        max_distance=DEFAULTS.propagation.max_distance if args.max_distance is None else args.max_distance)
+        max_distance=DEFAULTS.propagation.max_distance if args.max_distance is None else args.max_distance,
+        completion=args.propagate_completion or DEFAULTS.propagation.completion)
     job = Job(args.input, args.mask, args.output, args.side_by_side, args.fps, max_frames=args.max_frames,
               invert_mask=args.invert_mask, quiet=args.quiet,
               references=";".join(args.reference), **({"codec": args.codec} if args.codec else {}))

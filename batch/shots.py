@@ -7,7 +7,7 @@ setting of the pipeline by its field name, with ``_`` or ``-``, in any case:
   ``frame_method``, ``radius``, ``working_size``, ``estimator``, ``hole_dilation``,
   ``flow_working_size``, ``blend``, ``strength``, ``keyframes``, ``grow``, ``device``;
 - Flow Propagate's :class:`~model.propagate.whole_clip.PropagateConfig`, by its own names
-  (``max_distance``, ``consistency``, ``flow_max_side``, ``seam``; its ``hole_dilation`` as
+  (``max_distance``, ``consistency``, ``flow_max_side``, ``seam``, ``completion``; its ``hole_dilation`` as
   ``propagation_hole_dilation``, plain ``hole_dilation`` being stage 2's); these need ``propagate``;
 - :class:`~model.pipeline.job.Job`: ``side_by_side``, ``fps``, ``codec`` (video outputs only),
   ``max_frames``, ``invert_mask``, ``references`` (``N:PATH`` items separated by ``;``; need ``propagate``).

@@ -210,7 +210,7 @@ def propagated(config: PipelineConfig, make_runner: Callable[[], Runner],
                keyframe: Callable[[], Callable] | None = None,
                auto_keyframes: Callable[[], Callable] | None = None) -> Callable[[], Runner]:
     """A runner that first runs Flow Propagate over the clip (``model.propagate.whole_clip.flow_propagate`` with
-    ``config``'s estimator and ``propagation`` settings, Laplacian completion) and then ``make_runner()`` on the
+    ``config``'s estimator and ``propagation`` settings, its completion included) and then ``make_runner()`` on the
     propagated frames and the remaining hole. ``keyframe`` (optional) makes a frame inpainter that fills frame 0
     once; that fill is Flow Propagate's reference (carried to every frame where no frame saw the background).
     ``auto_keyframes`` (optional) makes the frame inpainter of Flow Propagate's automatic keyframes
@@ -226,7 +226,7 @@ def propagated(config: PipelineConfig, make_runner: Callable[[], Runner],
                 if fill is not None and (hole_at(hole, 0) > 0.5).any():
                     references = {0: fill(frames[:1], hole_at(hole, 0))}
                 filled, remaining = flow_propagate(frames, hole, flow_estimator(config.estimator),
-                                                   flow_completer("laplacian"), config.propagation,
+                                                   flow_completer(config.propagation.completion), config.propagation,
                                                    references=references, keyframe_fill=keyframe_fill)
             return runner(filled, remaining)
         return run

@@ -135,7 +135,7 @@ def test_options_after_the_double_dash_are_read_without_argparse():
 
 @pytest.mark.parametrize("shot, message", [
     ({"input": "i", "mask": "m", "output": "o", "strenght": 1}, "unknown option 'strenght'; the options are: name, "
-                                                                "input, mask, output, blend, codec, consistency"),
+                                                                "input, mask, output, blend, codec, completion"),
     ({"input": "i", "mask": "m", "output": "o", "quiet": "no"}, "unknown option 'quiet'"),
     ({"input": "i", "mask": "m", "output": "o", "codec": "h265"}, "codec must be one of h264"),
     ({"input": "i", "mask": "m", "output": "o/", "codec": "ffv1"}, "codec applies to video outputs"),

@@ -43,17 +43,19 @@ def test_propagate_copies_the_background_other_frames_saw_and_keeps_known_pixels
     assert errors["plain"] > 15 and errors["propagate"] < 0.2 * errors["plain"]
 
 
-def test_cli_output_equals_whole_clip_propagation_then_the_engine(cli, tmp_path):
+@pytest.mark.parametrize("completion", ["camera", "laplacian"])
+def test_cli_output_equals_whole_clip_propagation_then_the_engine(cli, tmp_path, completion):
     clip = panning_clip(tmp_path / "clip", t=16)
     result = cli(clip.frames, clip.masks, "-o", tmp_path / "out", "--propagate", "--max-distance", "2",
-                 "--no-learned")  # chunks of 4 (first: 2)
+                 "--no-learned", "--propagate-completion", completion)  # chunks of 4 (first: 2)
     assert result.returncode == 0, result.stderr
     source = FrameSource(clip.frames)
     pairs = list(paired(source, MaskSource(clip.masks, source.info.width, source.info.height)))
     frames, hole = torch.cat([f for f, _ in pairs]), torch.cat([h for _, h in pairs])
     with torch.inference_mode():
         filled, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
-                                           stages.flow_completer("laplacian"), PropagateConfig(max_distance=2))
+                                           stages.flow_completer(completion),
+                                           PropagateConfig(max_distance=2))
         engine = StreamingInpainter(stages.frame_inpainter("telea", 5), stages.flow_estimator("dis_medium"),
                                     stages.flow_completer("laplacian"), stages.flow_blender("confidence"),
                                     stages.refiner("temporal_blend", 0.6))
@@ -86,7 +88,8 @@ def test_demo_propagates_unless_told_not_to(cli):
 
 
 @pytest.mark.parametrize("extra,expected", [(["--propagate", "--max-distance", "0"], "at least 1 frame"),
-                                            (["--max-distance", "4"], "only applies with --propagate")])
+                                            (["--max-distance", "4"], "only applies with --propagate"),
+                                            (["--propagate-completion", "laplacian"], "only applies with --propagate")])
 def test_bad_propagation_settings_exit_2_with_a_message(cli, tmp_path, extra, expected):
     clip = panning_clip(tmp_path / "clip", t=2)
     result = cli(clip.frames, clip.masks, "-o", tmp_path / "out", *extra)

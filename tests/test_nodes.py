@@ -80,7 +80,7 @@ STABLE = {
         "frames:IMAGE hole:MASK estimator:COMBO hole_dilation:INT max_distance:INT consistency:FLOAT seam:COMBO "
         "flow_max_side:INT",
         "context_before:INT context_after:INT reference:IMAGE reference_frames:STRING keyframes:COMBO "
-        "keyframe_model:FRVI_FRAME_INPAINT_NET",
+        "keyframe_model:FRVI_FRAME_INPAINT_NET completion:COMBO",
         "IMAGE MASK"),
     "FRVI_FrameInpaint": (
         "Frame Inpaint", "frames:IMAGE hole:MASK method:COMBO radius:INT",

@@ -143,11 +143,12 @@ class Pipeline:
                                   timer=self.timer)
 
     def propagator(self, references: dict[int, torch.Tensor] | None = None) -> StreamingPropagator:
-        """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS + Laplacian),
+        """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS, completed as
+        ``propagation.completion`` says),
         carrying ``references`` (``{frame index: [1,3,H,W]}`` frames with their hole filled) if given, and making
         automatic keyframes if ``keyframes`` is on."""
-        return StreamingPropagator(stages.flow_estimator(self.config.estimator), stages.flow_completer("laplacian"),
-                                   self.config.propagation, device=self.config.device, references=references,
+        return StreamingPropagator(stages.flow_estimator(self.config.estimator),
+                                   stages.flow_completer(self.config.propagation.completion), self.config.propagation, device=self.config.device, references=references,
                                    keyframe_fill=self.keyframe_fill)
 
     def run(self, video: Video, timing: dict[str, float] | None = None,

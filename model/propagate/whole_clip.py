@@ -46,6 +46,7 @@ from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, refe
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
+COMPLETIONS = ("camera", "laplacian")  # how a pair's flow is completed inside the holes (model.stages.flow_completer)
 PREFILL_ITERATIONS = 4  # Jacobi steps per pyramid level of the colour fill the flow is estimated on
 FILL_MARGIN = 16  # known pixels kept around a region when it is filled on its bounding box
 
@@ -68,6 +69,10 @@ class PropagateConfig:
         flow_max_side: longest side of the flow resolution; frames are downscaled for flow
             only, colour always comes from the full-resolution frames.
         seam: ``"poisson"`` (gradient-domain blending) or ``"none"``.
+        completion: how the flow inside the holes is guessed, see :data:`COMPLETIONS`: ``"camera"`` (the
+            motion of the camera, one homography fitted around the hole; :mod:`model.stages.camera_flow`) or
+            ``"laplacian"`` (interpolated from the hole's border). Camera measured better on all four mask
+            kinds of the validation clips (deep-feature distance; hole PSNR +0.12 dB overall).
     """
 
     max_distance: int = 12
@@ -75,12 +80,16 @@ class PropagateConfig:
     hole_dilation: int = 1
     flow_max_side: int = FLOW_WORKING_SIZE
     seam: str = "poisson"
+    completion: str = "camera"
 
     def validate(self) -> None:
         """Raise ValueError for settings a user could get wrong."""
         if self.seam not in SEAM_METHODS:
             raise ValueError(f"Flow Propagate: unknown seam blending {self.seam!r}; "
                              f"choose one of {list(SEAM_METHODS)}.")
+        if self.completion not in COMPLETIONS:
+            raise ValueError(f"Flow Propagate: unknown completion {self.completion!r}; "
+                             f"choose one of {list(COMPLETIONS)}.")
         if self.max_distance < 0:
             raise ValueError(f"Flow Propagate: max_distance is {self.max_distance}; use 0 (whole clip) or more.")
         if self.consistency <= 0:

@@ -4,7 +4,8 @@
 stage                       module               classical path / learned path
 ==========================  ===================  ==============================================
 1. Frame Inpaint            ``frame_inpaint``    OpenCV Telea / NS / exemplar; ``FrameInpaintNet``
-2. Robust Flow              ``robust_flow``      DIS (or RAFT, ``raft_flow``) + Laplacian fill;
+2. Robust Flow              ``robust_flow``      DIS (or RAFT, ``raft_flow``) + Laplacian fill
+                                                 (or the camera's motion, ``camera_flow``);
                                                  ``FlowCompleteNet`` completes F^I
 3. Flow Blend               ``flow_blend``       confidence / average blend; ``FlowBlendNet`` (H_f)
 4. ConvLSTM Refine          ``convlstm_refine``  flow-warped temporal blend; ``ConvLSTMRefineNet``
@@ -18,6 +19,7 @@ from __future__ import annotations
 from functools import partial
 
 from .robust_flow import DISFlowEstimator, LaplacianFlowCompleter
+from .camera_flow import CameraFlowCompleter
 from .flow_blend import CLASSICAL_BLENDS, blend_flows
 from .frame_inpaint import ClassicalFrameInpainter, WorkingSizeInpainter, exemplar_inpainter
 from .learned import NetworkFlowBlender, NetworkFlowCompleter, NetworkInpainter, NetworkRefiner
@@ -26,7 +28,7 @@ from .convlstm_refine import TemporalBlendRefiner
 # "network" (the paper's learned stage) is last in every list, so the classical defaults stay first.
 FRAME_METHODS = ("telea", "ns", "exemplar", "network")
 ESTIMATORS = ("dis_medium", "dis_fast", "dis_ultrafast")
-COMPLETIONS = ("laplacian", "network")
+COMPLETIONS = ("laplacian", "camera", "network")
 BLENDS = CLASSICAL_BLENDS + ("network",)
 REFINE_METHODS = ("temporal_blend", "network")
 
@@ -58,10 +60,14 @@ def flow_estimator(name: str):
 def flow_completer(name: str = "laplacian", network=None):
     """A flow completer: ``(flow [1,2,H,W], unknown [1,1,H,W]) -> flow``.
 
+    ``"laplacian"`` interpolates the flow on the hole's border; ``"camera"`` fills the hole with the camera's
+    motion (one homography fitted to the flow around it; the Laplacian fill where no single motion fits).
     ``name="network"`` needs ``network``, a loaded flow completion network (ValueError without one).
     """
     if name == "network":
         return NetworkFlowCompleter(network)
+    if name == "camera":
+        return CameraFlowCompleter()
     if name != "laplacian":
         raise ValueError(f"Robust Flow: unknown completion {name!r}; choose one of {list(COMPLETIONS)}.")
     return LaplacianFlowCompleter()

@@ -1,0 +1,70 @@
+"""The camera completion of a hole's flow (model/stages/camera_flow.py) and its setting in Flow Propagate."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from model import stages
+from model.propagate.whole_clip import PropagateConfig
+from model.stages.camera_flow import CameraFlowCompleter, camera_flow
+
+H, W = 60, 80
+
+
+def zoom_and_pan() -> np.ndarray:
+    """A homography: 3 % zoom about the centre, then 2.5 px right and 1 px up, with a little perspective."""
+    return np.array([[1.03, 0.01, -W * 0.015 + 2.5], [-0.005, 1.03, -H * 0.015 - 1.0], [1e-5, 2e-5, 1.0]])
+
+
+def hole_box() -> torch.Tensor:
+    hole = torch.zeros(1, 1, H, W)
+    hole[..., 15:45, 25:55] = 1
+    return hole
+
+
+def error_in(flow: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) -> float:
+    return float((flow - truth).norm(dim=1, keepdim=True)[hole > 0.5].mean())
+
+
+def test_the_hole_takes_the_camera_motion_and_known_pixels_stay_exact():
+    truth = camera_flow(zoom_and_pan(), H, W, torch.device("cpu"))
+    hole = hole_box()
+    given = torch.where(hole > 0.5, torch.full_like(truth, 50.0), truth)
+    out = CameraFlowCompleter()(given, hole)
+    assert torch.equal(out[hole.expand_as(out) < 0.5], given[hole.expand_as(given) < 0.5])
+    assert error_in(out, truth, hole) < 0.02
+
+
+def test_a_walker_at_the_hole_edge_does_not_drag_the_hole_flow():
+    """A strip beside the hole moving 6 px/frame against a still camera: the Laplacian fill drags the hole along with
+    it, the camera completion keeps the hole still."""
+    truth = torch.zeros(1, 2, H, W)
+    hole = hole_box()
+    given = truth.clone()
+    given[:, 0, 10:50, 18:25] = 6.0  # the walker, beside the hole's left edge
+    laplacian = stages.flow_completer("laplacian")(given, hole)
+    camera = stages.flow_completer("camera")(given, hole)
+    assert error_in(laplacian, truth, hole) > 0.5
+    assert error_in(camera, truth, hole) < 0.01
+
+
+def test_flow_that_follows_no_single_motion_falls_back_to_the_laplacian_fill():
+    generator = torch.Generator().manual_seed(0)
+    given = torch.randn(1, 2, H, W, generator=generator) * 5
+    hole = hole_box()
+    assert torch.equal(CameraFlowCompleter()(given, hole), stages.flow_completer("laplacian")(given, hole))
+
+
+def test_too_few_known_pixels_fall_back_and_an_empty_hole_changes_nothing():
+    given = torch.ones(1, 2, H, W)
+    everything = torch.ones(1, 1, H, W)
+    everything[..., 0, :3] = 0
+    assert torch.equal(CameraFlowCompleter()(given, everything), stages.flow_completer("laplacian")(given, everything))
+    assert torch.equal(CameraFlowCompleter()(given, torch.zeros(1, 1, H, W)), given)
+
+
+def test_flow_propagate_names_a_completion_it_does_not_know():
+    assert PropagateConfig().completion == "camera"
+    with pytest.raises(ValueError, match="unknown completion 'network'.*camera.*laplacian"):
+        PropagateConfig(completion="network").validate()
