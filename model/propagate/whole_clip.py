@@ -72,7 +72,7 @@ class PropagateConfig:
         completion: how the flow inside the holes is guessed, see :data:`COMPLETIONS`: ``"camera"`` (the
             motion of the camera, one homography fitted around the hole; :mod:`model.stages.camera_flow`) or
             ``"laplacian"`` (interpolated from the hole's border). Camera measured better on all four mask
-            kinds of the validation clips (deep-feature distance; hole PSNR +0.12 dB overall).
+            kinds of the validation clips (deep-feature distance; hole PSNR 18.85 -> 19.03 dB).
     """
 
     max_distance: int = 12
