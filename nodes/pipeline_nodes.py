@@ -98,7 +98,9 @@ class RobustFlow(io.ComfyNode):
                 io.Combo.Input("estimator", options=list(stages.ESTIMATORS), default=DEFAULTS.estimator,
                                tooltip="OpenCV DIS presets: medium is the most accurate."),
                 io.Combo.Input("completion", options=list(stages.COMPLETIONS), default=stages.COMPLETIONS[0],
-                               tooltip="How flow_i is filled inside the hole."),
+                               tooltip="How flow_i is filled inside the hole: laplacian interpolates the hole's "
+                                       "edge; camera takes the camera's motion fitted around the hole; network runs "
+                                       "completion_model."),
                 io.Int.Input("hole_dilation", default=DEFAULTS.hole_dilation, min=0, max=128,
                              tooltip="Pixels around the hole whose flow is also re-filled for flow_i."),
                 state_input(),

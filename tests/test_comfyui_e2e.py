@@ -269,6 +269,11 @@ def test_object_info_lists_every_pack_node(comfyui, classes):
         assert info[key]["input_order"] == node_info(cls)["input_order"]
 
 
+# Combos that gained a choice since V1 (every saved value is still offered, the default unchanged): 2026-12 Robust
+# Flow's camera completion.
+GROWN_CHOICES = {("FRVI_RobustFlow", "required", "completion")}
+
+
 def appended_only(old: dict, new: dict) -> bool:
     """Whether the inputs ``new`` (section -> names in order) are ``old``'s, plus optional ones at the end only (a saved
     workflow stores widget values by position: an optional widget appended last keeps every old value in place)."""
@@ -282,7 +287,7 @@ def test_object_info_of_every_node_is_what_the_v1_nodes_served(comfyui):
     by position) and what /prompt checks API workflows against: for each node it must match the recorded V1
     answer in input names, types, required/optional split, widget order, defaults, ranges, choices and tooltips,
     and in outputs, display name, category and description; new optional inputs may only be appended (Flow
-    Propagate's keyframes). V3 adds keys of its own that say nothing new
+    Propagate's keyframes), a combo listed in GROWN_CHOICES may gain a choice. V3 adds keys of its own that say nothing new
     (output_tooltips of None, flags that are False, ``multiselect``/``multiline`` False): allowed. The loaders'
     weights choices are the files present: the recorded ones must still be offered, with the same default."""
     before = json.loads(OBJECT_INFO_BEFORE_V3.read_text())["nodes"]
@@ -306,6 +311,10 @@ def test_object_info_of_every_node_is_what_the_v1_nodes_served(comfyui):
                 assert kind == old_kind, where
                 if name == "weights":  # the files there are now
                     assert set(old_options.pop("options")) <= set(options.pop("options")), where
+                if where in GROWN_CHOICES:  # a saved value is still a choice, in the same order
+                    assert [o for o in options.pop("options") if o in old_options["options"]] == \
+                        old_options.pop("options"), where
+                    old_options.pop("tooltip"), options.pop("tooltip")  # the tooltip names the new choice
                 assert {field: options.get(field) for field in old_options} == old_options, where
                 added = {field: value for field, value in options.items() if field not in old_options}
                 assert all(V3_INPUT_DEFAULTS.get(field, ...) == value for field, value in added.items()), (where, added)
