@@ -6,7 +6,8 @@ Weight-free, bidirectional and placed before Frame Inpaint: pixels that some fra
 1. Flow between neighbours, at a working resolution (longest side ``flow_max_side``): both
    frames of a pair are filled (harmonic membrane) over the union of their holes grown by
    ``hole_dilation``, so the flow does not follow a moving fill; DIS forward and backward; the
-   flow inside that region is completed from its border (Laplacian).
+   flow inside that region is completed with the camera's motion fitted around it (``completion``,
+   :mod:`model.stages.camera_flow`) or from its border (Laplacian).
 2. Two recurrent passes, one from the past (t = 0..T-1) and one from the future (backwards).
    Each carries a *source map* of the frame before: for every pixel, the coordinates of the
    point it shows in its source frame, how many frames away that frame is (its age), and
