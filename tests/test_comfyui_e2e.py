@@ -287,9 +287,9 @@ def test_object_info_of_every_node_is_what_the_v1_nodes_served(comfyui):
     by position) and what /prompt checks API workflows against: for each node it must match the recorded V1
     answer in input names, types, required/optional split, widget order, defaults, ranges, choices and tooltips,
     and in outputs, display name, category and description; new optional inputs may only be appended (Flow
-    Propagate's keyframes), a combo listed in GROWN_CHOICES may gain a choice. V3 adds keys of its own that say nothing new
-    (output_tooltips of None, flags that are False, ``multiselect``/``multiline`` False): allowed. The loaders'
-    weights choices are the files present: the recorded ones must still be offered, with the same default."""
+    Propagate's keyframes), a combo listed in GROWN_CHOICES may gain a choice. V3 adds keys of its own that say
+    nothing new (output_tooltips of None, flags that are False, ``multiselect``/``multiline`` False): allowed. The
+    loaders' weights choices are the files present: the recorded ones must still be offered, with the same default."""
     before = json.loads(OBJECT_INFO_BEFORE_V3.read_text())["nodes"]
     info = object_info(comfyui)
     for key, old in before.items():
