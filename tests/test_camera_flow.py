@@ -28,7 +28,7 @@ def error_in(flow: torch.Tensor, truth: torch.Tensor, hole: torch.Tensor) -> flo
 
 
 def test_the_hole_takes_the_camera_motion_and_known_pixels_stay_exact():
-    truth = camera_flow(zoom_and_pan(), H, W, torch.device("cpu"))
+    truth = camera_flow(zoom_and_pan(), H, W)
     hole = hole_box()
     given = torch.where(hole > 0.5, torch.full_like(truth, 50.0), truth)
     out = CameraFlowCompleter()(given, hole)

@@ -51,11 +51,12 @@ def fit_camera(flow: torch.Tensor, known: torch.Tensor) -> np.ndarray | None:
     return homography
 
 
-def camera_flow(homography: np.ndarray, height: int, width: int, device: torch.device) -> torch.Tensor:
-    """The flow ``[1,2,H,W]`` (float32 pixels) of ``homography`` at every pixel of an ``H x W`` grid."""
-    h = torch.from_numpy(homography).to(device, torch.float64)
-    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float64, device=device),
-                          torch.arange(width, dtype=torch.float64, device=device), indexing="ij")
+def camera_flow(homography: np.ndarray, height: int, width: int) -> torch.Tensor:
+    """The flow ``[1,2,H,W]`` (float32 pixels, on the CPU: float64 inside, which not every device has) of
+    ``homography`` at every pixel of an ``H x W`` grid."""
+    h = torch.from_numpy(homography).to(torch.float64)
+    y, x = torch.meshgrid(torch.arange(height, dtype=torch.float64), torch.arange(width, dtype=torch.float64),
+                          indexing="ij")
     depth = h[2, 0] * x + h[2, 1] * y + h[2, 2]
     mapped_x = (h[0, 0] * x + h[0, 1] * y + h[0, 2]) / depth
     mapped_y = (h[1, 0] * x + h[1, 1] * y + h[1, 2]) / depth
@@ -78,7 +79,7 @@ class CameraFlowCompleter:
         homography = fit_camera(flow[0], known)
         if homography is None:
             return self.fallback(flow, unknown)
-        predicted = camera_flow(homography, flow.shape[-2], flow.shape[-1], flow.device)
+        predicted = camera_flow(homography, flow.shape[-2], flow.shape[-1]).to(flow.device)
         measured = float(flow[0][:, known].norm(dim=0).max())
         inside = predicted[0][:, hole].norm(dim=0)
         if not torch.isfinite(inside).all() or float(inside.max()) > MAX_OVERSHOOT * measured + 2.0:
