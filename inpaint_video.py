@@ -42,7 +42,7 @@ from model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, PipelineConfig, clas
 from model.pipeline.job import Job, run_job  # noqa: E402
 from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import Pipeline  # noqa: E402
-from model.propagate.whole_clip import COMPLETIONS as PROPAGATE_COMPLETIONS  # noqa: E402
+from model.propagate.whole_clip import PROPAGATE_COMPLETIONS  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent
 DEMO_CLIP = ROOT / "demo" / "dog_walk"  # made by scripts/make_demo_clip.py

@@ -10,7 +10,7 @@ from comfy_api.latest import io
 from ..model import stages
 from ..model.pipeline.config import DEFAULTS
 from ..model.propagate.keyframes import keyframe_inpainter
-from ..model.propagate.whole_clip import COMPLETIONS, SEAM_METHODS, PropagateConfig, flow_propagate
+from ..model.propagate.whole_clip import PROPAGATE_COMPLETIONS, SEAM_METHODS, PropagateConfig, flow_propagate
 from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, mask_to_comfy, network_from, references_from,
                            shipped_networks, video_and_hole)
 from .types import CATEGORY, FrameInpaintNet
@@ -97,7 +97,8 @@ class FlowPropagate(io.ComfyNode):
                 FrameInpaintNet.Input("keyframe_model", optional=True,
                                       tooltip="The frame network that fills keyframes when keyframes is 'network' "
                                               "(default: the pack's own)."),
-                io.Combo.Input("completion", optional=True, options=list(COMPLETIONS), default=PROPAGATION.completion,
+                io.Combo.Input("completion", optional=True, options=list(PROPAGATE_COMPLETIONS),
+                               default=PROPAGATION.completion,
                                tooltip="How the motion inside the hole, which no frame measured, is guessed. camera: "
                                        "the camera's motion fitted around the hole (moving people at its edge do "
                                        "not drag the fill along); laplacian: interpolated from the hole's edge "
@@ -117,13 +118,11 @@ class FlowPropagate(io.ComfyNode):
                              f"leave none of the {count} frames to output; the batch must hold the chunk's own "
                              "frames plus the context frames.")
         config = PropagateConfig(max_distance, consistency, hole_dilation, flow_max_side, seam, completion)
-        config.validate()
         references = references_from(reference, reference_frames)
         fill = keyframe_fill(keyframes, keyframe_model)
         passes = 2 + 2 * bool(references) + (fill is not None)
         with torch.inference_mode():
-            out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator),
-                                            stages.flow_completer(completion), config, compute_device(),
+            out, remaining = flow_propagate(video, mask, stages.flow_estimator(estimator), config, compute_device(),
                                             frame_progress(passes * count), references, fill)
         keep = slice(context_before, count - context_after)
         return io.NodeOutput(image_to_comfy(out[keep]), mask_to_comfy(remaining[keep]))

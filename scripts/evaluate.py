@@ -61,7 +61,8 @@ from model.pipeline.config import DEFAULTS, PipelineConfig  # noqa: E402
 from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import build_stages  # noqa: E402
 from model.propagate.whole_clip import flow_propagate  # noqa: E402
-from model.stages import flow_completer, flow_estimator  # noqa: E402
+from model.stages import flow_estimator  # noqa: E402
+from model.stages.frame_inpaint import TexturedInpainter  # noqa: E402
 from scripts.common import make_engine, parse_size  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -225,8 +226,7 @@ def propagated(config: PipelineConfig, make_runner: Callable[[], Runner],
                 references = None
                 if fill is not None and (hole_at(hole, 0) > 0.5).any():
                     references = {0: fill(frames[:1], hole_at(hole, 0))}
-                filled, remaining = flow_propagate(frames, hole, flow_estimator(config.estimator),
-                                                   flow_completer(config.propagation.completion), config.propagation,
+                filled, remaining = flow_propagate(frames, hole, flow_estimator(config.estimator), config.propagation,
                                                    references=references, keyframe_fill=keyframe_fill)
             return runner(filled, remaining)
         return run
@@ -353,6 +353,9 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     if exemplar_available():
         fills["exemplar"] = ("the exemplar fill",
                              lambda: build_stages(base.replace(frame_method="exemplar")).frame_inpainter)
+        fills["textured"] = ("the frame network's structure with the exemplar fill's texture",
+                             lambda: TexturedInpainter(build_stages(base, nets("frame_inpaint")).frame_inpainter,
+                                                       build_stages(base.replace(frame_method="exemplar")).frame_inpainter))
     full = [row for row in rows if row[0] == "full_learned"]
     rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(base, make))
              for name, description, make in list(rows)]

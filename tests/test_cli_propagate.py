@@ -54,8 +54,7 @@ def test_cli_output_equals_whole_clip_propagation_then_the_engine(cli, tmp_path,
     frames, hole = torch.cat([f for f, _ in pairs]), torch.cat([h for _, h in pairs])
     with torch.inference_mode():
         filled, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
-                                           stages.flow_completer(completion),
-                                           PropagateConfig(max_distance=2))
+                                           PropagateConfig(max_distance=2, completion=completion))
         engine = StreamingInpainter(stages.frame_inpainter("telea", 5), stages.flow_estimator("dis_medium"),
                                     stages.flow_completer("laplacian"), stages.flow_blender("confidence"),
                                     stages.refiner("temporal_blend", 0.6))

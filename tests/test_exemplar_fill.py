@@ -184,3 +184,28 @@ def test_demo_frame_gets_a_sharper_fill_than_telea_with_known_pixels_exact(nodes
     inside = hole[0].numpy() > 0.5
     energy = [gradient_energy(x.permute(0, 3, 1, 2), inside) for x in (out, telea)]
     assert energy[0] > 1.5 * energy[1]  # texture copied in, not smoothed over
+
+
+def test_the_textured_fill_takes_the_colour_of_one_fill_and_the_texture_of_the_other():
+    """Structure: a flat, right colour (a smear); texture: stripes around a wrong colour. The textured fill keeps the
+    smear's mean and the stripes' contrast, inside the hole; known pixels stay exact."""
+    frame = torch.full((1, 3, 64, 96), 0.5)
+    hole = torch.zeros(1, 1, 64, 96)
+    hole[..., 16:48, 24:72] = 1.0
+    y, x = torch.meshgrid(torch.arange(64), torch.arange(96), indexing="ij")
+    stripes = (((x + y) // 4) % 2).float().expand(1, 3, 64, 96) * 0.4 + 0.1  # mean 0.3, std 0.2
+
+    def smear(f, h):
+        return f * (1 - h) + 0.6 * h
+
+    def texture(f, h):
+        return f * (1 - h) + stripes * h
+
+    out = frame_inpaint.TexturedInpainter(smear, texture)(frame, hole)
+    assert torch.equal(out * (1 - hole), frame * (1 - hole))
+    inner = out[..., 24:40, 32:64]  # away from the hole's border, where the blur mixes in the known grey
+    assert abs(float(inner.mean()) - 0.6) < 0.03
+    assert abs(float(inner.std()) - 0.2) < 0.03
+    assert torch.equal(frame_inpaint.TexturedInpainter(smear, texture)(frame, torch.zeros_like(hole)), frame)
+    with pytest.raises(ValueError, match="sigma"):
+        frame_inpaint.TexturedInpainter(smear, texture, sigma=0)

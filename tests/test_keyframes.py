@@ -17,7 +17,7 @@ from model.propagate.stream import StreamingPropagator
 from model.propagate.whole_clip import PropagateConfig, flow_propagate
 
 REPO = Path(__file__).resolve().parents[1]
-ESTIMATOR, COMPLETER = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")
+ESTIMATOR = stages.flow_estimator("dis_medium")
 TELEA = stages.frame_inpainter("telea")
 
 
@@ -52,7 +52,7 @@ def hidden_clip(pan: int = 0, t: int = 10):
 
 def propagate(corrupted, hole, fill=None, distance=3):
     with torch.inference_mode():
-        return flow_propagate(corrupted, hole, ESTIMATOR, COMPLETER, PropagateConfig(max_distance=distance),
+        return flow_propagate(corrupted, hole, ESTIMATOR, PropagateConfig(max_distance=distance),
                               keyframe_fill=fill)
 
 
@@ -113,7 +113,7 @@ def test_the_stream_carries_keyframes_as_the_whole_clip_run_does():
     corrupted, hole = hidden_clip(pan=1, t=14)
     fill = CountingFill()
     whole, whole_remaining = propagate(corrupted, hole, TELEA)
-    propagator = StreamingPropagator(ESTIMATOR, COMPLETER, PropagateConfig(max_distance=3), keyframe_fill=fill)
+    propagator = StreamingPropagator(ESTIMATOR, PropagateConfig(max_distance=3), keyframe_fill=fill)
     items = list(propagator.run((corrupted[t:t + 1], hole[t:t + 1]) for t in range(corrupted.shape[0])))
     streamed = torch.cat([item.filled for item in items])
     remaining = torch.cat([item.remaining for item in items])

@@ -46,8 +46,7 @@ def test_translation_with_estimated_flow_restores_the_hole_within_interpolation_
     clip = synthetic_clip(t=8, h=48, w=64, hole=(16, 24, 16, 12), hole_motion=1)
     frames, hole = clip.frames, clip.hole
     t = frames.shape[0]
-    out, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"),
-                                    stages.flow_completer("laplacian"), PropagateConfig(seam="none"))
+    out, remaining = flow_propagate(frames, hole, stages.flow_estimator("dis_medium"), PropagateConfig(seam="none"))
     inside = hole > 0.5
     filled = inside & (remaining < 0.5)
     assert filled.sum() >= 0.9 * inside.sum()
@@ -159,14 +158,13 @@ def test_progress_is_reported_twice_per_frame():
     assert sorted(calls) == [0, 0, 1, 1, 2, 2]
 
 
-@pytest.mark.parametrize("bad", [dict(seam="median"), dict(max_distance=-1), dict(consistency=0.0),
-                                 dict(hole_dilation=-2), dict(flow_max_side=4)])
+@pytest.mark.parametrize("bad", [dict(seam="median"), dict(completion="network"), dict(max_distance=-1),
+                                 dict(consistency=0.0), dict(hole_dilation=-2), dict(flow_max_side=4)])
 def test_bad_settings_raise_a_value_error_that_names_them(bad):
     frames = synthetic_clip(t=2, **SIZE).frames
     config = PropagateConfig(**bad)
     with pytest.raises(ValueError, match="Flow Propagate"):
-        flow_propagate(frames, torch.zeros(1, 1, *frames.shape[-2:]), stages.flow_estimator("dis_fast"),
-                       stages.flow_completer("laplacian"), config)
+        flow_propagate(frames, torch.zeros(1, 1, *frames.shape[-2:]), stages.flow_estimator("dis_fast"), config)
 
 
 # ---- node contract -------------------------------------------------------------------------------------------

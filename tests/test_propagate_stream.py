@@ -46,15 +46,13 @@ class TranslationEstimator:
 
 def stream(frames: torch.Tensor, hole: torch.Tensor, config: PropagateConfig, chunk: int, context: int = 0,
            estimator=None):
-    propagator = StreamingPropagator(estimator or stages.flow_estimator("dis_medium"),
-                                     stages.flow_completer("laplacian"), config, chunk, context)
+    propagator = StreamingPropagator(estimator or stages.flow_estimator("dis_medium"), config, chunk, context)
     items = list(propagator.run((frames[i:i + 1], hole[i:i + 1]) for i in range(frames.shape[0])))
     return propagator, items
 
 
 def whole_clip(frames: torch.Tensor, hole: torch.Tensor, config: PropagateConfig, estimator=None):
-    return flow_propagate(frames, hole, estimator or stages.flow_estimator("dis_medium"),
-                          stages.flow_completer("laplacian"), config)
+    return flow_propagate(frames, hole, estimator or stages.flow_estimator("dis_medium"), config)
 
 
 @pytest.mark.parametrize("seam", ["poisson", "none"])
@@ -121,25 +119,25 @@ def test_outputs_come_out_while_the_stream_is_still_being_read():
             read.append(i)
             yield frames[i:i + 1], hole[i:i + 1]
 
-    propagator = StreamingPropagator(stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian"),
-                                     PropagateConfig(max_distance=2, seam="none"), chunk=3)
+    propagator = StreamingPropagator(stages.flow_estimator("dis_medium"), PropagateConfig(max_distance=2, seam="none"),
+                                     chunk=3)
     first = next(iter(propagator.run(video())))
     assert torch.equal(first.frame, frames[:1])
     assert len(read) == 3 // 2 + 2  # the first (half) chunk and its context after it, nothing more
 
 
 def test_settings_a_stream_cannot_use_are_refused():
-    estimator, completer = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")
+    estimator = stages.flow_estimator("dis_medium")
     with pytest.raises(ValueError, match="max_distance is 0"):
-        StreamingPropagator(estimator, completer, PropagateConfig(max_distance=0))
+        StreamingPropagator(estimator, PropagateConfig(max_distance=0))
     with pytest.raises(ValueError, match="chunk"):
-        StreamingPropagator(estimator, completer, PropagateConfig(), chunk=-1)
+        StreamingPropagator(estimator, PropagateConfig(), chunk=-1)
     with pytest.raises(ValueError, match="context"):
-        StreamingPropagator(estimator, completer, PropagateConfig(max_distance=4), context=3)
+        StreamingPropagator(estimator, PropagateConfig(max_distance=4), context=3)
     frames, hole = wobbling_video(3, h=16, w=24)
     video = [(frames[:1], hole[:1]), (frames[1:2, :, :8], hole[1:2, :, :8])]
     with pytest.raises(ValueError, match="one size"):
-        list(StreamingPropagator(estimator, completer, PropagateConfig(max_distance=1)).run(video))
+        list(StreamingPropagator(estimator, PropagateConfig(max_distance=1)).run(video))
 
 
 def test_flow_propagate_node_in_chunks_with_context_frames_matches_one_run(nodes):
@@ -179,7 +177,7 @@ def test_8bit_frames_are_held_as_8bit_and_come_back_bit_exact():
     assert torch.equal(torch.cat([item.filled for item in items]), whole)
     assert torch.equal(torch.cat([item.remaining for item in items]), whole_remaining)
     last = frames[-1:].contiguous(memory_format=torch.channels_last)  # frames come back in their own layout
-    propagator = StreamingPropagator(TranslationEstimator(), stages.flow_completer("laplacian"), config)
+    propagator = StreamingPropagator(TranslationEstimator(), config)
     items = list(propagator.run([(frames[:1], hole[:1]), (last, hole[1:2])]))
     assert items[1].frame.is_contiguous(memory_format=torch.channels_last) and items[0].frame.is_contiguous()
     assert torch.equal(items[1].frame, last)

@@ -9,7 +9,7 @@ from model import stages
 from model.propagate.references import parse_reference_frames
 from model.propagate.whole_clip import PropagateConfig, flow_propagate
 
-ESTIMATOR, COMPLETER = stages.flow_estimator("dis_medium"), stages.flow_completer("laplacian")
+ESTIMATOR = stages.flow_estimator("dis_medium")
 
 
 def hidden_clip(pan: int = 0, t: int = 10):
@@ -21,7 +21,7 @@ def hidden_clip(pan: int = 0, t: int = 10):
 
 def propagate(corrupted, hole, references=None, distance=3):
     with torch.inference_mode():
-        return flow_propagate(corrupted, hole, ESTIMATOR, COMPLETER, PropagateConfig(max_distance=distance),
+        return flow_propagate(corrupted, hole, ESTIMATOR, PropagateConfig(max_distance=distance),
                               references=references)
 
 
@@ -109,7 +109,7 @@ def test_the_node_takes_references_and_changes_only_hole_pixels(nodes):
 
 def stream(corrupted, hole, references=None, distance=3):
     from model.propagate.stream import StreamingPropagator
-    propagator = StreamingPropagator(ESTIMATOR, COMPLETER, PropagateConfig(max_distance=distance),
+    propagator = StreamingPropagator(ESTIMATOR, PropagateConfig(max_distance=distance),
                                      references=references)
     items = list(propagator.run((corrupted[i:i + 1], hole[i:i + 1]) for i in range(corrupted.shape[0])))
     return torch.cat([item.filled for item in items]), torch.cat([item.remaining for item in items])

@@ -146,8 +146,7 @@ class Pipeline:
         """A fresh Flow Propagate stream with the configured settings (its flows: weight-free DIS, completed as
         ``propagation.completion`` says), carrying ``references`` (``{frame index: [1,3,H,W]}`` frames with their
         hole filled) if given, and making automatic keyframes if ``keyframes`` is on."""
-        return StreamingPropagator(stages.flow_estimator(self.config.estimator),
-                                   stages.flow_completer(self.config.propagation.completion), self.config.propagation,
+        return StreamingPropagator(stages.flow_estimator(self.config.estimator), self.config.propagation,
                                    device=self.config.device, references=references, keyframe_fill=self.keyframe_fill)
 
     def run(self, video: Video, timing: dict[str, float] | None = None,

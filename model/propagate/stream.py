@@ -39,6 +39,7 @@ from typing import Iterable, Iterator
 import torch
 
 from ..checks import check_video, hole_at
+from ..stages import flow_completer
 from .compact import compact, expand
 from .keyframes import FrameFill, KeyframeCarrier, patch_of
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
@@ -127,8 +128,7 @@ class StreamingPropagator:
     frame comes out once ``chunk // 2 + context`` frames are in).
 
     >>> from model import stages
-    >>> propagator = StreamingPropagator(stages.flow_estimator("dis_fast"), stages.flow_completer(),
-    ...                                  PropagateConfig(max_distance=2))
+    >>> propagator = StreamingPropagator(stages.flow_estimator("dis_fast"), PropagateConfig(max_distance=2))
     >>> hole = torch.zeros(1, 1, 48, 64); hole[..., 16:32, 20:40] = 1
     >>> video = ((torch.rand(1, 3, 48, 64), hole) for _ in range(5))  # (frame, hole) pairs
     >>> [tuple(item.filled.shape) for item in propagator.run(video)]  # one out per frame in, in order
@@ -136,8 +136,8 @@ class StreamingPropagator:
 
     Args:
         estimator: ``(target, source) -> flow [1,2,h,w]`` (``model.stages.flow_estimator``).
-        completer: ``(flow, unknown) -> flow`` (``model.stages.flow_completer``).
-        config: :class:`model.propagate.whole_clip.PropagateConfig`; ``max_distance`` must be at least 1
+        config: :class:`model.propagate.whole_clip.PropagateConfig` (the flows are completed as its ``completion``
+            says); ``max_distance`` must be at least 1
             (0, "the whole clip", cannot stream).
         chunk: frames emitted per future pass (``C``; the first chunk is ``C // 2``, so that the first
             frames come out sooner); 0 = ``2 * max_distance``. Larger chunks trace fewer frames twice but
@@ -157,7 +157,7 @@ class StreamingPropagator:
         peak_frames: the most frames held at once so far (at most ``chunk + context``).
     """
 
-    def __init__(self, estimator, completer, config: PropagateConfig | None = None, chunk: int = 0,
+    def __init__(self, estimator, config: PropagateConfig | None = None, chunk: int = 0,
                  context: int = 0, device: torch.device | str = "cpu",
                  references: dict[int, torch.Tensor] | None = None, keyframe_fill: FrameFill | None = None):
         self.config = config or PropagateConfig()
@@ -167,7 +167,8 @@ class StreamingPropagator:
                              "video in memory; give a distance of 1 frame or more (e.g. 12).")
         if chunk < 0:
             raise ValueError(f"Flow Propagate on a stream: chunk is {chunk}; use 0 (automatic) or more frames.")
-        self.estimator, self.completer, self.device = estimator, completer, device
+        self.estimator, self.device = estimator, device
+        self.completer = flow_completer(self.config.completion)
         if context and context < self.config.max_distance:
             raise ValueError(f"Flow Propagate on a stream: context is {context} frames, fewer than max_distance "
                              f"({self.config.max_distance}); use 0 (= max_distance) or more.")

@@ -38,6 +38,7 @@ from typing import Callable, Optional
 import torch
 
 from ..checks import check_video, hole_at
+from ..stages import flow_completer
 from ..stages.robust_flow import FLOW_WORKING_SIZE, flow_storage_size
 from ..harmonic import harmonic_fill
 from ..masks import grow_hole
@@ -47,7 +48,9 @@ from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, refe
 from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
 
 SEAM_METHODS = ("poisson", "none")
-COMPLETIONS = ("camera", "laplacian")  # how a pair's flow is completed inside the holes (model.stages.flow_completer)
+PROPAGATE_COMPLETIONS = ("camera", "laplacian")
+"""How Flow Propagate completes a pair's flow inside the holes (:func:`model.stages.flow_completer`; Robust Flow's
+third choice, its network, is not offered here). The first is the default."""
 PREFILL_ITERATIONS = 4  # Jacobi steps per pyramid level of the colour fill the flow is estimated on
 FILL_MARGIN = 16  # known pixels kept around a region when it is filled on its bounding box
 
@@ -70,7 +73,7 @@ class PropagateConfig:
         flow_max_side: longest side of the flow resolution; frames are downscaled for flow
             only, colour always comes from the full-resolution frames.
         seam: ``"poisson"`` (gradient-domain blending) or ``"none"``.
-        completion: how the flow inside the holes is guessed, see :data:`COMPLETIONS`: ``"camera"`` (the
+        completion: how the flow inside the holes is guessed, see :data:`PROPAGATE_COMPLETIONS`: ``"camera"`` (the
             motion of the camera, one homography fitted around the hole; :mod:`model.stages.camera_flow`) or
             ``"laplacian"`` (interpolated from the hole's border). Camera measured better on all four mask
             kinds of the validation clips (deep-feature distance; hole PSNR 18.85 -> 19.03 dB).
@@ -81,16 +84,16 @@ class PropagateConfig:
     hole_dilation: int = 1
     flow_max_side: int = FLOW_WORKING_SIZE
     seam: str = "poisson"
-    completion: str = "camera"
+    completion: str = PROPAGATE_COMPLETIONS[0]
 
     def validate(self) -> None:
         """Raise ValueError for settings a user could get wrong."""
         if self.seam not in SEAM_METHODS:
             raise ValueError(f"Flow Propagate: unknown seam blending {self.seam!r}; "
                              f"choose one of {list(SEAM_METHODS)}.")
-        if self.completion not in COMPLETIONS:
+        if self.completion not in PROPAGATE_COMPLETIONS:
             raise ValueError(f"Flow Propagate: unknown completion {self.completion!r}; "
-                             f"choose one of {list(COMPLETIONS)}.")
+                             f"choose one of {list(PROPAGATE_COMPLETIONS)}.")
         if self.max_distance < 0:
             raise ValueError(f"Flow Propagate: max_distance is {self.max_distance}; use 0 (whole clip) or more.")
         if self.consistency <= 0:
@@ -367,19 +370,19 @@ def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], ou
             on_frame(t)
 
 
-def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, completer,
-                   config: PropagateConfig | None = None, device: torch.device | str = "cpu",
-                   on_frame: OnFrame = None, references: dict[int, torch.Tensor] | None = None,
+def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, config: PropagateConfig | None = None,
+                   device: torch.device | str = "cpu", on_frame: OnFrame = None,
+                   references: dict[int, torch.Tensor] | None = None,
                    keyframe_fill=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Flow Propagate over a video: estimate and complete the flows, then :func:`propagate_video`.
 
     Args:
         frames: ``[T,3,H,W]`` float32 in [0,1]; hole: ``[T|1,1,H,W]`` in [0,1], 1 = missing.
         estimator: ``(target, source) -> flow`` (e.g. ``model.stages.flow_estimator("dis_medium")``).
-        completer: ``(flow, unknown) -> flow`` (e.g. ``model.stages.flow_completer("laplacian")``).
-        config: :class:`PropagateConfig`; device: where the work runs; on_frame: ``2 T`` calls (``4 T`` with
-        references); references: ``{frame index: image [1,3,h,w]}`` with the hole filled, checked and fitted
-        here (:func:`model.propagate.references.check_references`); keyframe_fill: see :func:`propagate_video`.
+        config: :class:`PropagateConfig` (the flows are completed as its ``completion`` says).
+        device: where the work runs; on_frame: ``2 T`` calls (``4 T`` with references).
+        references: ``{frame index: image [1,3,h,w]}`` with the hole filled, checked and fitted here
+        (:func:`model.propagate.references.check_references`); keyframe_fill: see :func:`propagate_video`.
     Returns:
         ``(frames [T,3,H,W] in [0,1], remaining hole [T,1,H,W])``, see :func:`propagate_video`.
     """
@@ -388,6 +391,7 @@ def flow_propagate(frames: torch.Tensor, hole: torch.Tensor, estimator, complete
     check_video(frames, hole)
     height, width = frames.shape[-2:]
     size = flow_size(height, width, config.flow_max_side)
+    completer = flow_completer(config.completion)
 
     def small(i: int) -> tuple[torch.Tensor, torch.Tensor]:
         return downscale(frames[i:i + 1].to(device), hole_at(hole, i).to(device), size)

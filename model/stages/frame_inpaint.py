@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from kornia.filters import gaussian_blur2d
 
 from ..checks import keep_known
 from ..native import EXEMPLAR_MAX_SIDE, check_exemplar_available, check_inpaint_args, exemplar_inpaint, inpaint
@@ -90,6 +91,50 @@ def exemplar_inpainter(radius: int = 5, long_side: int = 0) -> "WorkingSizeInpai
     if isinstance(long_side, int) and long_side >= 0:  # anything else: WorkingSizeInpainter's ValueError
         long_side = min(long_side or EXEMPLAR_WORKING_SIZE, EXEMPLAR_MAX_SIDE)
     return WorkingSizeInpainter(ExemplarFrameInpainter(radius), long_side)
+
+
+TEXTURE_SIGMA = 3.0
+"""Gaussian sigma (pixels at a 432-pixel long side) splitting a fill into structure (below) and texture (above)."""
+TEXTURE_SIDE = 432
+"""Long side at which :data:`TEXTURE_SIGMA` holds; larger frames scale it (their fills are upsampled from about it)."""
+
+
+def low_pass(image: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Gaussian blur of ``image`` ``[N,C,H,W]`` (reflected borders) -> same shape."""
+    size = 2 * int(round(3 * sigma)) + 1
+    return gaussian_blur2d(image, (size, size), (sigma, sigma), border_type="reflect")
+
+
+class TexturedInpainter:
+    """The structure of one fill with the texture of another: ``low(structure) + texture - low(texture)``.
+
+    The frame network predicts the right colours and shapes but averages away the texture (a smear, the
+    mean being its optimum); the exemplar fill copies sharp texture but may paste whole wrong objects.
+    Measured on frames 0 and 12 of the 12 validation clips (432x240, centred rectangle, 25 % of the frame):
+    network 14.40 dB hole PSNR / detail 0.15 / feature distance 1.362; exemplar 13.10 / 0.78 / 1.308; this
+    (sigma 3) 14.08 / 0.77 / 1.319. Seconds a frame, like the exemplar fill: for keyframes.
+
+    Args:
+        structure, texture: per-frame inpainters ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``.
+        sigma: the split, in pixels at a :data:`TEXTURE_SIDE` long side (scaled with the frame's long side).
+    """
+
+    def __init__(self, structure, texture, sigma: float = TEXTURE_SIGMA):
+        if not sigma > 0:
+            raise ValueError(f"textured fill: sigma must be a positive number of pixels, got {sigma!r}.")
+        self.structure = structure
+        self.texture = texture
+        self.sigma = float(sigma)
+
+    def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """Fill ``frame`` ``[1,3,H,W]`` in [0,1] inside ``hole`` ``[1,1,H,W]`` (0/1) -> ``[1,3,H,W]``; known
+        pixels bit-exact."""
+        if not bool((hole > 0.5).any()):
+            return frame
+        sigma = self.sigma * max(1.0, max(frame.shape[-2:]) / TEXTURE_SIDE)
+        smooth, sharp = self.structure(frame, hole), self.texture(frame, hole)
+        fill = low_pass(smooth, sigma) + sharp - low_pass(sharp, sigma)
+        return keep_known(fill.clamp(0.0, 1.0), frame, hole)
 
 
 class WorkingSizeInpainter:
