@@ -105,9 +105,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyframes", choices=KEYFRAME_FILLS, default=None,
                         help="with --propagate: fill what no frame saw once, on automatic keyframes, and carry that "
                              "fill along the motion instead of filling it anew on every frame: by Frame Inpaint's own "
-                             "fill (frame_inpaint) or the sharper exemplar fill (exemplar, OpenCV contrib; seconds "
-                             f"per keyframe) (default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES} when OpenCV "
-                             "contrib is installed)")
+                             "fill (frame_inpaint), the exemplar fill (exemplar: sharp, may paste wrong objects), or "
+                             "Frame Inpaint's own fill with the exemplar's texture (textured; both OpenCV contrib, "
+                             f"seconds per keyframe) (default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES} when "
+                             "OpenCV contrib is installed)")
     parser.add_argument("--grow", type=int, default=None,
                         help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
                              f"{DEMO_GROW})")

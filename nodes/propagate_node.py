@@ -16,18 +16,19 @@ from .comfy_bridge import (compute_device, frame_progress, image_to_comfy, mask_
 from .types import CATEGORY, FrameInpaintNet
 
 PROPAGATION = DEFAULTS.propagation  # the widgets' defaults
-KEYFRAME_CHOICES = ("off", "telea", "exemplar", "network")
+KEYFRAME_CHOICES = ("off", "telea", "exemplar", "network", "textured")
 
 
 def keyframe_fill(choice: str, model=None):
     """The fill of Flow Propagate's automatic keyframes for the ``keyframes`` widget, or None (``"off"``):
-    ``network`` runs ``model`` (a loader's output) or the pack's shipped frame network on ComfyUI's device."""
+    ``network`` runs ``model`` (a loader's output) or the pack's shipped frame network on ComfyUI's device;
+    ``textured`` takes that network's colours and shapes and the exemplar fill's texture."""
     if choice == "off":
         return None
     if choice not in KEYFRAME_CHOICES:
         raise ValueError(f"keyframes: expected one of {', '.join(KEYFRAME_CHOICES)}, got {choice!r}.")
     network = None
-    if choice == "network":
+    if choice in ("network", "textured"):
         network = network_from(model if model is not None else shipped_networks().get("frame_inpaint"),
                                source="keyframe_model: expected the output of 'Load Frame Inpaint Network'")
     return keyframe_inpainter(choice, network=network)
@@ -90,13 +91,14 @@ class FlowPropagate(io.ComfyNode):
                 io.Combo.Input("keyframes", optional=True, options=list(KEYFRAME_CHOICES), default="off",
                                tooltip="Automatic keyframes: what no frame (and no reference) saw is filled once on "
                                        "a keyframe and carried along the motion to the next frames, instead of "
-                                       "being left to Frame Inpaint on every frame. exemplar copies real texture "
-                                       "from the frame (sharp; seconds per keyframe; needs OpenCV contrib); network "
-                                       "uses keyframe_model, or the pack's frame network; telea is smooth. off: "
-                                       "remaining_hole keeps it."),
+                                       "being left to Frame Inpaint on every frame. textured: the network's colours "
+                                       "and shapes with texture copied from the frame (sharp; seconds per keyframe; "
+                                       "needs OpenCV contrib); exemplar copies texture only (sharp, but may paste "
+                                       "whole wrong objects); network uses keyframe_model, or the pack's frame "
+                                       "network; telea is smooth. off: remaining_hole keeps it."),
                 FrameInpaintNet.Input("keyframe_model", optional=True,
                                       tooltip="The frame network that fills keyframes when keyframes is 'network' "
-                                              "(default: the pack's own)."),
+                                              "or 'textured' (default: the pack's own)."),
                 io.Combo.Input("completion", optional=True, options=list(PROPAGATE_COMPLETIONS),
                                default=PROPAGATION.completion,
                                tooltip="How the motion inside the hole, which no frame measured, is guessed. camera: "

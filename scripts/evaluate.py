@@ -62,7 +62,7 @@ from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import build_stages  # noqa: E402
 from model.propagate.whole_clip import flow_propagate  # noqa: E402
 from model.stages import flow_estimator  # noqa: E402
-from model.stages.frame_inpaint import TexturedInpainter  # noqa: E402
+from model.propagate.keyframes import keyframe_inpainter  # noqa: E402
 from scripts.common import make_engine, parse_size  # noqa: E402
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
@@ -354,8 +354,7 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
         fills["exemplar"] = ("the exemplar fill",
                              lambda: build_stages(base.replace(frame_method="exemplar")).frame_inpainter)
         fills["textured"] = ("the frame network's structure with the exemplar fill's texture",
-                             lambda: TexturedInpainter(build_stages(base, nets("frame_inpaint")).frame_inpainter,
-                                                       build_stages(base.replace(frame_method="exemplar")).frame_inpainter))
+                             lambda: keyframe_inpainter("textured", network=networks["frame_inpaint"]))
     full = [row for row in rows if row[0] == "full_learned"]
     rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(base, make))
              for name, description, make in list(rows)]

@@ -664,7 +664,8 @@ def fuzz_graph(case: int, pack, input_dir: Path) -> dict:
             w[key][name] = choices(classes[key], name)[0]
     pw = w["FRVI_FlowPropagate"]
     for key, name in (("FRVI_FrameInpaint", "method"), ("FRVI_FlowPropagate", "keyframes")):
-        if w[key][name] == "exemplar" and rng.random() < 0.85:  # ComfyUI's OpenCV may lack contrib: a clear error
+        # ComfyUI's OpenCV may lack contrib: the exemplar fills then give a clear error
+        if w[key][name] in ("exemplar", "textured") and rng.random() < 0.85:
             w[key][name] = choices(classes[key], name)[0]
     context = {"context_before": 0, "context_after": 0}
     if rng.random() < 0.3:  # a chunk with context frames; now and then more than the batch holds (a clear error)

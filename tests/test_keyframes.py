@@ -9,14 +9,18 @@ import pytest
 import torch
 
 from clips import synthetic_clip
+from model import native
 from model import stages
 from model.pipeline.config import PipelineConfig
 from model.pipeline.run import Pipeline
 from model.propagate.keyframes import KeyframeCarrier
+from model.stages.frame_inpaint import ClassicalFrameInpainter, TexturedInpainter
 from model.propagate.stream import StreamingPropagator
 from model.propagate.whole_clip import PropagateConfig, flow_propagate
 
 REPO = Path(__file__).resolve().parents[1]
+needs_xphoto = pytest.mark.skipif(not native.exemplar_available(), reason="cv2.xphoto missing: pip install "
+                                  "opencv-contrib-python-headless (see requirements-test.txt)")
 ESTIMATOR = stages.flow_estimator("dis_medium")
 TELEA = stages.frame_inpainter("telea")
 
@@ -125,7 +129,7 @@ def test_the_stream_carries_keyframes_as_the_whole_clip_run_does():
 def test_the_pipeline_makes_keyframes_only_with_flow_propagate():
     with pytest.raises(ValueError, match="keyframes 'frame_inpaint' are made by Flow Propagate"):
         PipelineConfig(keyframes="frame_inpaint")
-    with pytest.raises(ValueError, match="keyframes must be one of off, frame_inpaint, exemplar"):
+    with pytest.raises(ValueError, match="keyframes must be one of off, frame_inpaint, exemplar, textured"):
         PipelineConfig(propagate=True, keyframes="sharp")
     corrupted, hole = hidden_clip(t=6)
     pipeline = Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="frame_inpaint", estimator="dis_fast"))
@@ -135,11 +139,32 @@ def test_the_pipeline_makes_keyframes_only_with_flow_propagate():
     assert all(float((f.output[0][:, inside] - first).abs().max()) < 2 / 255 for f in frames)
 
 
-def test_the_exemplar_keyframes_name_the_package_when_opencv_lacks_it(monkeypatch):
+@pytest.mark.parametrize("fill", ["exemplar", "textured"])
+def test_the_exemplar_keyframes_name_the_package_when_opencv_lacks_it(monkeypatch, fill):
     import cv2
     monkeypatch.delattr(cv2, "xphoto", raising=False)
-    with pytest.raises(ValueError, match="contrib"):
-        Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="exemplar"))
+    with pytest.raises(ValueError, match=f"keyframes '{fill}'.*contrib"):
+        Pipeline(PipelineConfig(propagate=True, learned=False, keyframes=fill))
+
+
+@needs_xphoto
+def test_textured_keyframes_take_frame_inpaints_fill_for_structure(nodes):
+    """The pipeline's textured keyframes: Frame Inpaint's own fill (Telea here) low-passed, the exemplar's texture on
+    top; the node's: its frame network's. Both fill the whole hidden region once and keep known pixels."""
+    corrupted, hole = hidden_clip(t=6)
+    pipeline = Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="textured", estimator="dis_fast"))
+    fill = pipeline.keyframe_fill
+    assert isinstance(fill, TexturedInpainter) and isinstance(fill.structure, ClassicalFrameInpainter)
+    frames = list(pipeline.run((corrupted[t:t + 1], hole[t:t + 1]) for t in range(6)))
+    assert pipeline.keyframes == [0]
+    inside = hole[0, 0].bool()
+    first = frames[0].output[0][:, inside]
+    assert all(float((f.output[0][:, inside] - first).abs().max()) < 2 / 255 for f in frames)
+    images, mask = corrupted.permute(0, 2, 3, 1).contiguous(), hole[:, 0]
+    out, left = nodes["FRVI_FlowPropagate"].run(images, mask, "dis_fast", 1, 2, 1.0, "poisson", 640,
+                                                keyframes="textured")
+    known = mask[..., None].expand_as(out) < 0.5
+    assert float(left.max()) == 0.0 and torch.equal(out[known], images[known])
 
 
 def test_cli_refuses_keyframes_without_propagate(tmp_path):
@@ -159,7 +184,7 @@ def test_flow_propagate_node_makes_keyframes_on_request(nodes):
     assert float(plain_remaining.sum()) == float(mask.sum()) and float(remaining.max()) == 0.0
     known = mask[..., None].expand_as(out) < 0.5
     assert torch.equal(out[known], frames[known])
-    with pytest.raises(ValueError, match="keyframes: expected one of off, telea, exemplar, network"):
+    with pytest.raises(ValueError, match="keyframes: expected one of off, telea, exemplar, network, textured"):
         nodes["FRVI_FlowPropagate"].run(frames, mask, *widgets, keyframes="sharp")
 
 

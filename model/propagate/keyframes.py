@@ -24,6 +24,7 @@ import torch
 
 from .. import stages
 from ..checks import hole_at
+from ..stages.frame_inpaint import TexturedInpainter
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
 from .trace import Box, Tracer, box_of
@@ -41,10 +42,19 @@ MIN_PIXELS = 64  # ... and at least this many pixels
 # 17.93 not checked at all (chains then cross real occlusions too).
 
 
-def keyframe_inpainter(method: str, radius: int = 5, network=None) -> FrameFill:
+def keyframe_inpainter(method: str, radius: int = 5, network=None, structure: FrameFill | None = None) -> FrameFill:
     """:func:`model.stages.frame_inpainter` for keyframes; its ValueError (exemplar without OpenCV contrib, network
-    without one) then names the keyframes setting that asked for it."""
+    without one) then names the keyframes setting that asked for it.
+
+    ``method="textured"``: the structure of ``structure`` (default: ``network``'s fill, or Telea's without one)
+    with the exemplar fill's texture (:class:`model.stages.frame_inpaint.TexturedInpainter`).
+    """
     try:
+        if method == "textured":
+            if structure is None:
+                structure = stages.frame_inpainter("network" if network is not None else "telea", radius,
+                                                   network=network)
+            return TexturedInpainter(structure, stages.frame_inpainter("exemplar", radius))
         return stages.frame_inpainter(method, radius, network=network)
     except ValueError as error:
         raise ValueError(f"keyframes {method!r} (Flow Propagate's keyframe fill): {error}") from None
