@@ -150,15 +150,14 @@ class KeyframeCarrier:
         """
         binary = hole_at(hole, 0).cpu()
         self.sources.current = (t, binary)
-        box, samples, area = self.tracer(t)
+        box, samples, _ = self.tracer(t)
         left = hole_at(remaining, 0) > 0.5
         if not left.any():
             self._forget(t)
             return frame, remaining
         if box is not None and self.sources.keyframes:
             filled = fill_from_passes(_Frame(frame.to(self.device), left.to(self.device).float()), t, box,
-                                      samples, torch.zeros_like(samples), area,
-                                      self.gradients, self.device)
+                                      samples, torch.zeros_like(samples), self.gradients, self.device)
             if filled is not None:
                 (y0, y1, x0, x1), (patch, region) = box, filled
                 frame = frame.clone()

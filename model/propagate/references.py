@@ -161,7 +161,7 @@ def reference_patch(video, t: int, patch: tuple[Box, torch.Tensor, torch.Tensor]
     ``samples``, ``area``: the reference passes' results for frame t (as the real passes', see
     :func:`model.propagate.whole_clip.fill_from_passes`). None when nothing is filled at all.
     """
-    from .whole_clip import fill_from_passes  # whole_clip imports this module
+    from .whole_clip import fill_from_passes, unpack_past  # whole_clip imports this module
     filled = _Filled(video, t, patch)
     frame, hole = filled._whole()
     left = hole > 0.5
@@ -174,7 +174,7 @@ def reference_patch(video, t: int, patch: tuple[Box, torch.Tensor, torch.Tensor]
         return (y0, y1, x0, x1), colour.cpu(), (video.hole(t)[crop] > 0.5).cpu()
     if box is None or past is None:
         return patch
-    result = fill_from_passes(filled, t, box, past, samples, area, gradients, device)
+    result = fill_from_passes(filled, t, box, unpack_past(past, area, samples, device), samples, gradients, device)
     if result is None:
         return patch
     colour, region = result

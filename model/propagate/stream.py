@@ -44,7 +44,7 @@ from .compact import compact, expand
 from .keyframes import FrameFill, KeyframeCarrier, patch_of
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
 from .whole_clip import (PropagateConfig, downscale, fill_from_passes, flow_size, held_flows_at, hold_flows, hold_past,
-                        pair_flow)
+                         pair_flow, unpack_past)
 from .trace import Box, Tracer
 
 
@@ -264,7 +264,8 @@ class StreamingPropagator:
         for t in range(start, first - 1, -1):
             box, samples, area = from_future(t)
             if t < end and box is not None:
-                filled = fill_from_passes(held, t, box, past[t], samples, area, gradients, device)
+                filled = fill_from_passes(held, t, box, unpack_past(past[t], area, samples, device), samples,
+                                          gradients, device)
                 if filled is not None:
                     patches[t] = (box, *(x.cpu() for x in filled))
         if references.references:

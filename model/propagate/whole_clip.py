@@ -194,29 +194,30 @@ def _edge_guides(differences: torch.Tensor) -> tuple[torch.Tensor, ...]:
     return guides[0], guides[1], valid[0], valid[1]
 
 
-def fill_from_passes(video: TensorVideo, t: int, box: Box, past: tuple[torch.Tensor, ...] | torch.Tensor,
-                     future: torch.Tensor,
-                     area: torch.Tensor, gradients: bool,
-                     device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor] | None:
+def unpack_past(past: tuple[torch.Tensor, ...], area: torch.Tensor, like: torch.Tensor,
+                device: torch.device | str) -> torch.Tensor:
+    """The past pass's samples of a frame, packed to its ``area`` by :func:`hold_past`, back on the box: ``[1,CHANNELS,
+    h,w]`` shaped as ``like`` (the future pass's samples), zero (no source) outside ``area``."""
+    unpacked = torch.zeros_like(like)
+    packed = torch.cat([part.to(device, unpacked.dtype) for part in past])
+    unpacked[0, :packed.shape[0]][:, area[0, 0]] = packed
+    return unpacked
+
+
+def fill_from_passes(video: TensorVideo, t: int, box: Box, past: torch.Tensor, future: torch.Tensor,
+                     gradients: bool, device: torch.device | str) -> tuple[torch.Tensor, torch.Tensor] | None:
     """Frame t's hole box filled from both passes: ``(patch [1,3,h,w], region [1,1,h,w] bool)`` or None.
 
     Args:
         video: the frames (:class:`model.propagate.trace.TensorVideo` or alike); box: frame t's hole box.
-        past: the past pass's samples of frame t packed to ``area`` (:func:`hold_past`), or as they came
-            ``[1,CHANNELS,h,w]`` on ``box``.
-        future: the future pass's samples ``[1,CHANNELS,h,w]`` on ``box``; area: ``[1,1,h,w]`` bool.
+        past, future: each pass's samples of frame t ``[1,CHANNELS,h,w]`` on ``box`` (:func:`unpack_past` brings
+            back those :func:`hold_past` kept).
     Returns:
         ``patch``: the frame on ``box`` with the propagated colours (clamped to [0,1], seams
         blended with ``gradients``) inside ``region``, the hole pixels some frame saw; every other
         pixel bit-exact. None when no hole pixel of frame t found a source.
     """
-    if isinstance(past, torch.Tensor):  # one pass only (the keyframes'): its samples as they came
-        unpacked = past
-    else:
-        unpacked = torch.zeros_like(future)
-        packed = torch.cat([part.to(device, unpacked.dtype) for part in past])
-        unpacked[0, :packed.shape[0]][:, area[0, 0]] = packed
-    colour, has_source, differences = _combine(unpacked, future)
+    colour, has_source, differences = _combine(past, future)
     hole_box = video.hole(t, box).to(device) > 0.5
     region = hole_box & has_source
     if not region.any():
@@ -315,7 +316,8 @@ def propagate_video(frames: torch.Tensor, hole: torch.Tensor, pair_flows: PairFl
         box, samples, area = from_future(t)
         mask = hole[t if hole.shape[0] > 1 else 0]
         remaining[t] = mask
-        filled = None if box is None else fill_from_passes(video, t, box, past[t], samples, area, gradients, device)
+        filled = None if box is None else fill_from_passes(video, t, box, unpack_past(past[t], area, samples, device),
+                                                           samples, gradients, device)
         if filled is not None:
             (y0, y1, x0, x1), (patch, region) = box, filled
             out[t, :, y0:y1, x0:x1] = patch[0].to(out.device)
