@@ -201,7 +201,7 @@ def test_the_textured_fill_takes_the_colour_of_one_fill_and_the_texture_of_the_o
     def texture(f, h):
         return f * (1 - h) + stripes * h
 
-    out = frame_inpaint.TexturedInpainter(smear, texture)(frame, hole)
+    out = frame_inpaint.TexturedInpainter(smear, texture, tolerance=None)(frame, hole)
     assert torch.equal(out * (1 - hole), frame * (1 - hole))
     inner = out[..., 24:40, 32:64]  # away from the hole's border, where the blur mixes in the known grey
     assert abs(float(inner.mean()) - 0.6) < 0.03
@@ -209,3 +209,27 @@ def test_the_textured_fill_takes_the_colour_of_one_fill_and_the_texture_of_the_o
     assert torch.equal(frame_inpaint.TexturedInpainter(smear, texture)(frame, torch.zeros_like(hole)), frame)
     with pytest.raises(ValueError, match="sigma"):
         frame_inpaint.TexturedInpainter(smear, texture, sigma=0)
+    with pytest.raises(ValueError, match="tolerance"):
+        frame_inpaint.TexturedInpainter(smear, texture, tolerance=0)
+
+
+def test_the_textured_fill_keeps_the_texture_fill_whole_where_the_two_disagree():
+    """Where the two fills' colours are far apart (another object pasted), their mix would be a see-through ghost:
+    the texture fill is kept whole there; where they are close, its colours come from the structure fill."""
+    frame = torch.full((1, 3, 32, 96), 0.5)
+    hole = torch.zeros(1, 1, 32, 96)
+    hole[..., 4:28, 8:88] = 1.0
+    y, x = torch.meshgrid(torch.arange(32), torch.arange(96), indexing="ij")
+    stripes = (((x + y) // 4) % 2).float().expand(1, 3, 32, 96) * 0.1
+
+    def smear(f, h):
+        return f * (1 - h) + 0.5 * h
+
+    def texture(f, h):  # left: close to the smear's colour; right: far from it
+        return f * (1 - h) + (stripes + torch.where(x < 48, 0.45, 0.05)) * h
+
+    out = frame_inpaint.TexturedInpainter(smear, texture, tolerance=0.1)(frame, hole)
+    left, right = out[..., 10:22, 16:36], out[..., 10:22, 60:80]
+    assert abs(float(left.mean()) - 0.5) < 0.01  # the smear's colour, the stripes' texture
+    assert abs(float(left.std()) - 0.05) < 0.01
+    assert torch.allclose(right, texture(frame, hole)[..., 10:22, 60:80], atol=1e-3)  # the texture fill, whole
