@@ -49,7 +49,7 @@ DEMO_CLIP = ROOT / "demo" / "dog_walk"  # made by scripts/make_demo_clip.py
 DEMO_OUTPUT = Path("demo_output")
 DEMO_GROW = 0  # the demo masks already keep a margin around the person and the dog
 DEMO_FPS = 29.97  # the demo clip's frame rate (a folder of frames has none)
-DEMO_KEYFRAMES = "exemplar"  # the person stands on one spot over hedge and paving: one sharp fill, carried
+DEMO_KEYFRAMES = "textured"  # the person stands on one spot over hedge and paving: one sharp fill, carried
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -106,7 +106,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --propagate: fill what no frame saw once, on automatic keyframes, and carry that "
                              "fill along the motion instead of filling it anew on every frame: by Frame Inpaint's own "
                              "fill (frame_inpaint), the exemplar fill (exemplar: sharp, may paste wrong objects), or "
-                             "Frame Inpaint's own fill with the exemplar's texture (textured; both OpenCV contrib, "
+                             "the exemplar's texture with Frame Inpaint's colours (textured; both OpenCV contrib, "
                              f"seconds per keyframe) (default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES} when "
                              "OpenCV contrib is installed)")
     parser.add_argument("--grow", type=int, default=None,

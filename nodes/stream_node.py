@@ -102,10 +102,10 @@ class VideoInpaintStream(io.ComfyNode):
                 io.Combo.Input("keyframes", options=list(KEYFRAME_FILLS), default=DEFAULTS.keyframes, optional=True,
                                tooltip=(
                     "With propagate: what no frame saw is filled once on automatic keyframes and carried along the "
-                    "motion, instead of anew on every frame. textured: the frame fill above for colours and shapes, "
-                    "texture copied from the frame on top (sharp; seconds per keyframe; needs OpenCV contrib); "
-                    "exemplar copies texture only (may paste whole wrong objects); frame_inpaint uses the frame fill "
-                    "above.")),
+                    "motion, instead of anew on every frame. textured: texture copied from the frame, coloured by the "
+                    "frame fill above where the two agree (sharp; seconds per keyframe; needs OpenCV contrib); "
+                    "exemplar: the copied texture alone; both may paste a wrong object into a large hole. "
+                    "frame_inpaint uses the frame fill above.")),
             ],
             outputs=[io.Video.Output("video", tooltip="The inpainted video (a file in ComfyUI's temp folder; "
                                                       "connect Save Video to keep it).")],

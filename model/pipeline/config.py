@@ -27,8 +27,8 @@ from ..stages.robust_flow import FLOW_WORKING_SIZE
 
 KEYFRAME_FILLS = ("off", "frame_inpaint", "exemplar", "textured")
 """Flow Propagate's automatic keyframes (:mod:`model.propagate.keyframes`): off, filled by Frame Inpaint's own fill
-(its network when ``learned``, else ``frame_method``), by the exemplar fill (OpenCV contrib), or textured: Frame
-Inpaint's own fill for the colours and shapes, the exemplar fill's texture on top
+(its network when ``learned``, else ``frame_method``), by the exemplar fill (OpenCV contrib), or textured: the
+exemplar fill's texture with Frame Inpaint's own colours where the two agree
 (:class:`model.stages.frame_inpaint.TexturedInpainter`, OpenCV contrib)."""
 
 

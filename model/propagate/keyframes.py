@@ -46,8 +46,8 @@ def keyframe_inpainter(method: str, radius: int = 5, network=None, structure: Fr
     """:func:`model.stages.frame_inpainter` for keyframes; its ValueError (exemplar without OpenCV contrib, network
     without one) then names the keyframes setting that asked for it.
 
-    ``method="textured"``: the structure of ``structure`` (default: ``network``'s fill, or Telea's without one)
-    with the exemplar fill's texture (:class:`model.stages.frame_inpaint.TexturedInpainter`).
+    ``method="textured"``: the exemplar fill's texture with the colours of ``structure`` (default: ``network``'s
+    fill, or Telea's without one) where the two agree (:class:`model.stages.frame_inpaint.TexturedInpainter`).
     """
     try:
         if method == "textured":
