@@ -119,13 +119,14 @@ class KeyframeCarrier:
             :class:`_Sources`); gradients: blend the seams (Poisson), as Flow Propagate.
         share, min_pixels: when a frame becomes a keyframe (see the module doc).
         device: where the tracing runs.
+        keyframes: the list the keyframes are recorded in (default: a new one), e.g. one a caller already holds.
     Attributes:
         keyframes: the frames made keyframes so far, in order.
     """
 
     def __init__(self, size: tuple[int, int], flows_to_past: FlowsToPast, fill: FrameFill, tolerance: float = 1.0,
                  gradients: bool = True, share: float = SHARE, min_pixels: int = MIN_PIXELS,
-                 device: torch.device | str = "cpu"):
+                 device: torch.device | str = "cpu", keyframes: list[int] | None = None):
         if not 0.0 < share <= 1.0:
             raise ValueError(f"keyframes: share must lie in (0, 1], got {share}.")
         self.sources = _Sources(tuple(size))
@@ -133,7 +134,7 @@ class KeyframeCarrier:
         self.share, self.min_pixels = share, min_pixels
         self.tracer = Tracer(self.sources, flows_to_past, -1, NO_LIMIT, tolerance, gradients, device,
                              self.sources.is_keyframe, MARGIN, check_hole=False)
-        self.keyframes: list[int] = []
+        self.keyframes = keyframes if keyframes is not None else []
 
     @torch.inference_mode()
     def step(self, t: int, frame: torch.Tensor, hole: torch.Tensor,

@@ -210,10 +210,9 @@ class StreamingPropagator:
                 from_past = Tracer(held, to_past, -1, config.max_distance, scale, gradients, device)
                 refs_from_past = Tracer(references, to_past, -1, NO_LIMIT, scale, gradients, device,
                                         references.is_reference, MARGIN)
-                carrier = None if self.keyframe_fill is None else KeyframeCarrier(
-                    (height, width), to_past, self.keyframe_fill, scale, gradients, device=device)
-                if carrier is not None:
-                    carrier.keyframes = self.keyframes  # the list the caller may hold, filled in as frames come out
+                carrier = None if self.keyframe_fill is None else KeyframeCarrier(  # fills in self.keyframes
+                    (height, width), to_past, self.keyframe_fill, scale, gradients, device=device,
+                    keyframes=self.keyframes)
             elif tuple(frame.shape[-2:]) != held.size:
                 raise ValueError(f"frame {t} is {frame.shape[3]}x{frame.shape[2]} but the first frame is "
                                  f"{held.size[1]}x{held.size[0]}; every frame of a video must have one size.")
