@@ -149,8 +149,8 @@ def test_the_exemplar_keyframes_name_the_package_when_opencv_lacks_it(monkeypatc
 
 @needs_xphoto
 def test_textured_keyframes_take_frame_inpaints_fill_for_structure(nodes):
-    """The pipeline's textured keyframes: Frame Inpaint's own fill (Telea here) low-passed, the exemplar's texture on
-    top; the node's: its frame network's. Both fill the whole hidden region once and keep known pixels."""
+    """The pipeline's textured keyframes take their colours from Frame Inpaint's own fill (Telea here), the node's
+    from its frame network; both fill the whole hidden region once and keep known pixels."""
     corrupted, hole = hidden_clip(t=6)
     pipeline = Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="textured", estimator="dis_fast"))
     fill = pipeline.keyframe_fill
