@@ -42,7 +42,7 @@ def frame_inpainter(method: str = "telea", radius: int = 5, network=None, workin
     Telea's, for what it cannot fill.
     ``working_size``: long side in pixels at which the hole is filled (0 = full resolution for telea
     and ns, 432 for ``"exemplar"`` (which fills at 800 at most), the network's own working size for ``"network"``);
-    the fill is upsampled and known pixels stay exact.
+    the fill is upsampled (the exemplar's copies are redone from the full-size frame) and known pixels stay exact.
     """
     if method == "network":
         return NetworkInpainter(network, working_size)

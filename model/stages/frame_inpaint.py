@@ -8,6 +8,7 @@ from kornia.filters import gaussian_blur2d
 from ..checks import keep_known
 from ..native import EXEMPLAR_MAX_SIDE, check_exemplar_available, check_inpaint_args, exemplar_inpaint, inpaint
 from ..resample import resize_image, shrink_known, working_size
+from .detail_copy import copy_at_source_size
 
 
 def to_uint8_image(frame: torch.Tensor) -> np.ndarray:
@@ -87,10 +88,11 @@ class ExemplarFrameInpainter:
 
 def exemplar_inpainter(radius: int = 5, long_side: int = 0) -> "WorkingSizeInpainter":
     """The exemplar fill at a working size of ``long_side`` pixels: 0 = :data:`EXEMPLAR_WORKING_SIZE`, and
-    sizes over ``EXEMPLAR_MAX_SIDE`` (800, where OpenCV's shift-map is not safe) are reduced to it."""
+    sizes over ``EXEMPLAR_MAX_SIDE`` (800, where OpenCV's shift-map is not safe) are reduced to it. On larger
+    frames its copies are redone from the source-size frame (``copy_detail``, :mod:`model.stages.detail_copy`)."""
     if isinstance(long_side, int) and long_side >= 0:  # anything else: WorkingSizeInpainter's ValueError
         long_side = min(long_side or EXEMPLAR_WORKING_SIZE, EXEMPLAR_MAX_SIDE)
-    return WorkingSizeInpainter(ExemplarFrameInpainter(radius), long_side)
+    return WorkingSizeInpainter(ExemplarFrameInpainter(radius), long_side, copy_detail=True)
 
 
 TEXTURE_SIGMA = 3.0
@@ -165,13 +167,17 @@ class WorkingSizeInpainter:
     Args:
         inpainter: ``(frame [1,3,h,w] in [0,1], hole [1,1,h,w] 0/1) -> [1,3,h,w]``.
         long_side: working size's long side in pixels (> 0).
+        copy_detail: the wrapped inpainter copies known pixels into the hole (the exemplar fill): each copy is
+            found again and redone from the source-size frame (:mod:`model.stages.detail_copy`), so the fill keeps
+            the source's fine texture instead of the upsampled one.
     """
 
-    def __init__(self, inpainter, long_side: int):
+    def __init__(self, inpainter, long_side: int, copy_detail: bool = False):
         if not isinstance(long_side, int) or long_side <= 0:
             raise ValueError(f"Frame Inpaint: working_size must be a positive number of pixels, got {long_side!r}.")
         self.inpainter = inpainter
         self.long_side = long_side
+        self.copy_detail = copy_detail
 
     def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
         """Fill ``frame`` ``[1,3,H,W]`` in [0,1] inside ``hole`` ``[1,1,H,W]`` (0/1) -> ``[1,3,H,W]``."""
@@ -181,5 +187,8 @@ class WorkingSizeInpainter:
         if not bool((hole > 0.5).any()):
             return frame
         small, small_hole = shrink_known(frame, (hole > 0.5).to(frame.dtype), size)
-        fill = resize_image(self.inpainter(small, small_hole), tuple(frame.shape[-2:]))
-        return keep_known(fill.clamp(0.0, 1.0), frame, hole)
+        small_fill = self.inpainter(small, small_hole)
+        fill = keep_known(resize_image(small_fill, tuple(frame.shape[-2:])).clamp(0.0, 1.0), frame, hole)
+        if self.copy_detail:
+            fill = copy_at_source_size(frame, hole, small_fill, small_hole, fill)
+        return fill
