@@ -54,9 +54,8 @@ class FrameInpaint(io.ComfyNode):
                                        "texture from the frame (OpenCV contrib shift-map, no weights; needs "
                                        "opencv-contrib-python-headless). Sharp on textured surroundings, may paste "
                                        "whole objects into large holes; seconds a frame, so for keyframes; fills at "
-                                       "working size 432 when that is 0 (at most 800), then copies the same "
-                                       "pieces from the full-size frame. network: the frame inpainting network "
-                                       "(model)."),
+                                       "working size 432 when that is 0 (at most 800). network: the frame "
+                                       "inpainting network (model)."),
                 io.Int.Input("radius", default=DEFAULTS.radius, min=1, max=64,
                              tooltip="Neighbourhood (pixels) the classical fill looks at."),
                 FrameInpaintNet.Input("model", optional=True,
