@@ -93,7 +93,8 @@ class FlowPropagate(io.ComfyNode):
                                        "a keyframe and carried along the motion to the next frames, instead of "
                                        "being left to Frame Inpaint on every frame. textured: texture copied from the "
                                        "frame, coloured by the network where the two agree (sharp; seconds per "
-                                       "keyframe; needs OpenCV contrib); exemplar: the copied texture alone; both may "
+                                       "keyframe; quilted from the frame without OpenCV contrib); exemplar: the copied "
+                                       "texture alone (needs OpenCV contrib); both may "
                                        "paste a wrong object into a large hole. network uses keyframe_model, or the "
                                        "pack's frame network; telea is smooth. off: remaining_hole keeps it."),
                 FrameInpaintNet.Input("keyframe_model", optional=True,

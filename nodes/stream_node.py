@@ -103,7 +103,8 @@ class VideoInpaintStream(io.ComfyNode):
                                tooltip=(
                     "With propagate: what no frame saw is filled once on automatic keyframes and carried along the "
                     "motion, instead of anew on every frame. textured: texture copied from the frame, coloured by the "
-                    "frame fill above where the two agree (sharp; seconds per keyframe; needs OpenCV contrib); "
+                    "frame fill above where the two agree (sharp; seconds per keyframe; quilted from the frame "
+                    "without OpenCV contrib); "
                     "exemplar: the copied texture alone; both may paste a wrong object into a large hole. "
                     "frame_inpaint uses the frame fill above.")),
             ],

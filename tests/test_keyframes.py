@@ -139,12 +139,31 @@ def test_the_pipeline_makes_keyframes_only_with_flow_propagate():
     assert all(float((f.output[0][:, inside] - first).abs().max()) < 2 / 255 for f in frames)
 
 
-@pytest.mark.parametrize("fill", ["exemplar", "textured"])
-def test_the_exemplar_keyframes_name_the_package_when_opencv_lacks_it(monkeypatch, fill):
+def test_the_exemplar_keyframes_name_the_package_when_opencv_lacks_it(monkeypatch):
     import cv2
     monkeypatch.delattr(cv2, "xphoto", raising=False)
-    with pytest.raises(ValueError, match=f"keyframes '{fill}'.*contrib"):
-        Pipeline(PipelineConfig(propagate=True, learned=False, keyframes=fill))
+    with pytest.raises(ValueError, match="keyframes 'exemplar'.*contrib"):
+        Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="exemplar"))
+
+
+def test_textured_keyframes_quilt_their_texture_when_opencv_lacks_contrib(monkeypatch):
+    """Without cv2.xphoto, textured keyframes take their texture from quilting (no error): detailed, known exact."""
+    import cv2
+    from model.propagate.keyframes import keyframe_inpainter
+    monkeypatch.delattr(cv2, "xphoto", raising=False)
+    generator = torch.Generator().manual_seed(2)
+    frame = (0.5 + 0.4 * (torch.rand(1, 1, 60, 90, generator=generator) - 0.5)).repeat(1, 3, 1, 1)
+    hole = torch.zeros(1, 1, 60, 90)
+    hole[..., 20:40, 30:60] = 1
+    structure = stages.frame_inpainter("telea")
+    fill = keyframe_inpainter("textured", structure=structure)(frame, hole)
+    inside = hole.expand_as(frame) > 0.5
+    assert torch.equal(fill[~inside], frame[~inside])
+
+    def roughness(image):
+        return float((image[..., 21:39, 31:59] - image[..., 21:39, 32:60]).abs().mean())
+    assert roughness(fill) > 3 * roughness(structure(frame, hole))
+    Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="textured"))  # builds without contrib
 
 
 @needs_xphoto

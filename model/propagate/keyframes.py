@@ -24,7 +24,8 @@ import torch
 
 from .. import stages
 from ..checks import hole_at
-from ..stages.frame_inpaint import TexturedInpainter
+from ..native import exemplar_available
+from ..stages.frame_inpaint import TexturedInpainter, quilt_inpainter
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
 from .trace import Box, Tracer, box_of
@@ -48,13 +49,15 @@ def keyframe_inpainter(method: str, radius: int = 5, network=None, structure: Fr
 
     ``method="textured"``: the exemplar fill's texture with the colours of ``structure`` (default: ``network``'s
     fill, or Telea's without one) where the two agree (:class:`model.stages.frame_inpaint.TexturedInpainter`).
+    Without OpenCV contrib the texture comes from quilting guided by ``structure`` (:mod:`model.stages.quilt`).
     """
     try:
         if method == "textured":
             if structure is None:
                 structure = stages.frame_inpainter("network" if network is not None else "telea", radius,
                                                    network=network)
-            return TexturedInpainter(structure, stages.frame_inpainter("exemplar", radius))
+            texture = stages.frame_inpainter("exemplar", radius) if exemplar_available() else quilt_inpainter(structure)
+            return TexturedInpainter(structure, texture)
         return stages.frame_inpainter(method, radius, network=network)
     except ValueError as error:
         raise ValueError(f"keyframes {method!r} (Flow Propagate's keyframe fill): {error}") from None

@@ -9,6 +9,7 @@ from ..checks import keep_known
 from ..native import EXEMPLAR_MAX_SIDE, check_exemplar_available, check_inpaint_args, exemplar_inpaint, inpaint
 from ..resample import resize_image, shrink_known, working_size
 from .detail_copy import copy_at_source_size
+from .quilt import QuiltTexture
 
 
 def to_uint8_image(frame: torch.Tensor) -> np.ndarray:
@@ -93,6 +94,13 @@ def exemplar_inpainter(radius: int = 5, long_side: int = 0) -> "WorkingSizeInpai
     if isinstance(long_side, int) and long_side >= 0:  # anything else: WorkingSizeInpainter's ValueError
         long_side = min(long_side or EXEMPLAR_WORKING_SIZE, EXEMPLAR_MAX_SIDE)
     return WorkingSizeInpainter(ExemplarFrameInpainter(radius), long_side, copy_detail=True)
+
+
+def quilt_inpainter(guide, long_side: int = 0) -> "WorkingSizeInpainter":
+    """The quilting fill (:mod:`model.stages.quilt`, no OpenCV contrib) guided by ``guide`` (a per-frame inpainter),
+    at a working size of ``long_side`` pixels (0 = :data:`EXEMPLAR_WORKING_SIZE`), its copies redone from the
+    source-size frame (``copy_detail``)."""
+    return WorkingSizeInpainter(QuiltTexture(guide), long_side or EXEMPLAR_WORKING_SIZE, copy_detail=True)
 
 
 TEXTURE_SIGMA = 3.0
