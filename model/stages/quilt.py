@@ -111,6 +111,11 @@ def _past_seam(patch: np.ndarray, existing: np.ndarray, decided: np.ndarray, ove
     return take
 
 
+def _as_array(image: torch.Tensor) -> np.ndarray:
+    """``[1,3,H,W]`` tensor -> ``[H,W,3]`` float32 array on the host."""
+    return np.ascontiguousarray(image[0].permute(1, 2, 0).float().cpu().numpy(), np.float32)
+
+
 class QuiltTexture:
     """The quilting fill as a per-frame inpainter, guided by ``guide`` (a smooth per-frame inpainter).
 
@@ -123,9 +128,9 @@ class QuiltTexture:
         self.guide = guide
 
     def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """Fill ``frame`` ``[1,3,H,W]`` inside ``hole`` ``[1,1,H,W]`` -> ``[1,3,H,W]``."""
         if not bool((hole > 0.5).any()):
             return frame
-        as_array = lambda image: np.ascontiguousarray(image[0].permute(1, 2, 0).float().cpu().numpy(), np.float32)  # noqa: E731
-        filled = quilt(as_array(frame), hole[0, 0].cpu().numpy() > 0.5, as_array(self.guide(frame, hole)))
+        filled = quilt(_as_array(frame), hole[0, 0].cpu().numpy() > 0.5, _as_array(self.guide(frame, hole)))
         result = torch.from_numpy(filled).permute(2, 0, 1)[None].to(frame.device, frame.dtype)
         return keep_known(result, frame, hole)
