@@ -106,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
                         help="with --propagate: fill what no frame saw once, on automatic keyframes, and carry that "
                              "fill along the motion instead of filling it anew on every frame: by Frame Inpaint's own "
                              "fill (frame_inpaint), the exemplar fill (exemplar: sharp, may paste wrong objects), or "
-                             "the exemplar's texture with Frame Inpaint's colours (textured; both OpenCV contrib, "
+                             "the exemplar's texture with Frame Inpaint's colours (textured; exemplar needs OpenCV "
+                             "contrib, textured quilts its texture without it; "
                              f"seconds per keyframe) (default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES} when "
                              "OpenCV contrib is installed)")
     parser.add_argument("--grow", type=int, default=None,

@@ -29,7 +29,8 @@ KEYFRAME_FILLS = ("off", "frame_inpaint", "exemplar", "textured")
 """Flow Propagate's automatic keyframes (:mod:`model.propagate.keyframes`): off, filled by Frame Inpaint's own fill
 (its network when ``learned``, else ``frame_method``), by the exemplar fill (OpenCV contrib), or textured: the
 exemplar fill's texture with Frame Inpaint's own colours where the two agree
-(:class:`model.stages.frame_inpaint.TexturedInpainter`, OpenCV contrib)."""
+(:class:`model.stages.frame_inpaint.TexturedInpainter`; without OpenCV contrib the texture is quilted,
+:mod:`model.stages.quilt`)."""
 
 
 def classical(names: tuple[str, ...]) -> tuple[str, ...]:

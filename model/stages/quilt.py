@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ..checks import keep_known
+from .detail_copy import known_blocks
 
 QUILT_BLOCK = 18
 """Block side in pixels (at the 432-pixel working size); a third of it overlaps the blocks before."""
@@ -46,9 +47,7 @@ def quilt(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, block: int = Q
     overlap = max(1, block // 3)
     known = np.where(hole[..., None], 0.0, image).astype(np.float32)
     out = np.where(hole[..., None], guide, image).astype(np.float32)
-    counts = cv2.boxFilter(hole.astype(np.float32), -1, (block, block), anchor=(0, 0), normalize=False,
-                           borderType=cv2.BORDER_CONSTANT)[: height - block + 1, : width - block + 1]
-    valid = counts < 0.5
+    valid = known_blocks(hole, block)
     if not valid.any() or not hole.any():
         return out
     size = 2 * int(round(3 * sigma)) + 1
