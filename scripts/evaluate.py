@@ -68,12 +68,14 @@ from scripts.common import make_engine, parse_size  # noqa: E402
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 HOLE_GREY = 0.5
 METRIC_KEYS = ("psnr_hole", "ssim_hole", "l1_hole", "detail", "feat_dist", "psnr_full", "ssim_full", "l1_full",
-               "ewarp", "ewarp_gt", "flicker", "coverage", "ms_per_frame")
+               "ewarp", "ewarp_gt", "ewarp_camera", "ewarp_camera_gt", "flicker", "coverage", "ms_per_frame")
 COLUMNS = {  # key -> (header, format)
     "psnr_hole": ("PSNR hole", "{:.2f}"), "ssim_hole": ("SSIM hole", "{:.4f}"), "l1_hole": ("L1 hole", "{:.4f}"),
     "detail": ("detail", "{:.3f}"), "feat_dist": ("feat. dist", "{:.3f}"),
     "psnr_full": ("PSNR full", "{:.2f}"), "ssim_full": ("SSIM full", "{:.4f}"), "l1_full": ("L1 full", "{:.4f}"),
-    "ewarp": ("E_warp", "{:.2f}"), "ewarp_gt": ("E_warp GT", "{:.2f}"), "flicker": ("flicker", "{:+.2f}"),
+    "ewarp": ("E_warp", "{:.2f}"), "ewarp_gt": ("E_warp GT", "{:.2f}"),
+    "ewarp_camera": ("E_warp cam.", "{:.2f}"), "ewarp_camera_gt": ("E_warp cam. GT", "{:.2f}"),
+    "flicker": ("flicker", "{:+.2f}"),
     "coverage": ("hole %", "{:.1%}"), "ms_per_frame": ("ms/frame", "{:.0f}"),
 }
 
@@ -524,7 +526,9 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
     lines += ["", "Metrics (model/evaluation/metrics.py): PSNR/SSIM/L1 over the hole and the full frame "
                   "(L1 in [0,1] units); "
                   "E_warp = |output_t - warp(output_t-1)| on hole pixels with consistent ground-truth flow (0-255); "
-                  "E_warp GT = the same on the ground truth (the floor); flicker = temporal change of the fill minus "
+                  "E_warp GT = the same on the ground truth (the floor); E_warp cam. (GT) = E_warp (of the truth) "
+                  "on the hole pixels whose truth moves with the camera (one homography, within 1 px), where a "
+                  "background fill is right to move with the camera; flicker = temporal change of the fill minus "
                   "that of the ground truth at the same hole pixels (0-255, 0 = as stable as the real video); "
                   "detail = luminance gradient in the hole, output over ground truth (1 = as detailed, 0 = flat); "
                   "feat. dist = EfficientNet-Lite0 feature distance in the hole (model/evaluation/feature_distance.py"
@@ -542,7 +546,7 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
                     continue
                 label = f"**{mask}** ({m['clips']} clips)" if mask == "all" else mask
                 lines.append(f"| {label} | {name} | " + " | ".join(_fmt(k, m[k]) for k in keys) + " |")
-        lines += ["", f"### {size}: per clip, hole PSNR (dB) / detail / feat. dist / E_warp", ""]
+        lines += ["", f"### {size}: per clip, hole PSNR (dB) / detail / feat. dist / E_warp / E_warp cam.", ""]
         names = list(configs)
         lines += ["| clip | mask | " + " | ".join(names) + " |", "|" + "---|" * (len(names) + 2)]
         clip_masks = sorted({(r["clip"], r["mask"]) for r in rows if r["size"] == size},
@@ -553,7 +557,8 @@ def markdown(rows: list[dict], means: list[dict], settings: Settings, configs: d
                 r = next((x for x in rows if x["size"] == size and x["clip"] == clip and x["mask"] == mask
                           and x["config"] == name), None)
                 cells.append("–" if r is None else " / ".join(_fmt(k, r.get(k)) for k in
-                                                               ("psnr_hole", "detail", "feat_dist", "ewarp")))
+                                                               ("psnr_hole", "detail", "feat_dist", "ewarp",
+                                                                "ewarp_camera")))
             lines.append(f"| {clip} | {mask} | " + " | ".join(cells) + " |")
         lines.append("")
     if not all(m["known_exact"] for m in means):

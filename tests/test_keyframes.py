@@ -156,7 +156,13 @@ def test_textured_keyframes_quilt_their_texture_when_opencv_lacks_contrib(monkey
     hole = torch.zeros(1, 1, 60, 90)
     hole[..., 20:40, 30:60] = 1
     structure = stages.frame_inpainter("telea")
-    fill = keyframe_inpainter("textured", structure=structure)(frame, hole)
+    calls = []
+
+    def counted(image, region):
+        calls.append(image.shape)
+        return structure(image, region)
+    fill = keyframe_inpainter("textured", structure=counted)(frame, hole)
+    assert len(calls) == 1  # its colours and the quilting's guide: one structure fill
     inside = hole.expand_as(frame) > 0.5
     assert torch.equal(fill[~inside], frame[~inside])
 

@@ -131,7 +131,8 @@ def test_score_video_reports_every_metric():
     output = torch.where(hole > 0.5, torch.full_like(target, 0.5), target)
     scores = metrics.score_video(output, target, hole)
     assert set(scores) == {"psnr_hole", "psnr_full", "ssim_hole", "ssim_full", "l1_hole", "l1_full",
-                           "ewarp", "ewarp_gt", "flicker", "detail", "coverage"}
+                           "ewarp", "ewarp_gt", "ewarp_camera",
+                           "ewarp_camera_gt", "flicker", "detail", "coverage"}
     assert scores["detail"] == 0.0  # a flat grey fill
     assert scores["coverage"] == pytest.approx(0.25)
     assert scores["psnr_full"] > scores["psnr_hole"]
@@ -176,3 +177,34 @@ def test_mismatched_shapes_raise_value_error():
         metrics.psnr(torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 4, 5))
     with pytest.raises(ValueError, match="hole"):
         metrics.l1_error(torch.zeros(2, 3, 4, 4), torch.zeros(2, 3, 4, 4), torch.zeros(3, 1, 4, 4))
+
+
+def test_moves_with_camera_marks_the_background_and_not_a_subject_the_camera_follows():
+    flow = torch.zeros(3, 2, 40, 60)
+    flow[1:, 0] = 2.0  # the camera pans: the background moves 2 px a frame
+    flow[1:, :, 10:30, 20:40] = 0.0  # the subject it follows stays put in the frame
+    consistent = torch.ones(3, 1, 40, 60)
+    camera = metrics.moves_with_camera(flow, consistent)
+    assert camera.shape == (3, 1, 40, 60)
+    assert bool((camera[1:, 0, 10:30, 20:40] == 0).all())
+    assert float(camera[1:].mean()) == pytest.approx(1 - 400 / 2400)
+    # Where nothing is consistent no camera is fitted: nothing counts as the camera's.
+    assert float(metrics.moves_with_camera(flow, torch.zeros_like(consistent)).sum()) == 0.0
+
+
+def test_ewarp_camera_scores_a_background_fill_on_the_background_only():
+    """A sharp background that slides with the camera behind a removed subject: plain E_warp warps it along the
+    subject's (zero) motion and scores it badly; on the camera's pixels it is exact."""
+    background = texture(40, 80)
+    frames = torch.stack([background[..., 2 * t:2 * t + 60] for t in range(3)])  # pans 2 px a frame
+    flow = torch.zeros(3, 2, 40, 60)
+    flow[1:, 0] = 2.0
+    flow[1:, :, 10:30, 20:40] = 0.0
+    consistent = torch.ones(3, 1, 40, 60)
+    consistent[:, :, :, 56:] = 0.0  # what comes into view on the right has no source
+    hole = torch.zeros(1, 1, 40, 60)
+    hole[..., 6:34, 16:44] = 1.0  # the subject and a margin of background
+    camera = consistent * metrics.moves_with_camera(flow, consistent)
+    plain = metrics.video_mean(metrics.warping_error(frames, hole, flow, consistent))
+    on_camera = metrics.video_mean(metrics.warping_error(frames, hole, flow, camera))
+    assert on_camera < 1.0 < plain

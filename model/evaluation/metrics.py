@@ -27,6 +27,13 @@ Definitions (``R`` is the set of scored pixels, ``|R|`` its size, channels avera
   ``E_warp_t = 255 * mean over (hole_t AND C_t) and channels of |output_t - warp(output_{t-1}, b_t)|``.
   The same quantity on the ground truth (``target`` in place of ``output``) measures what the
   flow cannot explain (lighting, blur, flow error): the floor a perfect result would score.
+* **E_warp on the camera's pixels** (``ewarp_camera``, 0-255 units): E_warp over the part of ``hole_t AND C_t``
+  where ``b_t`` is within :data:`CAMERA_TOLERANCE` px of the camera's motion (one homography fitted with RANSAC to
+  the frame's consistent flow, :func:`moves_with_camera`). Where the truth in the hole is a moving subject (the
+  object that was removed, a person walking through a rectangle), plain E_warp warps the fill along the subject's
+  motion, so a sharp background fill that moves with the camera (as real background does) scores worse there than a
+  smear. On the camera's pixels the truth is what moves like the background, and a stable fill of it scores low.
+  NaN for a frame where no hole pixel moves with the camera or no homography fits.
 * **Flicker** (0-255 units): for t >= 1, over S = pixels in the hole of both frame t and t-1,
   ``255 * (mean over S of |output_t - output_{t-1}| - mean over S of |target_t - target_{t-1}|)``:
   how much more the fill changes from one frame to the next than the real video does at the
@@ -57,6 +64,9 @@ from ..warp import warp
 EWARP_PRESET = "dis_medium"
 """DIS preset of the ground-truth flow that E_warp is measured along: part of the metric's definition, fixed
 whatever preset a pipeline runs (scores stay comparable across configurations)."""
+
+CAMERA_TOLERANCE = 1.0
+"""Pixels (at the scored size) within which the truth's flow counts as the camera's motion (``ewarp_camera``)."""
 
 SSIM_WINDOW = 11
 MSE_FLOOR = 1e-10
@@ -171,6 +181,27 @@ def warping_error(output: torch.Tensor, hole: torch.Tensor, flow: torch.Tensor,
     return torch.cat((torch.tensor([math.nan], dtype=torch.float64), error))
 
 
+def moves_with_camera(flow: torch.Tensor, consistent: torch.Tensor,
+                      tolerance: float = CAMERA_TOLERANCE) -> torch.Tensor:
+    """Where the ground truth moves with the camera -> ``[T,1,H,W]`` float 0/1 (module doc, ``ewarp_camera``).
+
+    Args:
+        flow, consistent: :func:`ground_truth_flow`'s ``[T,2,H,W]`` backward flow and ``[T,1,H,W]`` consistency.
+        tolerance: pixels between a pixel's flow and the fitted camera motion.
+    1 where the flow is within ``tolerance`` of the homography that most consistent pixels of the frame follow;
+    a frame with no such homography (:func:`model.stages.camera_flow.fit_camera`) is all 0.
+    """
+    from ..stages.camera_flow import camera_flow, fit_camera
+    t_len, _, height, width = flow.shape
+    camera = torch.zeros(t_len, 1, height, width)
+    for t in range(t_len):
+        homography = fit_camera(flow[t].float(), consistent[t, 0] > 0.5)
+        if homography is not None:
+            gap = (flow[t].float() - camera_flow(homography, height, width)[0]).norm(dim=0)
+            camera[t, 0] = (gap <= tolerance).float()
+    return camera
+
+
 def flicker(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
     """Per-frame flicker score (0-255 units) -> ``[T]`` (NaN at t=0 or when no pixel is in both holes).
 
@@ -230,15 +261,16 @@ def score_video(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
                 gt_flow: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
     """Every metric of this module for one video, averaged over frames -> dict of floats.
 
-    Keys: ``psnr_hole, psnr_full, ssim_hole, ssim_full, l1_hole, l1_full, ewarp, ewarp_gt,
-    flicker, detail`` (:func:`detail_score`, one ratio over the clip) and ``coverage`` (mean fraction of pixels in
-    the hole). ``gt_flow`` is the result of :func:`ground_truth_flow` (computed here if not given). The deep-feature
-    distance is not here (it needs an optional network): ``feature_distance.feature_distance``.
+    Keys: ``psnr_hole, psnr_full, ssim_hole, ssim_full, l1_hole, l1_full, ewarp, ewarp_gt, ewarp_camera,
+    ewarp_camera_gt, flicker, detail`` (:func:`detail_score`, one ratio over the clip) and ``coverage`` (mean
+    fraction of pixels in the hole). ``gt_flow`` is the result of :func:`ground_truth_flow` (computed here if not
+    given). The deep-feature distance is not here (it needs an optional network): ``feature_distance.feature_distance``.
     """
     _check_pair(output, target)
     output, target = output.detach().cpu().float(), target.detach().cpu().float()
     hole = hole.detach().cpu().float()
     flow, consistent = gt_flow if gt_flow is not None else ground_truth_flow(target)
+    camera = consistent * moves_with_camera(flow, consistent)
     return {
         "psnr_hole": video_mean(psnr(output, target, hole)),
         "psnr_full": video_mean(psnr(output, target)),
@@ -248,6 +280,8 @@ def score_video(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
         "l1_full": video_mean(l1_error(output, target)),
         "ewarp": video_mean(warping_error(output, hole, flow, consistent)),
         "ewarp_gt": video_mean(warping_error(target, hole, flow, consistent)),
+        "ewarp_camera": video_mean(warping_error(output, hole, flow, camera)),
+        "ewarp_camera_gt": video_mean(warping_error(target, hole, flow, camera)),
         "flicker": video_mean(flicker(output, target, hole)),
         "detail": detail_score(output, target, hole),
         "coverage": float(_hole_mask(hole, output).mean()),

@@ -25,7 +25,7 @@ import torch
 from .. import stages
 from ..checks import hole_at
 from ..native import exemplar_available
-from ..stages.frame_inpaint import TexturedInpainter, quilt_inpainter
+from ..stages.frame_inpaint import ReuseOnce, TexturedInpainter, quilt_inpainter
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
 from .trace import Box, Tracer, box_of
@@ -56,7 +56,11 @@ def keyframe_inpainter(method: str, radius: int = 5, network=None, structure: Fr
             if structure is None:
                 structure = stages.frame_inpainter("network" if network is not None else "telea", radius,
                                                    network=network)
-            texture = stages.frame_inpainter("exemplar", radius) if exemplar_available() else quilt_inpainter(structure)
+            if exemplar_available():
+                texture = stages.frame_inpainter("exemplar", radius)
+            else:  # the quilting is guided by the structure fill: run once, used twice (colours and guide)
+                structure = ReuseOnce(structure)
+                texture = quilt_inpainter(structure)
             return TexturedInpainter(structure, texture)
         return stages.frame_inpainter(method, radius, network=network)
     except ValueError as error:

@@ -164,6 +164,29 @@ class TexturedInpainter:
         return keep_known(fill.clamp(0.0, 1.0), frame, hole)
 
 
+class ReuseOnce:
+    """A per-frame inpainter whose fill is handed out once more, without running again, to the next call with the
+    very same frame and hole tensors: the textured keyframe fill asks its structure fill for colours and the
+    quilting asks it again, on the same tensors, for its guide (at the working size). One-shot: a hit forgets
+    the fill, so a tensor changed in place later is filled anew.
+
+    ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``, as the wrapped ``inpainter``.
+    """
+
+    def __init__(self, inpainter):
+        self.inpainter = inpainter
+        self._last: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
+
+    def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
+        """The wrapped inpainter's fill of ``frame`` inside ``hole``, reused once for the same two tensors."""
+        last, self._last = self._last, None
+        if last is not None and last[0] is frame and last[1] is hole:
+            return last[2]
+        fill = self.inpainter(frame, hole)
+        self._last = (frame, hole, fill)
+        return fill
+
+
 class WorkingSizeInpainter:
     """Run a per-frame inpainter at a reduced working size and bring its fill back to the source size.
 
