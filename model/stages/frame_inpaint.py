@@ -9,6 +9,7 @@ from ..checks import keep_known
 from ..native import EXEMPLAR_MAX_SIDE, check_exemplar_available, check_inpaint_args, exemplar_inpaint, inpaint
 from ..resample import resize_image, shrink_known, working_size
 from .detail_copy import copy_at_source_size
+from .patch_fill import PatchTexture
 from .quilt import QuiltTexture
 
 
@@ -101,6 +102,13 @@ def quilt_inpainter(guide, long_side: int = 0) -> "WorkingSizeInpainter":
     at a working size of ``long_side`` pixels (0 = :data:`EXEMPLAR_WORKING_SIZE`), its copies redone from the
     source-size frame (``copy_detail``)."""
     return WorkingSizeInpainter(QuiltTexture(guide), long_side or EXEMPLAR_WORKING_SIZE, copy_detail=True)
+
+
+def patch_inpainter(guide, long_side: int = 0) -> "WorkingSizeInpainter":
+    """The patch-based completion (:mod:`model.stages.patch_fill`, no OpenCV contrib) started from ``guide`` (a
+    per-frame inpainter), at a working size of ``long_side`` pixels (0 = :data:`EXEMPLAR_WORKING_SIZE`), its copies
+    redone from the source-size frame (``copy_detail``)."""
+    return WorkingSizeInpainter(PatchTexture(guide), long_side or EXEMPLAR_WORKING_SIZE, copy_detail=True)
 
 
 TEXTURE_SIGMA = 3.0
