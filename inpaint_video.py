@@ -40,7 +40,6 @@ from model import stages  # noqa: E402
 from model.io.encode import CODECS  # noqa: E402
 from model.pipeline.config import DEFAULTS, KEYFRAME_FILLS, PipelineConfig, classical  # noqa: E402
 from model.pipeline.job import Job, run_job  # noqa: E402
-from model.native import exemplar_available  # noqa: E402
 from model.pipeline.run import Pipeline  # noqa: E402
 from model.propagate.whole_clip import PROPAGATE_COMPLETIONS  # noqa: E402
 
@@ -105,11 +104,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--keyframes", choices=KEYFRAME_FILLS, default=None,
                         help="with --propagate: fill what no frame saw once, on automatic keyframes, and carry that "
                              "fill along the motion instead of filling it anew on every frame: by Frame Inpaint's own "
-                             "fill (frame_inpaint), the exemplar fill (exemplar: sharp, may paste wrong objects), or "
-                             "the exemplar's texture with Frame Inpaint's colours (textured; exemplar needs OpenCV "
-                             "contrib, textured quilts its texture without it; "
-                             f"seconds per keyframe) (default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES} when "
-                             "OpenCV contrib is installed)")
+                             "fill (frame_inpaint), the exemplar fill (exemplar: OpenCV contrib's shift-map, sharp, "
+                             "may paste wrong objects), or the patch-based completion that continues the texture "
+                             "around the hole from Frame Inpaint's colours (textured; seconds per keyframe) "
+                             f"(default: {DEFAULTS.keyframes}; demo: {DEMO_KEYFRAMES})")
     parser.add_argument("--grow", type=int, default=None,
                         help="grow (or, negative, shrink) every hole by N pixels first (default: 0; demo: "
                              f"{DEMO_GROW})")
@@ -145,10 +143,7 @@ def check_args(parser: argparse.ArgumentParser, args: argparse.Namespace) -> tup
         args.grow = DEMO_GROW if args.grow is None else args.grow
         args.propagate = True if args.propagate is None else args.propagate
         if args.keyframes is None and args.propagate:
-            args.keyframes = DEMO_KEYFRAMES if exemplar_available() else DEFAULTS.keyframes
-            if not exemplar_available():
-                print("demo: without OpenCV contrib the part no frame saw stays a smear; for its sharp keyframe fill: "
-                      "pip install opencv-contrib-python-headless", file=sys.stderr)
+            args.keyframes = DEMO_KEYFRAMES
     elif args.input is None or args.mask is None or args.output is None:
         parser.error("give INPUT, MASK and -o OUTPUT (or no arguments for the demo).")
     if args.reference and not args.propagate:

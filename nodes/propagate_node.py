@@ -22,7 +22,7 @@ KEYFRAME_CHOICES = ("off", "telea", "exemplar", "network", "textured")
 def keyframe_fill(choice: str, model=None):
     """The fill of Flow Propagate's automatic keyframes for the ``keyframes`` widget, or None (``"off"``):
     ``network`` runs ``model`` (a loader's output) or the pack's shipped frame network on ComfyUI's device;
-    ``textured`` takes the exemplar fill's texture with that network's colours where the two agree."""
+    ``textured`` runs the patch-based completion started from that network's colours."""
     if choice == "off":
         return None
     if choice not in KEYFRAME_CHOICES:
@@ -91,11 +91,11 @@ class FlowPropagate(io.ComfyNode):
                 io.Combo.Input("keyframes", optional=True, options=list(KEYFRAME_CHOICES), default="off",
                                tooltip="Automatic keyframes: what no frame (and no reference) saw is filled once on "
                                        "a keyframe and carried along the motion to the next frames, instead of "
-                                       "being left to Frame Inpaint on every frame. textured: texture copied from the "
-                                       "frame, coloured by the network where the two agree (sharp; seconds per "
-                                       "keyframe; quilted from the frame without OpenCV contrib); exemplar: the copied "
-                                       "texture alone (needs OpenCV contrib); both may "
-                                       "paste a wrong object into a large hole. network uses keyframe_model, or the "
+                                       "being left to Frame Inpaint on every frame. textured: the texture around the "
+                                       "hole continued into it with copies of the frame's pixels, started from the "
+                                       "network's colours (sharp; seconds per keyframe); exemplar: OpenCV contrib's "
+                                       "shift-map copies (needs OpenCV contrib; may paste a wrong object into a "
+                                       "large hole). network uses keyframe_model, or the "
                                        "pack's frame network; telea is smooth. off: remaining_hole keeps it."),
                 FrameInpaintNet.Input("keyframe_model", optional=True,
                                       tooltip="The frame network that fills keyframes when keyframes is 'network' "

@@ -102,10 +102,10 @@ class VideoInpaintStream(io.ComfyNode):
                 io.Combo.Input("keyframes", options=list(KEYFRAME_FILLS), default=DEFAULTS.keyframes, optional=True,
                                tooltip=(
                     "With propagate: what no frame saw is filled once on automatic keyframes and carried along the "
-                    "motion, instead of anew on every frame. textured: texture copied from the frame, coloured by the "
-                    "frame fill above where the two agree (sharp; seconds per keyframe; quilted from the frame "
-                    "without OpenCV contrib); "
-                    "exemplar: the copied texture alone; both may paste a wrong object into a large hole. "
+                    "motion, instead of anew on every frame. textured: the texture around the hole continued into it "
+                    "with copies of the frame's pixels, started from the frame fill above (sharp; seconds per "
+                    "keyframe); exemplar: OpenCV contrib's shift-map copies (may paste a wrong object into a large "
+                    "hole). "
                     "frame_inpaint uses the frame fill above.")),
             ],
             outputs=[io.Video.Output("video", tooltip="The inpainted video (a file in ComfyUI's temp folder; "

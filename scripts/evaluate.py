@@ -355,8 +355,8 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
     if exemplar_available():
         fills["exemplar"] = ("the exemplar fill",
                              lambda: build_stages(base.replace(frame_method="exemplar")).frame_inpainter)
-        fills["textured"] = ("the exemplar fill's texture with the frame network's colours where the two agree",
-                             lambda: keyframe_inpainter("textured", network=networks["frame_inpaint"]))
+    fills["textured"] = ("the patch-based completion started from the frame network's colours",
+                         lambda: keyframe_inpainter("textured", network=networks["frame_inpaint"]))
     full = [row for row in rows if row[0] == "full_learned"]
     rows += [(f"propagate_{name}", f"Flow Propagate, then: {description}", propagated(base, make))
              for name, description, make in list(rows)]

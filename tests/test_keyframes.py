@@ -9,18 +9,16 @@ import pytest
 import torch
 
 from clips import synthetic_clip
-from model import native
 from model import stages
 from model.pipeline.config import PipelineConfig
 from model.pipeline.run import Pipeline
 from model.propagate.keyframes import KeyframeCarrier
-from model.stages.frame_inpaint import ClassicalFrameInpainter, TexturedInpainter
+from model.stages.frame_inpaint import ClassicalFrameInpainter
+from model.stages.patch_fill import PatchTexture
 from model.propagate.stream import StreamingPropagator
 from model.propagate.whole_clip import PropagateConfig, flow_propagate
 
 REPO = Path(__file__).resolve().parents[1]
-needs_xphoto = pytest.mark.skipif(not native.exemplar_available(), reason="cv2.xphoto missing: pip install "
-                                  "opencv-contrib-python-headless (see requirements-test.txt)")
 ESTIMATOR = stages.flow_estimator("dis_medium")
 TELEA = stages.frame_inpainter("telea")
 
@@ -146,8 +144,9 @@ def test_the_exemplar_keyframes_name_the_package_when_opencv_lacks_it(monkeypatc
         Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="exemplar"))
 
 
-def test_textured_keyframes_quilt_their_texture_when_opencv_lacks_contrib(monkeypatch):
-    """Without cv2.xphoto, textured keyframes take their texture from quilting (no error): detailed, known exact."""
+def test_textured_keyframes_need_no_opencv_contrib_and_copy_texture(monkeypatch):
+    """Without cv2.xphoto, textured keyframes fill with the patch-based completion (no error): detailed, known
+    pixels exact, the structure fill run once (its colours start the completion)."""
     import cv2
     from model.propagate.keyframes import keyframe_inpainter
     monkeypatch.delattr(cv2, "xphoto", raising=False)
@@ -162,7 +161,7 @@ def test_textured_keyframes_quilt_their_texture_when_opencv_lacks_contrib(monkey
         calls.append(image.shape)
         return structure(image, region)
     fill = keyframe_inpainter("textured", structure=counted)(frame, hole)
-    assert len(calls) == 1  # its colours and the quilting's guide: one structure fill
+    assert len(calls) == 1
     inside = hole.expand_as(frame) > 0.5
     assert torch.equal(fill[~inside], frame[~inside])
 
@@ -172,14 +171,13 @@ def test_textured_keyframes_quilt_their_texture_when_opencv_lacks_contrib(monkey
     Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="textured"))  # builds without contrib
 
 
-@needs_xphoto
 def test_textured_keyframes_take_frame_inpaints_fill_for_structure(nodes):
     """The pipeline's textured keyframes take their colours from Frame Inpaint's own fill (Telea here), the node's
     from its frame network; both fill the whole hidden region once and keep known pixels."""
     corrupted, hole = hidden_clip(t=6)
     pipeline = Pipeline(PipelineConfig(propagate=True, learned=False, keyframes="textured", estimator="dis_fast"))
     fill = pipeline.keyframe_fill
-    assert isinstance(fill, TexturedInpainter) and isinstance(fill.structure, ClassicalFrameInpainter)
+    assert isinstance(fill.inpainter, PatchTexture) and isinstance(fill.inpainter.guide, ClassicalFrameInpainter)
     frames = list(pipeline.run((corrupted[t:t + 1], hole[t:t + 1]) for t in range(6)))
     assert pipeline.keyframes == [0]
     inside = hole[0, 0].bool()

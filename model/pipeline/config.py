@@ -27,10 +27,9 @@ from ..stages.robust_flow import FLOW_WORKING_SIZE
 
 KEYFRAME_FILLS = ("off", "frame_inpaint", "exemplar", "textured")
 """Flow Propagate's automatic keyframes (:mod:`model.propagate.keyframes`): off, filled by Frame Inpaint's own fill
-(its network when ``learned``, else ``frame_method``), by the exemplar fill (OpenCV contrib), or textured: the
-exemplar fill's texture with Frame Inpaint's own colours where the two agree
-(:class:`model.stages.frame_inpaint.TexturedInpainter`; without OpenCV contrib the texture is quilted,
-:mod:`model.stages.quilt`)."""
+(its network when ``learned``, else ``frame_method``), by the exemplar fill (OpenCV contrib's shift-map), or
+textured: the patch-based completion that continues the surrounding texture, started from Frame Inpaint's own
+colours (:mod:`model.stages.patch_fill`, no OpenCV contrib)."""
 
 
 def classical(names: tuple[str, ...]) -> tuple[str, ...]:

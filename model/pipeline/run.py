@@ -95,9 +95,9 @@ def check_carried(config: PipelineConfig, references: dict | None) -> None:
 
 def keyframe_fill(config: PipelineConfig, built: Stages):
     """The fill of Flow Propagate's automatic keyframes ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``, or None
-    (``keyframes`` off): Frame Inpaint's own (``built.frame_inpainter``), the exemplar fill, or the exemplar's texture
-    with Frame Inpaint's colours where the two agree (``textured``; quilted texture without OpenCV contrib, where
-    ``exemplar`` raises a ValueError naming the package to install)."""
+    (``keyframes`` off): Frame Inpaint's own (``built.frame_inpainter``), the exemplar fill (without OpenCV contrib a
+    ValueError naming the package to install), or the patch-based completion started from Frame Inpaint's colours
+    (``textured``, :mod:`model.stages.patch_fill`)."""
     if config.keyframes == "off":
         return None
     if config.keyframes in ("exemplar", "textured"):

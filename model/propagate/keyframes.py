@@ -24,8 +24,7 @@ import torch
 
 from .. import stages
 from ..checks import hole_at
-from ..native import exemplar_available
-from ..stages.frame_inpaint import ReuseOnce, TexturedInpainter, quilt_inpainter
+from ..stages.frame_inpaint import patch_inpainter
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
 from .trace import Box, Tracer, box_of
@@ -47,21 +46,16 @@ def keyframe_inpainter(method: str, radius: int = 5, network=None, structure: Fr
     """:func:`model.stages.frame_inpainter` for keyframes; its ValueError (exemplar without OpenCV contrib, network
     without one) then names the keyframes setting that asked for it.
 
-    ``method="textured"``: the exemplar fill's texture with the colours of ``structure`` (default: ``network``'s
-    fill, or Telea's without one) where the two agree (:class:`model.stages.frame_inpaint.TexturedInpainter`).
-    Without OpenCV contrib the texture comes from quilting guided by ``structure`` (:mod:`model.stages.quilt`).
+    ``method="textured"``: the patch-based completion (:mod:`model.stages.patch_fill`, no OpenCV contrib), which
+    continues the texture around the hole with copies of the frame's known pixels, started from the colours of
+    ``structure`` (default: ``network``'s fill, or Telea's without one).
     """
     try:
         if method == "textured":
             if structure is None:
                 structure = stages.frame_inpainter("network" if network is not None else "telea", radius,
                                                    network=network)
-            if exemplar_available():
-                texture = stages.frame_inpainter("exemplar", radius)
-            else:  # the quilting is guided by the structure fill: run once, used twice (colours and guide)
-                structure = ReuseOnce(structure)
-                texture = quilt_inpainter(structure)
-            return TexturedInpainter(structure, texture)
+            return patch_inpainter(structure)
         return stages.frame_inpainter(method, radius, network=network)
     except ValueError as error:
         raise ValueError(f"keyframes {method!r} (Flow Propagate's keyframe fill): {error}") from None

@@ -3,14 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from kornia.filters import gaussian_blur2d
 
 from ..checks import keep_known
 from ..native import EXEMPLAR_MAX_SIDE, check_exemplar_available, check_inpaint_args, exemplar_inpaint, inpaint
 from ..resample import resize_image, shrink_known, working_size
 from .detail_copy import copy_at_source_size
 from .patch_fill import PatchTexture
-from .quilt import QuiltTexture
 
 
 def to_uint8_image(frame: torch.Tensor) -> np.ndarray:
@@ -97,102 +95,11 @@ def exemplar_inpainter(radius: int = 5, long_side: int = 0) -> "WorkingSizeInpai
     return WorkingSizeInpainter(ExemplarFrameInpainter(radius), long_side, copy_detail=True)
 
 
-def quilt_inpainter(guide, long_side: int = 0) -> "WorkingSizeInpainter":
-    """The quilting fill (:mod:`model.stages.quilt`, no OpenCV contrib) guided by ``guide`` (a per-frame inpainter),
-    at a working size of ``long_side`` pixels (0 = :data:`EXEMPLAR_WORKING_SIZE`), its copies redone from the
-    source-size frame (``copy_detail``)."""
-    return WorkingSizeInpainter(QuiltTexture(guide), long_side or EXEMPLAR_WORKING_SIZE, copy_detail=True)
-
-
 def patch_inpainter(guide, long_side: int = 0) -> "WorkingSizeInpainter":
     """The patch-based completion (:mod:`model.stages.patch_fill`, no OpenCV contrib) started from ``guide`` (a
     per-frame inpainter), at a working size of ``long_side`` pixels (0 = :data:`EXEMPLAR_WORKING_SIZE`), its copies
     redone from the source-size frame (``copy_detail``)."""
     return WorkingSizeInpainter(PatchTexture(guide), long_side or EXEMPLAR_WORKING_SIZE, copy_detail=True)
-
-
-TEXTURE_SIGMA = 3.0
-"""Gaussian sigma (pixels at a 432-pixel long side) splitting a fill into structure (below) and texture (above)."""
-TEXTURE_SIDE = 432
-"""Long side at which :data:`TEXTURE_SIGMA` holds; larger frames scale it (their fills are upsampled from about it)."""
-TEXTURE_TOLERANCE = 0.2
-"""Colour distance (mean over RGB in [0,1], below the split) at which the texture fill's own colours count as
-another object: weight ``exp(-(distance / tolerance)^2)`` on the structure fill's colours (0.37 at this distance)."""
-
-
-def low_pass(image: torch.Tensor, sigma: float) -> torch.Tensor:
-    """Gaussian blur of ``image`` ``[N,C,H,W]`` (reflected borders) -> same shape."""
-    size = 2 * int(round(3 * sigma)) + 1
-    return gaussian_blur2d(image, (size, size), (sigma, sigma), border_type="reflect")
-
-
-class TexturedInpainter:
-    """The texture of one fill with the colours of another: ``texture + w * (low(structure) - low(texture))``.
-
-    The frame network predicts the right colours and shapes but averages away the texture (a smear, the
-    mean being its optimum); the exemplar fill copies sharp texture but may paste whole wrong objects.
-    Below a Gaussian of ``sigma`` this takes the structure fill's colours, above it the texture fill's detail,
-    where the two fills' colours there are close (``w`` near 1). Where they are far apart (the texture fill
-    pasted another object, ``w`` near 0) the texture fill is kept whole: its detail over the structure's
-    colours would be a see-through ghost of that object.
-    Measured on frames 0 and 12 of the 12 validation clips (432x240, centred rectangle, 25 % of the frame):
-    network 14.40 dB hole PSNR / detail 0.15 / feature distance 1.362; exemplar 13.10 / 0.78 / 1.308; this
-    13.80 / 0.78 / 1.298 (without the tolerance: 14.08 / 0.77 / 1.319). Seconds a frame, like the exemplar
-    fill: for keyframes.
-
-    Args:
-        structure, texture: per-frame inpainters ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``.
-        sigma: the split, in pixels at a :data:`TEXTURE_SIDE` long side (scaled with the frame's long side).
-        tolerance: see :data:`TEXTURE_TOLERANCE`; None takes the structure's colours everywhere.
-    """
-
-    def __init__(self, structure, texture, sigma: float = TEXTURE_SIGMA,
-                 tolerance: float | None = TEXTURE_TOLERANCE):
-        if not sigma > 0:
-            raise ValueError(f"textured fill: sigma must be a positive number of pixels, got {sigma!r}.")
-        if tolerance is not None and not tolerance > 0:
-            raise ValueError(f"textured fill: tolerance must be a positive colour distance or None, got {tolerance!r}.")
-        self.structure = structure
-        self.texture = texture
-        self.sigma = float(sigma)
-        self.tolerance = tolerance
-
-    def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """Fill ``frame`` ``[1,3,H,W]`` in [0,1] inside ``hole`` ``[1,1,H,W]`` (0/1) -> ``[1,3,H,W]``; known
-        pixels bit-exact."""
-        if not bool((hole > 0.5).any()):
-            return frame
-        sigma = self.sigma * max(1.0, max(frame.shape[-2:]) / TEXTURE_SIDE)
-        smooth, sharp = self.structure(frame, hole), self.texture(frame, hole)
-        correction = low_pass(smooth, sigma) - low_pass(sharp, sigma)
-        if self.tolerance is not None:
-            distance = correction.abs().mean(1, keepdim=True)
-            correction = correction * torch.exp(-(distance / self.tolerance) ** 2)
-        fill = sharp + correction
-        return keep_known(fill.clamp(0.0, 1.0), frame, hole)
-
-
-class ReuseOnce:
-    """A per-frame inpainter whose fill is handed out once more, without running again, to the next call with the
-    very same frame and hole tensors: the textured keyframe fill asks its structure fill for colours and the
-    quilting asks it again, on the same tensors, for its guide (at the working size). One-shot: a hit forgets
-    the fill, so a tensor changed in place later is filled anew.
-
-    ``(frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]``, as the wrapped ``inpainter``.
-    """
-
-    def __init__(self, inpainter):
-        self.inpainter = inpainter
-        self._last: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
-
-    def __call__(self, frame: torch.Tensor, hole: torch.Tensor) -> torch.Tensor:
-        """The wrapped inpainter's fill of ``frame`` inside ``hole``, reused once for the same two tensors."""
-        last, self._last = self._last, None
-        if last is not None and last[0] is frame and last[1] is hole:
-            return last[2]
-        fill = self.inpainter(frame, hole)
-        self._last = (frame, hole, fill)
-        return fill
 
 
 class WorkingSizeInpainter:

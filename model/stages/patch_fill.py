@@ -1,8 +1,9 @@
 """A texture fill that continues the surroundings: multi-scale patch-based completion (nearest-neighbour field and
 voting), no OpenCV contrib.
 
-The textured keyframes (:class:`model.stages.frame_inpaint.TexturedInpainter`) take their texture from a fill
-that copies real pixels. This one is the classic image completion by patch search (Wexler et al. 2007; the
+The ``textured`` keyframes (:func:`model.propagate.keyframes.keyframe_inpainter`) are filled by this: a fill that
+copies real pixels of the frame, so what no frame saw gets texture instead of a smear. It is the classic image
+completion by patch search (Wexler et al. 2007; the
 nearest-neighbour field found by PatchMatch, Barnes et al. 2009), written here with numpy and OpenCV:
 
 - an image pyramid (halving until the long side is at most ``2 * COARSEST_SIDE``); on the coarsest level the hole
