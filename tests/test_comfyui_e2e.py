@@ -664,7 +664,8 @@ def fuzz_graph(case: int, pack, input_dir: Path) -> dict:
             w[key][name] = choices(classes[key], name)[0]
     pw = w["FRVI_FlowPropagate"]
     for key, name in (("FRVI_FrameInpaint", "method"), ("FRVI_FlowPropagate", "keyframes")):
-        # ComfyUI's OpenCV may lack contrib: the exemplar fills then give a clear error
+        # ComfyUI's OpenCV may lack contrib (the exemplar fills then give a clear error); textured keyframes take
+        # seconds: both are mostly drawn again
         if w[key][name] in ("exemplar", "textured") and rng.random() < 0.85:
             w[key][name] = choices(classes[key], name)[0]
     context = {"context_before": 0, "context_after": 0}
