@@ -207,8 +207,9 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, seed: int
             _search(level, field, cost, patches, target_patches, ROUNDS[min(index, len(ROUNDS) - 1)], rng)
             estimate = _vote(level, estimate, field, cost)
         previous = level
-    copies = previous.hole[previous.targets]
     flat = out.reshape(-1, 3)
+    flat[previous.hole] = estimate[previous.hole]  # the vote, for hole pixels too near the border to centre a patch
+    copies = previous.hole[previous.targets]
     flat[previous.targets[copies]] = previous.known_image[field[copies]]
     return out
 
