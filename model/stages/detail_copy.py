@@ -25,7 +25,7 @@ POOR = 0.08
 """Mean absolute patch difference (colours in [0,1]) above which a pixel keeps the upsampled fill."""
 
 
-def known_blocks(hole: np.ndarray, side: int) -> np.ndarray:
+def _known_blocks(hole: np.ndarray, side: int) -> np.ndarray:
     """``[h-side+1, w-side+1]`` bool: the ``side`` x ``side`` block at (y, x) holds no hole pixel."""
     counts = cv2.boxFilter(hole.astype(np.float32), -1, (side, side), anchor=(0, 0), normalize=False,
                            borderType=cv2.BORDER_CONSTANT)
@@ -36,7 +36,7 @@ def _block_offsets(fill: np.ndarray, hole: np.ndarray, side: int) -> dict[tuple[
     """``{(row, column): (dy, dx)}`` for each block of a ``side`` grid that touches the hole (the last row and column
     moved inside the frame): the offset of the known block of ``fill`` most like it (sum of squared differences)."""
     height, width = hole.shape
-    valid = known_blocks(hole, side)
+    valid = _known_blocks(hole, side)
     if not valid.any():
         return {}
     offsets: dict[tuple[int, int], tuple[int, int]] = {}
