@@ -441,6 +441,7 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
             target = load_frames(clip, size, settings.max_frames, settings.start)
             t_len, _, h, w = target.shape
             gt_flow = metrics.ground_truth_flow(target)
+            camera = metrics.moves_with_camera(*gt_flow)  # once per clip, like the flow: every mask and row reuses it
             if score_features:
                 start = time.perf_counter()
                 gt_features = feature_distance.features(target)  # once per clip: every mask and row reuses them
@@ -468,7 +469,7 @@ def evaluate(clips: list[Clip], pool: DonorPool, configs: dict[str, Config], set
                     output = runner(corrupted, hole)
                     elapsed = time.perf_counter() - start
                     known_exact = bool(torch.equal(torch.where(hole > 0.5, target, output), target))
-                    scores = metrics.score_video(output, target, hole, gt_flow)
+                    scores = metrics.score_video(output, target, hole, gt_flow, camera)
                     scores["feat_dist"] = math.nan
                     if score_features:
                         start = time.perf_counter()

@@ -258,19 +258,22 @@ def video_mean(per_frame: torch.Tensor) -> float:
 
 
 def score_video(output: torch.Tensor, target: torch.Tensor, hole: torch.Tensor,
-                gt_flow: tuple[torch.Tensor, torch.Tensor] | None = None) -> dict[str, float]:
+                gt_flow: tuple[torch.Tensor, torch.Tensor] | None = None,
+                camera: torch.Tensor | None = None) -> dict[str, float]:
     """Every metric of this module for one video, averaged over frames -> dict of floats.
 
     Keys: ``psnr_hole, psnr_full, ssim_hole, ssim_full, l1_hole, l1_full, ewarp, ewarp_gt, ewarp_camera,
     ewarp_camera_gt, flicker, detail`` (:func:`detail_score`, one ratio over the clip) and ``coverage`` (mean
     fraction of pixels in the hole). ``gt_flow`` is the result of :func:`ground_truth_flow` (computed here if not
-    given). The deep-feature distance is not here (it needs an optional network): ``feature_distance.feature_distance``.
+    given). ``camera`` is :func:`moves_with_camera` of that flow (computed here if not given; like ``gt_flow``, once
+    per clip serves every output). The deep-feature distance is not here (it needs an optional network):
+    ``feature_distance.feature_distance``.
     """
     _check_pair(output, target)
     output, target = output.detach().cpu().float(), target.detach().cpu().float()
     hole = hole.detach().cpu().float()
     flow, consistent = gt_flow if gt_flow is not None else ground_truth_flow(target)
-    camera = consistent * moves_with_camera(flow, consistent)
+    camera = consistent * (camera if camera is not None else moves_with_camera(flow, consistent))
     return {
         "psnr_hole": video_mean(psnr(output, target, hole)),
         "psnr_full": video_mean(psnr(output, target)),
