@@ -3,7 +3,8 @@ import numpy as np
 import torch
 
 from model.stages.frame_inpaint import patch_inpainter
-from model.stages.patch_fill import PatchTexture, patch_fill
+from model.stages import patch_fill as patch_fill_module
+from model.stages.patch_fill import PatchTexture, patch_fill, texture_channels
 
 
 def stripes(height: int, width: int, period: int = 8) -> np.ndarray:
@@ -66,3 +67,22 @@ def test_patch_texture_keeps_known_pixels_and_works_at_a_working_size():
         assert float((fill - image).abs()[inside].mean()) < 0.5 * float((guide(corrupted, hole) - image)
                                                                           .abs()[inside].mean())
     assert (1, 3, 60, 100) in guide_calls  # the working size
+
+
+def test_patch_fill_asks_for_texture_where_the_surroundings_are_textured(monkeypatch):
+    """A hole amid stripes, beside a flat region of the stripes' mean colour, starting from that flat colour: colour
+    alone matches the flat region perfectly; the texture channels pull the fill towards the stripes."""
+    image = stripes(96, 200)
+    image[:, :60] = image[:, 60:].mean(axis=(0, 1))
+    hole = np.zeros((96, 200), bool)
+    hole[24:72, 120:170] = True
+    guide = np.where(hole[..., None], image[:, :60].mean(axis=(0, 1)), image).astype(np.float32)
+
+    def detail(picture):
+        return np.abs(np.diff(picture[..., 0], axis=1))[24:72, 121:169].mean()
+    textured = detail(patch_fill(image, hole, guide))
+    monkeypatch.setattr(patch_fill_module, "TEXTURE_WEIGHT", 0.0)
+    assert textured > 1.5 * detail(patch_fill(image, hole, guide))
+    channels = texture_channels(guide, hole)
+    assert channels[48, 145, 0] > 0.5 * channels[48, 100, 0] > 0  # the stripes' texture spread into the hole
+    assert np.all(channels[:, :50] == 0)  # the flat region has none

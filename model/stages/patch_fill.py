@@ -6,6 +6,11 @@ copies real pixels of the frame, so what no frame saw gets texture instead of a 
 completion by patch search (Wexler et al. 2007; the
 nearest-neighbour field found by PatchMatch, Barnes et al. 2009), written here with numpy and OpenCV:
 
+- patches are compared on colour and on two texture channels (Newson et al. 2014): the mean absolute luma
+  gradient across and down, over a ``TEXTURE_WINDOW`` window of the full-size frame. Colour alone lets a smooth
+  estimate match the frame's flattest region (a plain wall or sky for a hole in grass); with texture channels a
+  hole amid grass asks for grass. Inside the hole they start as the surroundings' texture spread in from around,
+  mostly sideways (``TEXTURE_ANISOTROPY``: texture in a frame runs in horizontal bands: sky, trees, ground);
 - an image pyramid (halving until the long side is at most ``2 * COARSEST_SIDE``); on the coarsest level the hole
   starts as the guide's fill (the frame network's or Telea's: the right colours, no texture);
 - on every level, a few rounds of: for each 7x7 patch that touches the hole, the most similar patch made of known
@@ -17,7 +22,7 @@ nearest-neighbour field found by PatchMatch, Barnes et al. 2009), written here w
 
 Neighbouring matches spread, so whole coherent regions of the frame (a fence, a pavement, a wall of stones) are
 continued through the hole, where block quilting left a patchwork and OpenCV's shift-map pasted whole objects.
-About 3 s a frame at 432x240 (one core, a quarter of the frame in the hole). Deterministic (a fixed seed).
+About 4 s a frame at 432x240 (one core, a quarter of the frame in the hole). Deterministic (a fixed seed).
 """
 from __future__ import annotations
 
@@ -39,6 +44,15 @@ VOTES = 3
 """Search-and-vote steps per level."""
 JUMPS = (1, 2, 4)
 """Distances (pixels) at which a neighbour's match is tried."""
+TEXTURE_WEIGHT = 8.0
+"""Weight of the two texture channels against the colour channels (all in [0,1] units) in the patch distance."""
+TEXTURE_WINDOW = 15
+"""Side (pixels of the full-size frame) of the window the texture channels average gradients over."""
+TEXTURE_SPREAD = 0.125
+"""How far the surroundings' texture spreads into the hole sideways: a Gaussian's sigma, as a fraction of the
+frame's long side."""
+TEXTURE_ANISOTROPY = 4.0
+"""The spread sideways over the spread up and down."""
 
 
 @dataclass
@@ -48,13 +62,13 @@ class _Level:
     height: int
     width: int
     hole: np.ndarray  # [h*w] bool
-    known_image: np.ndarray  # [h*w,3] float32, the level's known pixels
+    known_image: np.ndarray  # [h*w,C] float32, the level's known pixels (colour, texture)
     targets: np.ndarray  # [n] flat indices of patch centres whose patch touches the hole
     source_ok: np.ndarray  # [h*w] bool, centres of patches made of known pixels only
 
 
 def _level(image: np.ndarray, hole: np.ndarray) -> _Level:
-    """``image`` ``[h,w,3]`` float32, ``hole`` ``[h,w]`` bool -> a :class:`_Level` (patch centres at least
+    """``image`` ``[h,w,C]`` float32, ``hole`` ``[h,w]`` bool -> a :class:`_Level` (patch centres at least
     ``PATCH_RADIUS`` from the border)."""
     height, width = hole.shape
     side = 2 * PATCH_RADIUS + 1
@@ -63,14 +77,14 @@ def _level(image: np.ndarray, hole: np.ndarray) -> _Level:
     square = np.ones((side, side), np.uint8)
     source_ok = cv2.erode((~hole).astype(np.uint8), square, borderType=cv2.BORDER_CONSTANT, borderValue=0) > 0
     touches = cv2.dilate(hole.astype(np.uint8), square) > 0
-    return _Level(height, width, hole.ravel(), image.reshape(-1, 3).astype(np.float32),
+    return _Level(height, width, hole.ravel(), image.reshape(height * width, -1).astype(np.float32),
                   np.flatnonzero((touches & inner).ravel()), (source_ok & inner).ravel())
 
 
 def _patches(level: _Level, flat: np.ndarray) -> np.ndarray:
-    """``[h*w, 3 * side^2]`` float32: every pixel's patch (edge-padded) as one row."""
+    """``[h*w, C * side^2]`` float32: every pixel's patch (edge-padded) as one row."""
     r = PATCH_RADIUS
-    padded = np.pad(flat.reshape(level.height, level.width, 3), ((r, r), (r, r), (0, 0)), mode="edge")
+    padded = np.pad(flat.reshape(level.height, level.width, -1), ((r, r), (r, r), (0, 0)), mode="edge")
     windows = np.lib.stride_tricks.sliding_window_view(padded, (2 * r + 1, 2 * r + 1), axis=(0, 1))
     return np.ascontiguousarray(windows.reshape(level.height * level.width, -1), np.float32)
 
@@ -119,11 +133,12 @@ def _search(level: _Level, field: np.ndarray, cost: np.ndarray, patches: np.ndar
 
 
 def _vote(level: _Level, estimate: np.ndarray, field: np.ndarray, cost: np.ndarray) -> np.ndarray:
-    """Each hole pixel: the weighted mean of what the patches covering it copy -> new ``[h*w,3]`` estimate."""
+    """Each hole pixel: the weighted mean of what the patches covering it copy -> new ``[h*w,C]`` estimate."""
     size = level.height * level.width
     scale = 2.0 * max(float(np.percentile(cost, 75)), 1e-6)
     weight = np.exp(-cost / scale)
-    total = np.zeros((size, 3))
+    channels = level.known_image.shape[1]
+    total = np.zeros((size, channels))
     weights = np.zeros(size)
     r = PATCH_RADIUS
     for dy in range(-r, r + 1):
@@ -131,7 +146,7 @@ def _vote(level: _Level, estimate: np.ndarray, field: np.ndarray, cost: np.ndarr
             shift = dy * level.width + dx
             pixels, copied = level.targets + shift, level.known_image[field + shift]
             weights += np.bincount(pixels, weight, minlength=size)
-            for channel in range(3):
+            for channel in range(channels):
                 total[:, channel] += np.bincount(pixels, weight * copied[:, channel], minlength=size)
     result = estimate.copy()
     voted = level.hole & (weights > 0)
@@ -161,6 +176,34 @@ def _random_sources(level: _Level, count: int, rng: np.random.Generator) -> np.n
     return sources[rng.integers(0, len(sources), count)]
 
 
+def texture_channels(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
+    """The texture channels of the patch distance (module doc) -> ``[h,w,2]`` float32: the mean absolute luma
+    difference to the right and downwards over a ``TEXTURE_WINDOW`` window, from known pixel pairs only. Where a
+    window holds no known pair (deep in the hole), the known values spread in from around (a Gaussian of
+    ``TEXTURE_SPREAD`` times the long side sideways, ``TEXTURE_ANISOTROPY`` times less up and down)."""
+    luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
+    known = (~hole).astype(np.float32)
+    window = (TEXTURE_WINDOW, TEXTURE_WINDOW)
+    channels, counts = [], []
+    for axis in (1, 0):
+        difference, pair_known = np.zeros_like(luma), np.zeros_like(luma)
+        ahead = [slice(None), slice(None)]
+        behind = [slice(None), slice(None)]
+        ahead[axis], behind[axis] = slice(1, None), slice(None, -1)
+        difference[tuple(behind)] = np.abs(luma[tuple(ahead)] - luma[tuple(behind)])
+        pair_known[tuple(behind)] = known[tuple(ahead)] * known[tuple(behind)]
+        count = cv2.boxFilter(pair_known, -1, window, normalize=False)
+        channels.append(cv2.boxFilter(difference * pair_known, -1, window, normalize=False) / np.maximum(count, 1e-6))
+        counts.append(count)
+    texture = np.stack(channels, 2)
+    measured = ((counts[0] > 0) & (counts[1] > 0)).astype(np.float32)
+    sigma = TEXTURE_SPREAD * max(hole.shape)
+    spread = cv2.GaussianBlur(texture * measured[..., None], (0, 0), sigma, sigmaY=sigma / TEXTURE_ANISOTROPY)
+    weight = cv2.GaussianBlur(measured, (0, 0), sigma, sigmaY=sigma / TEXTURE_ANISOTROPY)
+    spread = spread / np.maximum(weight, 1e-12)[..., None]
+    return np.where(measured[..., None] > 0, texture, spread).astype(np.float32)
+
+
 def patch_fill(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, seed: int = 0) -> np.ndarray:
     """Fill ``hole`` by multi-scale patch-based completion (module doc).
 
@@ -177,6 +220,9 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, seed: int
     out = np.where(hole[..., None], guide, image).astype(np.float32)
     if not hole.any() or min(height, width) < 4 * PATCH_RADIUS + 2:
         return out
+    texture = TEXTURE_WEIGHT * texture_channels(out, hole)
+    image, guide = np.concatenate([out, texture], 2), np.concatenate([guide.astype(np.float32), texture], 2)
+    channels = image.shape[2]
     sizes = [(height, width)]
     while max(sizes[-1]) > 2 * COARSEST_SIDE and min(sizes[-1]) >= 2 * (4 * PATCH_RADIUS + 2):
         sizes.append(((sizes[-1][0] + 1) // 2, (sizes[-1][1] + 1) // 2))
@@ -184,15 +230,15 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, seed: int
     previous = field = None
     for index, (h, w) in enumerate(reversed(sizes)):
         if (h, w) == (height, width):
-            small, small_hole, small_guide = out, hole, guide
+            small, small_hole, small_guide = image, hole, guide
         else:
-            small = cv2.resize(out, (w, h), interpolation=cv2.INTER_AREA)
+            small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
             small_hole = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0
-            small_guide = cv2.resize(np.ascontiguousarray(guide, np.float32), (w, h), interpolation=cv2.INTER_AREA)
+            small_guide = cv2.resize(guide, (w, h), interpolation=cv2.INTER_AREA)
         level = _level(np.where(small_hole[..., None], 0.0, small), small_hole)
         if not level.source_ok.any():
             return out
-        estimate = np.where(small_hole[..., None], small_guide, small).reshape(-1, 3).astype(np.float32)
+        estimate = np.where(small_hole[..., None], small_guide, small).reshape(h * w, channels)
         if previous is None:
             field = _random_sources(level, len(level.targets), rng)
         else:
@@ -208,9 +254,9 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, seed: int
             estimate = _vote(level, estimate, field, cost)
         previous = level
     flat = out.reshape(-1, 3)
-    flat[previous.hole] = estimate[previous.hole]  # the vote, for hole pixels too near the border to centre a patch
+    flat[previous.hole] = estimate[previous.hole, :3]  # the vote, for hole pixels too near the border to centre a patch
     copies = previous.hole[previous.targets]
-    flat[previous.targets[copies]] = previous.known_image[field[copies]]
+    flat[previous.targets[copies]] = previous.known_image[field[copies], :3]
     return out
 
 
