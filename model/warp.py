@@ -8,8 +8,9 @@ from kornia.geometry import create_meshgrid
 from .checks import check_shape
 
 
-def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> tuple[torch.Tensor, torch.Tensor]:
-    """Sample ``image`` at ``x + flow(x)`` with bilinear interpolation.
+def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border",
+         mode: str = "bilinear") -> tuple[torch.Tensor, torch.Tensor]:
+    """Sample ``image`` at ``x + flow(x)`` with bilinear (or bicubic) interpolation.
 
     Args:
         image: ``[B,C,H,W]`` any float values (frames, hidden state, masks).
@@ -17,6 +18,7 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> tu
             convention (``flow[t]``: frame t -> frame t-1), ``warp(frame[t-1], flow[t])``
             is frame t as seen from frame t-1.
         padding: ``"border"`` repeats edge pixels, ``"zeros"`` fills outside with 0.
+        mode: ``"bilinear"``, or ``"bicubic"`` (sharper: a 4x4 footprint, values may overshoot the image's range).
 
     Returns:
         ``(warped [B,C,H,W], valid [B,1,H,W])``; ``valid`` is 1.0 where the sample point lies
@@ -33,6 +35,6 @@ def warp(image: torch.Tensor, flow: torch.Tensor, padding: str = "border") -> tu
     x, y = points[..., 0], points[..., 1]
     valid = ((x >= 0) & (x <= w - 1) & (y >= 0) & (y <= h - 1)).unsqueeze(1).to(image.dtype)
     normalised = torch.stack((2.0 * x / max(w - 1, 1) - 1.0, 2.0 * y / max(h - 1, 1) - 1.0), dim=-1)
-    warped = F.grid_sample(image, normalised.to(image.dtype), mode="bilinear", padding_mode=padding,
+    warped = F.grid_sample(image, normalised.to(image.dtype), mode=mode, padding_mode=padding,
                            align_corners=True)
     return warped, valid

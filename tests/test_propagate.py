@@ -42,6 +42,25 @@ def test_pure_translation_restores_the_hole_exactly(seam, speed):
     assert known_unchanged(out, frames, hole)
 
 
+def test_sources_at_half_pixels_keep_a_fine_texture_sharp():
+    """A texture of 4-pixel waves panning half a pixel a frame: every source point of the middle frame's hole lies
+    halfway between pixels, where a bilinear sample keeps 71 % of the waves' contrast and a bicubic one 97 %."""
+    h, w, shift = 32, 48, 0.5
+    y, x = torch.meshgrid(torch.arange(h, dtype=torch.float64), torch.arange(w, dtype=torch.float64), indexing="ij")
+    frames = torch.stack([0.5 + 0.2 * torch.sin(2 * torch.pi * (x + shift * t) / 4) * torch.cos(2 * torch.pi * y / 16)
+                          for t in range(3)])[:, None].expand(3, 3, h, w).float().contiguous()
+    hole = torch.zeros(3, 1, h, w)
+    hole[1, :, 10:22, 16:32] = 1.0
+    out, remaining = propagate_video(frames, hole, translation_flows(h, w, shift), seam="none")
+    assert (remaining == 0).all()
+
+    def contrast(video):
+        return (video[1, 0, 10:22, 16:32] - 0.5).abs().mean()
+    assert contrast(out) > 0.9 * contrast(frames)
+    assert (out - frames).abs().max() < 0.02
+    assert known_unchanged(out, frames, hole)
+
+
 def test_translation_with_estimated_flow_restores_the_hole_within_interpolation_error():
     clip = synthetic_clip(t=8, h=48, w=64, hole=(16, 24, 16, 12), hole_motion=1)
     frames, hole = clip.frames, clip.hole

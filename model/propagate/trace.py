@@ -48,7 +48,7 @@ def pixel_grid(box: Box, device: torch.device | str) -> torch.Tensor:
 
 
 def sample_window(window_image: WindowImage, positions: torch.Tensor, where: torch.Tensor,
-                  size: tuple[int, int]) -> tuple[torch.Tensor, torch.Tensor]:
+                  size: tuple[int, int], sharp: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear samples of a frame-sized image at absolute ``positions``, through :func:`warp` on a window.
 
     Args:
@@ -57,8 +57,9 @@ def sample_window(window_image: WindowImage, positions: torch.Tensor, where: tor
         positions: ``[B,2,h,w]`` absolute (x, y) points in the frame.
         where: ``[1,1,h,w]`` bool, the points that matter (the window is chosen to hold them).
         size: ``(H, W)`` of the frame.
+        sharp: channels also sampled bicubically, appended after the ``C`` bilinear ones.
     Returns:
-        ``(samples [B,C,h,w], inside [B,1,h,w] bool)``: for the points of ``where``, ``inside``
+        ``(samples [B,C(+len(sharp)),h,w], inside [B,1,h,w] bool)``: for the points of ``where``, ``inside``
         is True when the point lies in the frame, exactly as a full-frame warp would say.
     """
     height, width = size
@@ -76,6 +77,8 @@ def sample_window(window_image: WindowImage, positions: torch.Tensor, where: tor
     image = window_image(y0, y0 + wh, x0, x0 + ww)
     flow = F.pad(positions, (0, ww - w, 0, wh - h)) - pixel_grid((y0, y0 + wh, x0, x0 + ww), positions.device)
     samples, inside = warp(image.expand(b, -1, -1, -1), flow)
+    if sharp:
+        samples = torch.cat((samples, warp(image[:, sharp].expand(b, -1, -1, -1), flow, mode="bicubic")[0]), 1)
     return samples[..., :h, :w], inside[..., :h, :w] > 0.5
 
 
@@ -202,10 +205,15 @@ def gather(video: TensorVideo, t: int, step: int, positions: torch.Tensor, age: 
         ``[1,CHANNELS,h,w]``: colour (3), age (1, 0 = no source), then with ``gradients``, for
         each of :data:`OFFSETS`, the source's difference ``S(position + offset) - S(position)``
         (3 each) and where it is valid (1 each). A sample whose bilinear footprint touches a
-        hole pixel of its source frame is refused (age 0).
+        hole pixel of its source frame is refused (age 0). Colour and differences are sampled bicubically
+        where the sample's 4x4 footprint is clear of the source's hole (a bilinear sample at a fraction of a
+        pixel loses a quarter of a texture's gradients), bilinearly elsewhere.
     """
     device = positions.device
     result = torch.zeros(1, CHANNELS, *positions.shape[-2:], device=device)
+    stacked = 4 + 4 * len(OFFSETS) if gradients else 4  # source_stack's channels; the wide flags follow
+    sharp = [0, 1, 2] + ([4 + 4 * k + c for k in range(len(OFFSETS)) for c in range(3)] if gradients else [])
+    bicubic_at = stacked + 1 + (len(OFFSETS) if gradients else 0)
     for a in torch.unique(age[wanted]).tolist():
         s = t + step * int(a)
         y0, y1, x0, x1 = box_of((wanted & (age == a))[0, 0])  # the pixels of this source, on their own box
@@ -213,22 +221,38 @@ def gather(video: TensorVideo, t: int, step: int, positions: torch.Tensor, age: 
         of_age = wanted[box] & (age[box] == a)
 
         def window(y0: int, y1: int, x0: int, x1: int, s: int = s) -> torch.Tensor:  # s bound now: called at once
-            return source_stack(video.frame(s, (y0, y1, x0, x1)).to(device),
-                                video.hole(s, (y0, y1, x0, x1)).to(device), gradients)
+            hole = video.hole(s, (y0, y1, x0, x1)).to(device)
+            return torch.cat((source_stack(video.frame(s, (y0, y1, x0, x1)).to(device), hole, gradients),
+                              wide_flags(hole, gradients)), 1)
 
-        sampled, inside = sample_window(window, positions[box], of_age, video.size)
+        sampled, inside = sample_window(window, positions[box], of_age, video.size, sharp)
         use = of_age & inside & (sampled[:, 3:4] <= 1e-3)
         if not use.any():
             continue
-        parts = [sampled[:, :3], torch.full_like(age[box], float(a))]
+        bicubic = sampled[:, bicubic_at:]
+        crisp = sampled[:, stacked:stacked + 1] <= 1e-3
+        colour = torch.where(crisp, bicubic[:, :3].clamp(0.0, 1.0), sampled[:, :3])
+        parts = [colour, torch.full_like(age[box], float(a))]
         if gradients:
             clean = [sampled[:, 7 + 4 * k:8 + 4 * k] <= 1e-3 for k in range(len(OFFSETS))]
-            parts += [sampled[:, 4 + 4 * k:7 + 4 * k] * c for k, c in enumerate(clean)]
+            parts += [torch.where(sampled[:, stacked + 1 + k:stacked + 2 + k] <= 1e-3, bicubic[:, 3 + 3 * k:6 + 3 * k],
+                                  sampled[:, 4 + 4 * k:7 + 4 * k]) * c for k, c in enumerate(clean)]
             parts += [c.float() for c in clean]
         values = torch.cat(parts, 1)
         target = result[box][:, :values.shape[1]]
         target.copy_(torch.where(use, values, target))
     return result
+
+
+def wide_flags(hole: torch.Tensor, gradients: bool) -> torch.Tensor:
+    """The hole ``[1,1,h,w]`` grown by a pixel, then (with ``gradients``) per offset of :data:`OFFSETS` whether either
+    pixel of the pair is in it: ``[1,1(+4),h,w]``. A bilinear sample of these is 0 exactly where the bicubic
+    footprint (4x4) of the matching :func:`source_stack` channels is clear of the hole."""
+    grown = F.max_pool2d(hole, 3, stride=1, padding=1)
+    flags = [grown]
+    if gradients:
+        flags += [torch.maximum(grown, neighbour(grown, dy, dx, outside=1.0)) for dy, dx in OFFSETS]
+    return torch.cat(flags, 1)
 
 
 class Tracer:
