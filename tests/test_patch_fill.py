@@ -86,3 +86,14 @@ def test_patch_fill_asks_for_texture_where_the_surroundings_are_textured(monkeyp
     channels = texture_channels(guide, hole)
     assert channels[48, 145, 0] > 0.5 * channels[48, 100, 0] > 0  # the stripes' texture spread into the hole
     assert np.all(channels[:, :50] == 0)  # the flat region has none
+
+
+def test_patch_fill_on_odd_sizes_whose_pyramid_does_not_halve_evenly():
+    """OpenCV's area resize takes at most 4 channels unless the factor is whole; the texture channels make 5."""
+    for height, width in ((101, 157), (243, 432), (75, 301)):
+        image = stripes(height, width)
+        hole = centred_hole(height, width)
+        fill = patch_fill(image, hole, flat_guide(image, hole))
+        assert fill.shape == image.shape and np.array_equal(fill[~hole], image[~hole])
+        if height > 100:  # (a 4:1 strip continues the stripes out of phase: the pyramid's coarsest level is 19 px)
+            assert np.abs(fill - image)[hole].mean() < 0.1 * np.abs(flat_guide(image, hole) - image)[hole].mean()

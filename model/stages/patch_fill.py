@@ -170,6 +170,15 @@ def _carry_field(coarse: _Level, coarse_field: np.ndarray, fine: _Level, rng: np
     return np.where(good, carried, _random_sources(fine, len(fine.targets), rng))
 
 
+def _shrink(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``[h,w,C]`` -> ``[height,width,C]`` by area averaging, a few channels at a time (OpenCV's area resize takes at
+    most 4 channels at a time unless the factor is a whole number)."""
+    height, width = size
+    return np.concatenate([cv2.resize(np.ascontiguousarray(image[..., c:c + 3]), (width, height),
+                                      interpolation=cv2.INTER_AREA).reshape(height, width, -1)
+                           for c in range(0, image.shape[2], 3)], 2)
+
+
 def _random_sources(level: _Level, count: int, rng: np.random.Generator) -> np.ndarray:
     """``count`` random centres of known patches (flat indices)."""
     sources = np.flatnonzero(level.source_ok)
@@ -232,9 +241,8 @@ def patch_fill(image: np.ndarray, hole: np.ndarray, guide: np.ndarray, seed: int
         if (h, w) == (height, width):
             small, small_hole, small_guide = image, hole, guide
         else:
-            small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
+            small, small_guide = _shrink(image, (h, w)), _shrink(guide, (h, w))
             small_hole = cv2.resize(hole.astype(np.float32), (w, h), interpolation=cv2.INTER_AREA) > 0
-            small_guide = cv2.resize(guide, (w, h), interpolation=cv2.INTER_AREA)
         level = _level(np.where(small_hole[..., None], 0.0, small), small_hole)
         if not level.source_ok.any():
             return out
