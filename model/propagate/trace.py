@@ -7,7 +7,8 @@ and whether it has one. Known pixels are their own source (age 0). A hole pixel 
 flow into the neighbour frame and, where the forward-backward check passes, inherits the
 neighbour's source map at the point it lands on: bilinearly where the four pixels there share
 one source frame (so sub-pixel positions survive a chain of steps), from the nearest pixel
-otherwise. Colour is then sampled once from the source frame, never re-sampled step by step.
+otherwise. Colour is then sampled once from the source frame (bicubically where the footprint is clear of
+the source's hole), never re-sampled step by step.
 
 All work is done on the bounding box of each frame's hole: sampling goes through
 :func:`model.warp.warp` on a window of the frame just large enough to hold the sample points,
