@@ -61,6 +61,21 @@ def test_sources_at_half_pixels_keep_a_fine_texture_sharp():
     assert known_unchanged(out, frames, hole)
 
 
+@pytest.mark.parametrize("seam", ["none", "poisson"])
+def test_what_lies_in_a_source_frames_hole_never_reaches_the_fill(seam):
+    """Sources at fractions of a pixel beside moving holes: the fill is the same whatever the holes hold (the bicubic
+    footprint is wider than the bilinear one; where it touches a source's hole the sample falls back)."""
+    clip = synthetic_clip(t=5, **SIZE, hole=(12, 18, 16, 10), hole_motion=2)
+    h, w = clip.frames.shape[-2:]
+    outputs = []
+    for inside in (0.0, 1.0):
+        frames = torch.where(clip.hole > 0.5, torch.full_like(clip.frames, inside), clip.frames)
+        out, remaining = propagate_video(frames, clip.hole, translation_flows(h, w, 1.5), seam=seam)
+        outputs.append(torch.where(remaining > 0.5, torch.zeros_like(out), out))
+    assert (remaining < 0.5).sum() > 0.5 * (clip.hole > 0.5).sum()
+    assert (outputs[0] - outputs[1]).abs().max() < 1e-5  # (the seam solver's float rounding differs by ~5e-7)
+
+
 def test_translation_with_estimated_flow_restores_the_hole_within_interpolation_error():
     clip = synthetic_clip(t=8, h=48, w=64, hole=(16, 24, 16, 12), hole_motion=1)
     frames, hole = clip.frames, clip.hole
