@@ -86,6 +86,10 @@ def test_patch_fill_asks_for_texture_where_the_surroundings_are_textured(monkeyp
     channels = texture_channels(guide, hole)
     assert channels[48, 145, 0] > 0.5 * channels[48, 100, 0] > 0  # the stripes' texture spread into the hole
     assert np.all(channels[:, :50] == 0)  # the flat region has none
+    below = np.zeros((96, 200), bool)
+    below[12:] = True  # far below the known rows the spread reaches nothing: the frame's mean texture, not zero
+    nowhere = np.zeros_like(below)
+    assert texture_channels(image, below)[90, 150, 0] > 0.5 * texture_channels(image, nowhere)[:12, 60:, 0].mean()
 
 
 def test_patch_fill_on_odd_sizes_whose_pyramid_does_not_halve_evenly():

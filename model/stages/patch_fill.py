@@ -47,7 +47,8 @@ JUMPS = (1, 2, 4)
 TEXTURE_WEIGHT = 8.0
 """Weight of the two texture channels against the colour channels (all in [0,1] units) in the patch distance."""
 TEXTURE_WINDOW = 15
-"""Side (pixels of the full-size frame) of the window the texture channels average gradients over."""
+"""Side (pixels of the frame being filled: keyframes are filled at a 432 px working size) of the window the
+texture channels average gradients over."""
 TEXTURE_SPREAD = 0.125
 """How far the surroundings' texture spreads into the hole sideways: a Gaussian's sigma, as a fraction of the
 frame's long side."""
@@ -189,7 +190,8 @@ def texture_channels(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     """The texture channels of the patch distance (module doc) -> ``[h,w,2]`` float32: the mean absolute luma
     difference to the right and downwards over a ``TEXTURE_WINDOW`` window, from known pixel pairs only. Where a
     window holds no known pair (deep in the hole), the known values spread in from around (a Gaussian of
-    ``TEXTURE_SPREAD`` times the long side sideways, ``TEXTURE_ANISOTROPY`` times less up and down)."""
+    ``TEXTURE_SPREAD`` times the long side sideways, ``TEXTURE_ANISOTROPY`` times less up and down), and where
+    that reaches nothing, the frame's mean texture."""
     luma = image @ np.array([0.299, 0.587, 0.114], np.float32)
     known = (~hole).astype(np.float32)
     window = (TEXTURE_WINDOW, TEXTURE_WINDOW)
@@ -209,7 +211,9 @@ def texture_channels(image: np.ndarray, hole: np.ndarray) -> np.ndarray:
     sigma = TEXTURE_SPREAD * max(hole.shape)
     spread = cv2.GaussianBlur(texture * measured[..., None], (0, 0), sigma, sigmaY=sigma / TEXTURE_ANISOTROPY)
     weight = cv2.GaussianBlur(measured, (0, 0), sigma, sigmaY=sigma / TEXTURE_ANISOTROPY)
-    spread = spread / np.maximum(weight, 1e-12)[..., None]
+    prior = 1e-6  # far from every measured window (a tall hole), the frame's mean texture
+    mean = (texture * measured[..., None]).sum((0, 1)) / max(float(measured.sum()), 1.0)
+    spread = (spread + prior * mean) / (weight + prior)[..., None]
     return np.where(measured[..., None] > 0, texture, spread).astype(np.float32)
 
 
