@@ -134,7 +134,7 @@ class KeyframeCarrier:
         self.fill, self.gradients, self.device = fill, gradients, device
         self.share, self.min_pixels = share, min_pixels
         self.tracer = Tracer(self.sources, flows_to_past, -1, NO_LIMIT, tolerance, gradients, device,
-                             self.sources.is_keyframe, MARGIN, check_hole=False)
+                             self.sources.is_keyframe, MARGIN, check_hole=False, sharp=True)
         self.keyframes = keyframes if keyframes is not None else []
 
     @torch.inference_mode()

@@ -209,7 +209,7 @@ class StreamingPropagator:
                 scale = config.consistency * width / size[1]  # the tolerance is given in flow-resolution pixels
                 from_past = Tracer(held, to_past, -1, config.max_distance, scale, gradients, device)
                 refs_from_past = Tracer(references, to_past, -1, NO_LIMIT, scale, gradients, device,
-                                        references.is_reference, MARGIN)
+                                        references.is_reference, MARGIN, sharp=True)
                 carrier = None if self.keyframe_fill is None else KeyframeCarrier(  # fills in self.keyframes
                     (height, width), to_past, self.keyframe_fill, scale, gradients, device=device,
                     keyframes=self.keyframes)
@@ -269,7 +269,7 @@ class StreamingPropagator:
                     patches[t] = (box, *(x.cpu() for x in filled))
         if references.references:
             refs_from_future = Tracer(references, to_future, 1, NO_LIMIT, tolerance, gradients, device,
-                                      references.is_reference, MARGIN)
+                                      references.is_reference, MARGIN, sharp=True)
             for t in range(start, first - 1, -1):
                 box, samples, area = refs_from_future(t)
                 if t < end:

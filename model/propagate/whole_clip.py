@@ -350,7 +350,8 @@ def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], ou
     """
     t_len = out.shape[0]
     sources = ReferenceVideo(video, references)
-    from_past = Tracer(sources, to_past, -1, NO_LIMIT, tolerance, gradients, device, sources.is_reference, MARGIN)
+    from_past = Tracer(sources, to_past, -1, NO_LIMIT, tolerance, gradients, device, sources.is_reference, MARGIN,
+                       sharp=True)
     past = []
     for t in range(t_len):
         box, samples, area = from_past(t)
@@ -358,7 +359,8 @@ def carry_references(video: TensorVideo, references: dict[int, torch.Tensor], ou
         if on_frame is not None:
             on_frame(t)
     filled_so_far = TensorVideo(out, remaining)
-    from_future = Tracer(sources, to_future, 1, NO_LIMIT, tolerance, gradients, device, sources.is_reference, MARGIN)
+    from_future = Tracer(sources, to_future, 1, NO_LIMIT, tolerance, gradients, device, sources.is_reference, MARGIN,
+                         sharp=True)
     for t in range(t_len - 1, -1, -1):
         box, samples, area = from_future(t)
         filled = reference_patch(filled_so_far, t, None, references.get(t), box, past[t], samples, area, gradients,
