@@ -49,7 +49,7 @@ def pixel_grid(box: Box, device: torch.device | str) -> torch.Tensor:
 
 
 def sample_window(window_image: WindowImage, positions: torch.Tensor, where: torch.Tensor,
-                  size: tuple[int, int], sharp: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+                  size: tuple[int, int], bicubic: list[int] | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Bilinear samples of a frame-sized image at absolute ``positions``, through :func:`warp` on a window.
 
     Args:
@@ -58,9 +58,9 @@ def sample_window(window_image: WindowImage, positions: torch.Tensor, where: tor
         positions: ``[B,2,h,w]`` absolute (x, y) points in the frame.
         where: ``[1,1,h,w]`` bool, the points that matter (the window is chosen to hold them).
         size: ``(H, W)`` of the frame.
-        sharp: channels also sampled bicubically, appended after the ``C`` bilinear ones.
+        bicubic: channels also sampled bicubically, appended after the ``C`` bilinear ones.
     Returns:
-        ``(samples [B,C(+len(sharp)),h,w], inside [B,1,h,w] bool)``: for the points of ``where``, ``inside``
+        ``(samples [B,C(+len(bicubic)),h,w], inside [B,1,h,w] bool)``: for the points of ``where``, ``inside``
         is True when the point lies in the frame, exactly as a full-frame warp would say.
     """
     height, width = size
@@ -78,8 +78,8 @@ def sample_window(window_image: WindowImage, positions: torch.Tensor, where: tor
     image = window_image(y0, y0 + wh, x0, x0 + ww)
     flow = F.pad(positions, (0, ww - w, 0, wh - h)) - pixel_grid((y0, y0 + wh, x0, x0 + ww), positions.device)
     samples, inside = warp(image.expand(b, -1, -1, -1), flow)
-    if sharp:
-        samples = torch.cat((samples, warp(image[:, sharp].expand(b, -1, -1, -1), flow, mode="bicubic")[0]), 1)
+    if bicubic:
+        samples = torch.cat((samples, warp(image[:, bicubic].expand(b, -1, -1, -1), flow, mode="bicubic")[0]), 1)
     return samples[..., :h, :w], inside[..., :h, :w] > 0.5
 
 
