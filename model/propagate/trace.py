@@ -231,7 +231,8 @@ def gather(video: TensorVideo, t: int, step: int, positions: torch.Tensor, age: 
         use = of_age & inside & (sampled[:, 3:4] <= 1e-3)
         if not use.any():
             continue
-        colour, differences = sampled[:, :3], [sampled[:, 4 + 4 * k:7 + 4 * k] for k in range(len(OFFSETS))]
+        colour = sampled[:, :3]
+        differences = [sampled[:, 4 + 4 * k:7 + 4 * k] for k in range(len(OFFSETS))] if gradients else []
         if sharp:  # the bicubic values where their footprint is clear (the wide flags are 0)
             crisp = sampled[:, stacked:bicubic_at] <= 1e-3
             colour = torch.where(crisp[:, :1], sampled[:, bicubic_at:bicubic_at + 3].clamp(0.0, 1.0), colour)
