@@ -53,6 +53,12 @@ PROPAGATE_COMPLETIONS = ("camera", "laplacian")
 third choice, its network, is not offered here). The first is the default."""
 PREFILL_ITERATIONS = 4  # Jacobi steps per pyramid level of the colour fill the flow is estimated on
 FILL_MARGIN = 16  # known pixels kept around a region when it is filled on its bounding box
+COMPLETION_CONTEXT = 0.25
+"""The flow inside a pair's holes is completed on their box plus this share of the frame's longer side of known flow
+around it: the camera's motion is fitted there. Measured (432x240, 12 clips, 24 frames, hole pixels that move with the
+camera, against the truth's DIS flow): with a 16 px ring the completed flow was 1.35 px off on davis_blackswan's
+rectangle and 2.6 px on tennis's object masks (the ring's flow is dragged by the static fill beside it); with a quarter
+of the frame, 0.26 and 0.13 px; a whole-frame fit was no better, and worse where a large subject fills the frame."""
 
 PairFlows = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 OnFrame = Optional[Callable[[int], None]]
@@ -140,16 +146,22 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
     unknown = region > 0.5
     if not unknown.any():
         return estimator(frame_a, frame_b), estimator(frame_b, frame_a)
-    # membrane fills depend only on the region's border: work on its box plus a known margin
-    y0, y1, x0, x1 = box_of(unknown[0, 0])
-    crop = (Ellipsis, slice(max(y0 - FILL_MARGIN, 0), y1 + FILL_MARGIN),
-            slice(max(x0 - FILL_MARGIN, 0), x1 + FILL_MARGIN))
+    box = box_of(unknown[0, 0])
+    crop = _around(box, FILL_MARGIN)  # membrane fills depend only on the region's border
     both = torch.cat((frame_a, frame_b), 1)
     both[crop] = harmonic_fill(both[crop], unknown[crop], iterations=PREFILL_ITERATIONS)
     forward, backward = estimator(both[:, :3], both[:, 3:]), estimator(both[:, 3:], both[:, :3])
-    forward[crop] = completer(forward[crop].contiguous(), region[crop])
-    backward[crop] = completer(backward[crop].contiguous(), region[crop])
+    context = _around(box, max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(frame_a.shape[-2:]))))
+    forward[context] = completer(forward[context].contiguous(), region[context])
+    backward[context] = completer(backward[context].contiguous(), region[context])
     return forward, backward
+
+
+def _around(box: Box, margin: int) -> tuple:
+    """The index of ``box`` ``(y0, y1, x0, x1)`` grown by ``margin`` pixels (clipped at the frame's top and left;
+    slicing clips the rest) on ``[...,H,W]`` tensors."""
+    y0, y1, x0, x1 = box
+    return (Ellipsis, slice(max(y0 - margin, 0), y1 + margin), slice(max(x0 - margin, 0), x1 + margin))
 
 
 def _combine(past: torch.Tensor, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
