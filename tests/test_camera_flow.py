@@ -68,3 +68,26 @@ def test_flow_propagate_names_a_completion_it_does_not_know():
     assert PropagateConfig().completion == "camera"
     with pytest.raises(ValueError, match="unknown completion 'network'.*camera.*laplacian"):
         PropagateConfig(completion="network").validate()
+
+
+def test_flow_propagate_fits_the_camera_beyond_the_flow_dragged_beside_the_hole():
+    """Next to a hole, the flow measured on membrane-filled frames is dragged towards the fill's (zero) motion. The
+    camera is fitted on a quarter of the frame around the hole, so a 16 px dragged band does not set the hole's flow
+    (a 16 px ring, as before, fitted the band's zero motion)."""
+    from model.propagate.whole_clip import pair_flow
+
+    height, width, band = 96, 160, 16
+    hole = torch.zeros(1, 1, height, width)
+    hole[..., 32:64, 56:104] = 1
+    dragged = torch.zeros(height, width, dtype=torch.bool)
+    dragged[32 - band:64 + band, 56 - band:104 + band] = True
+
+    def estimator(target, source):
+        flow = torch.tensor([3.0, 1.0]).view(1, 2, 1, 1).expand(1, 2, height, width).clone()
+        return torch.where(dragged, torch.zeros_like(flow), flow)
+
+    frames = torch.rand(2, 1, 3, height, width)
+    forward, backward = pair_flow(frames[0], frames[1], hole, hole, estimator, CameraFlowCompleter(), 0)
+    inside = hole[0, 0] > 0.5
+    assert torch.allclose(forward[0][:, inside].mean(1), torch.tensor([3.0, 1.0]), atol=0.05)
+    assert torch.allclose(backward[0][:, ~dragged], torch.tensor([[3.0], [1.0]]))  # measured flow is kept
