@@ -4,8 +4,8 @@ Inside a hole the flow was never measured. The Laplacian fill interpolates the f
 person walking past the border drags the hole's flow along with them, and what Flow Propagate carries through the
 hole slides with them. The background behind a hole mostly moves with the camera. This completer fits one
 homography (RANSAC, so moving objects are outliers) to the known flow of the region it is given (Flow Propagate
-passes the hole's box plus :data:`model.propagate.whole_clip.COMPLETION_MARGIN` pixels around it), leaving out a band
-beside the hole (:data:`DRAG_BAND`), and fills the hole with the motion that homography predicts.
+passes the hole's box plus a quarter of the frame around it, :data:`model.propagate.whole_clip.COMPLETION_CONTEXT`)
+and fills the hole with the motion that homography predicts.
 
 Measured on the 12 validation clips (432x240, 24 frames, Flow Propagate + the full learned graph), against the
 Laplacian fill: the deep-feature distance in the hole lower on all four mask kinds, hole PSNR 18.85 -> 19.03 dB
@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 import torch
 
-from ..masks import grow_hole
 from .robust_flow import LaplacianFlowCompleter
 
 MAX_SAMPLES = 4000  # known pixels the homography is fitted to (a regular subsample of the region's known pixels)
@@ -28,11 +27,6 @@ MIN_SAMPLES = 32
 RANSAC_THRESHOLD = 1.0  # pixels of the flow's resolution
 MIN_INLIERS = 0.5  # fraction of the samples that must move with the fitted camera motion
 MAX_OVERSHOOT = 2.0  # the predicted motion may exceed the largest measured one by this factor (+ 2 px)
-DRAG_BAND = 8
-"""Known pixels within this many pixels of the hole are not fitted: their flow was measured on frames filled over the
-hole (the same fill in both), so it is dragged towards the fill's standstill. Measured on davis_blackswan's and tennis's
-holes (432x240): fitted on a 16 px ring, the completed flow was 1.3-2.6 px off the truth's camera motion; on a ring
-from 8 to 32 px, 0.1-1.0 px."""
 
 
 def fit_camera(flow: torch.Tensor, known: torch.Tensor) -> np.ndarray | None:
@@ -83,7 +77,7 @@ class CameraFlowCompleter:
         known = ~hole
         if not hole.any():
             return flow
-        homography = fit_camera(flow[0], grow_hole(unknown, DRAG_BAND)[0, 0] < 0.5)
+        homography = fit_camera(flow[0], known)
         if homography is None:
             return self.fallback(flow, unknown)
         predicted = camera_flow(homography, flow.shape[-2], flow.shape[-1]).to(flow.device)
