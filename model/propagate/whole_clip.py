@@ -60,7 +60,8 @@ camera, against the truth's DIS flow): with a 16 px ring the completed flow was 
 rectangle and 2.6 px on tennis's object masks (the ring's flow is dragged by the static fill beside it); with a quarter
 of the frame, 0.26 and 0.13 px; a whole-frame fit was no better, and worse where a large subject fills the frame.
 Where a hole covers the subject the camera follows, the ring's standstill happened to match it: on the validation
-clips' object masks hole PSNR fell 0.2 dB, while E_warp on the camera's pixels fell (docs/results/eval_camera_fit_432x240.md)."""
+clips' object masks hole PSNR fell 0.2 dB, while E_warp on the camera's pixels fell
+(docs/results/eval_camera_fit_432x240.md)."""
 
 PairFlows = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 OnFrame = Optional[Callable[[int], None]]
