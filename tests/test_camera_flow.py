@@ -91,3 +91,24 @@ def test_flow_propagate_fits_the_camera_beyond_the_flow_dragged_beside_the_hole(
     inside = hole[0, 0] > 0.5
     assert torch.allclose(forward[0][:, inside].mean(1), torch.tensor([3.0, 1.0]), atol=0.05)
     assert torch.allclose(backward[0][:, ~dragged], torch.tensor([[3.0], [1.0]]))  # measured flow is kept
+
+
+def test_only_a_completer_that_fits_the_motion_gets_the_wide_context():
+    """The Laplacian fill depends only on the hole's border: it keeps the small crop (and its cost)."""
+    from model.propagate.whole_clip import FILL_MARGIN, pair_flow
+    from model.stages.robust_flow import LaplacianFlowCompleter
+
+    class Recording(LaplacianFlowCompleter):
+        def __call__(self, flow, unknown):
+            self.shapes.append(tuple(flow.shape[-2:]))
+            return super().__call__(flow, unknown)
+
+    hole = torch.zeros(1, 1, 240, 432)
+    hole[..., 100:140, 200:240] = 1
+    frames = torch.rand(2, 1, 3, 240, 432)
+    small, wide = Recording(), Recording()
+    small.shapes, wide.shapes, wide.wide_context = [], [], True
+    for completer in (small, wide):
+        pair_flow(frames[0], frames[1], hole, hole, lambda t, s: torch.zeros(1, 2, 240, 432), completer, 0)
+    assert small.shapes == [(40 + 2 * FILL_MARGIN, 40 + 2 * FILL_MARGIN)] * 2
+    assert wide.shapes == [(240, 40 + 2 * 108)] * 2  # a quarter of 432 px each side, clipped by the frame's height

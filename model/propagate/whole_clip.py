@@ -54,14 +54,14 @@ third choice, its network, is not offered here). The first is the default."""
 PREFILL_ITERATIONS = 4  # Jacobi steps per pyramid level of the colour fill the flow is estimated on
 FILL_MARGIN = 16  # known pixels kept around a region when it is filled on its bounding box
 COMPLETION_CONTEXT = 0.25
-"""The flow inside a pair's holes is completed on their box plus this share of the frame's longer side of known flow
-around it: the camera's motion is fitted there. Measured (432x240, 12 clips, 24 frames, hole pixels that move with the
-camera, against the truth's DIS flow): with a 16 px ring the completed flow was 1.35 px off on davis_blackswan's
-rectangle and 2.6 px on tennis's object masks (the ring's flow is dragged by the static fill beside it); with a quarter
-of the frame, 0.26 and 0.13 px; a whole-frame fit was no better, and worse where a large subject fills the frame.
-Where a hole covers the subject the camera follows, the ring's standstill happened to match it: on the validation
-clips' object masks hole PSNR fell 0.2 dB, while E_warp on the camera's pixels fell
-(docs/results/eval_camera_fit_432x240.md)."""
+"""A completer with ``wide_context`` (the camera's) completes the flow inside a pair's holes on their box plus this
+share of the frame's longer side of known flow around it, and fits the camera's motion there. Measured (432x240, 12
+clips, 24 frames, hole pixels that move with the camera, against the truth's DIS flow): with a 16 px ring the completed
+flow was 1.35 px off on davis_blackswan's rectangle and 2.6 px on tennis's object masks (the ring's flow is dragged by
+the static fill beside it); with a quarter of the frame, 0.26 and 0.13 px; a whole-frame fit was no better, and worse
+where a large subject fills the frame. Where a hole covers the subject the camera follows, the ring's standstill
+happened to match it: on the validation clips' object masks hole PSNR fell 0.2 dB, while E_warp on the camera's pixels
+fell (docs/results/eval_camera_fit_432x240.md)."""
 
 PairFlows = Callable[[int], tuple[torch.Tensor, torch.Tensor]]
 OnFrame = Optional[Callable[[int], None]]
@@ -141,7 +141,9 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
         frame_a, frame_b: ``[1,3,h,w]`` in [0,1].
         hole_a, hole_b: ``[1,1,h,w]`` binary holes.
         estimator: ``(target, source) -> flow [1,2,h,w]`` mapping target pixels into source.
-        completer: ``(flow, unknown [1,1,h,w]) -> flow`` filling the flow inside ``unknown``.
+        completer: ``(flow, unknown [1,1,h,w]) -> flow`` filling the flow inside ``unknown``; it is given the
+            region's box plus :data:`FILL_MARGIN` pixels, or plus :data:`COMPLETION_CONTEXT` of the frame when it has
+            a true ``wide_context`` attribute.
     Returns:
         ``(forward, backward)``, each ``[1,2,h,w]`` float32 pixels (x, y).
     """
@@ -154,7 +156,10 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
     both = torch.cat((frame_a, frame_b), 1)
     both[crop] = harmonic_fill(both[crop], unknown[crop], iterations=PREFILL_ITERATIONS)
     forward, backward = estimator(both[:, :3], both[:, 3:]), estimator(both[:, 3:], both[:, :3])
-    context = _around(box, max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(frame_a.shape[-2:]))))
+    margin = FILL_MARGIN  # the Laplacian fill depends only on the region's border
+    if getattr(completer, "wide_context", False):  # a completer that fits the motion around the hole
+        margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(frame_a.shape[-2:])))
+    context = _around(box, margin)
     forward[context] = completer(forward[context].contiguous(), region[context])
     backward[context] = completer(backward[context].contiguous(), region[context])
     return forward, backward

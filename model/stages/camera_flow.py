@@ -69,6 +69,7 @@ class CameraFlowCompleter:
     Laplacian fill where the known flow follows no single motion."""
 
     fallback = LaplacianFlowCompleter()
+    wide_context = True  # Flow Propagate gives it a quarter frame of known flow around the hole to fit
 
     def __call__(self, flow: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
         """Fill ``flow`` ``[1,2,H,W]`` (pixels) inside ``unknown`` ``[1,1,H,W]`` (0/1) -> ``[1,2,H,W]``; known pixels
