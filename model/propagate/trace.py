@@ -41,6 +41,13 @@ def box_of(mask: torch.Tensor) -> Box:
     return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
 
 
+def grow_box(box: Box, margin: int, size: tuple[int, int]) -> Box:
+    """``box`` ``(y0, y1, x0, x1)`` grown by ``margin`` pixels each side, clipped to a frame of ``size`` ``(H, W)``."""
+    y0, y1, x0, x1 = box
+    height, width = size
+    return max(y0 - margin, 0), min(y1 + margin, height), max(x0 - margin, 0), min(x1 + margin, width)
+
+
 def pixel_grid(box: Box, device: torch.device | str) -> torch.Tensor:
     """Absolute pixel coordinates ``[1,2,h,w]`` (x, y) of a box."""
     y0, y1, x0, x1 = box
@@ -312,8 +319,7 @@ class Tracer:
         y0, y1, x0, x1 = box_of(hole_t[0, 0])
         grow = self.margin or int(self.gradients)  # the box of the hole and its one-pixel ring, or a margin
         if grow:
-            height, width = self.video.size
-            y0, y1, x0, x1 = max(y0 - grow, 0), min(y1 + grow, height), max(x0 - grow, 0), min(x1 + grow, width)
+            y0, y1, x0, x1 = grow_box((y0, y1, x0, x1), grow, self.video.size)
         box = (y0, y1, x0, x1)
         hole_box = hole_t[..., y0:y1, x0:x1]
         if self.margin:

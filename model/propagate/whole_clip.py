@@ -45,7 +45,7 @@ from ..masks import grow_hole
 from .poisson import neighbour, poisson_blend
 from ..resample import resize_flow, resize_image, shrink_hole
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
-from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of
+from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of, grow_box
 
 SEAM_METHODS = ("poisson", "none")
 PROPAGATE_COMPLETIONS = ("camera", "laplacian")
@@ -151,25 +151,24 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
     unknown = region > 0.5
     if not unknown.any():
         return estimator(frame_a, frame_b), estimator(frame_b, frame_a)
-    box = box_of(unknown[0, 0])
-    crop = _around(box, FILL_MARGIN)  # membrane fills depend only on the region's border
+    box, size = box_of(unknown[0, 0]), tuple(frame_a.shape[-2:])
+    crop = _around(box, FILL_MARGIN, size)  # membrane fills depend only on the region's border
     both = torch.cat((frame_a, frame_b), 1)
     both[crop] = harmonic_fill(both[crop], unknown[crop], iterations=PREFILL_ITERATIONS)
     forward, backward = estimator(both[:, :3], both[:, 3:]), estimator(both[:, 3:], both[:, :3])
     margin = FILL_MARGIN  # the Laplacian fill depends only on the region's border
     if getattr(completer, "wide_context", False):  # a completer that fits the motion around the hole
-        margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(frame_a.shape[-2:])))
-    context = _around(box, margin)
+        margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(size)))
+    context = _around(box, margin, size)
     forward[context] = completer(forward[context].contiguous(), region[context])
     backward[context] = completer(backward[context].contiguous(), region[context])
     return forward, backward
 
 
-def _around(box: Box, margin: int) -> tuple:
-    """The index of ``box`` ``(y0, y1, x0, x1)`` grown by ``margin`` pixels (clipped at the frame's top and left;
-    slicing clips the rest) on ``[...,H,W]`` tensors."""
-    y0, y1, x0, x1 = box
-    return (Ellipsis, slice(max(y0 - margin, 0), y1 + margin), slice(max(x0 - margin, 0), x1 + margin))
+def _around(box: Box, margin: int, size: tuple[int, int]) -> tuple:
+    """The index on ``[...,H,W]`` tensors of ``box`` grown by ``margin`` pixels (:func:`grow_box`)."""
+    y0, y1, x0, x1 = grow_box(box, margin, size)
+    return Ellipsis, slice(y0, y1), slice(x0, x1)
 
 
 def _combine(past: torch.Tensor, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
