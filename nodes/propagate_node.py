@@ -103,8 +103,9 @@ class FlowPropagate(io.ComfyNode):
                 io.Combo.Input("completion", optional=True, options=list(PROPAGATE_COMPLETIONS),
                                default=PROPAGATION.completion,
                                tooltip="How the motion inside the hole, which no frame measured, is guessed. camera: "
-                                       "the camera's motion fitted around the hole (moving people at its edge do "
-                                       "not drag the fill along); laplacian: interpolated from the hole's edge "
+                                       "the camera's motion fitted around the hole, except near a subject at its "
+                                       "edge that the frames show moving otherwise (a hole on a still person the "
+                                       "camera follows stays on them); laplacian: interpolated from the hole's edge "
                                        "(the pack's behaviour before 2026-12)."),
             ],
             outputs=[io.Image.Output("frames"), io.Mask.Output("remaining_hole")],

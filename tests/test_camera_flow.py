@@ -86,21 +86,24 @@ def test_flow_propagate_fits_the_camera_beyond_the_flow_dragged_beside_the_hole(
         flow = torch.tensor([3.0, 1.0]).view(1, 2, 1, 1).expand(1, 2, height, width).clone()
         return torch.where(dragged, torch.zeros_like(flow), flow)
 
-    frames = torch.rand(2, 1, 3, height, width)
-    forward, backward = pair_flow(frames[0], frames[1], hole, hole, estimator, CameraFlowCompleter(), 0)
+    frame_a = torch.rand(1, 3, height, width, generator=torch.Generator().manual_seed(0))
+    frame_b = torch.roll(frame_a, shifts=(1, 3), dims=(2, 3))  # the whole picture moves (3, 1) px, the band too
+    forward, backward = pair_flow(frame_a, frame_b, hole, hole, estimator, CameraFlowCompleter(), 0)
     inside = hole[0, 0] > 0.5
     assert torch.allclose(forward[0][:, inside].mean(1), torch.tensor([3.0, 1.0]), atol=0.05)
     assert torch.allclose(backward[0][:, ~dragged], torch.tensor([[3.0], [1.0]]))  # measured flow is kept
 
 
 def test_only_a_completer_that_fits_the_motion_gets_the_wide_context():
-    """The Laplacian fill depends only on the hole's border: it keeps the small crop (and its cost)."""
+    """The Laplacian fill depends only on the hole's border: it keeps the small crop (and its cost) and is not given
+    the frames."""
     from model.propagate.whole_clip import FILL_MARGIN, pair_flow
     from model.stages.robust_flow import LaplacianFlowCompleter
 
     class Recording(LaplacianFlowCompleter):
-        def __call__(self, flow, unknown):
+        def __call__(self, flow, unknown, images=None):
             self.shapes.append(tuple(flow.shape[-2:]))
+            self.given_frames.append(images is not None)
             return super().__call__(flow, unknown)
 
     hole = torch.zeros(1, 1, 240, 432)
@@ -108,7 +111,66 @@ def test_only_a_completer_that_fits_the_motion_gets_the_wide_context():
     frames = torch.rand(2, 1, 3, 240, 432)
     small, wide = Recording(), Recording()
     small.shapes, wide.shapes, wide.wide_context = [], [], True
+    small.given_frames, wide.given_frames = [], []
     for completer in (small, wide):
         pair_flow(frames[0], frames[1], hole, hole, lambda t, s: torch.zeros(1, 2, 240, 432), completer, 0)
     assert small.shapes == [(40 + 2 * FILL_MARGIN, 40 + 2 * FILL_MARGIN)] * 2
     assert wide.shapes == [(240, 40 + 2 * 108)] * 2  # a quarter of 432 px each side, clipped by the frame's height
+    assert small.given_frames == [False] * 2 and wide.given_frames == [True] * 2
+
+
+def subject_on_a_pan(pan: float = 3.0):
+    """Frames of a textured background panning ``pan`` px/frame to the right behind a textured subject that stands
+    still (the camera follows it), the subject's flow (0) and the background's, and a hole in the subject's middle.
+
+    Returns ``(target, source, flow [1,2,H,W] target -> source, hole [1,1,H,W], subject [H,W] bool)``."""
+    height, width = 96, 160
+    generator = torch.Generator().manual_seed(1)
+    background = torch.rand(1, 3, height, width + 8, generator=generator)
+    body = torch.rand(1, 3, 40, 56, generator=generator)
+    subject = torch.zeros(height, width, dtype=torch.bool)
+    subject[28:68, 52:108] = True
+    frames = []
+    for shift in (0, round(pan)):
+        frame = background[..., 8 - shift:8 - shift + width].clone()
+        frame[..., 28:68, 52:108] = body
+        frames.append(frame)
+    flow = torch.zeros(1, 2, height, width)
+    flow[:, 0] = torch.where(subject, 0.0, pan)  # target pixels are found pan px right in the source
+    hole = torch.zeros(1, 1, height, width)
+    hole[..., 40:56, 70:90] = 1
+    return frames[0], frames[1], flow, hole, subject
+
+
+def test_a_hole_on_a_still_subject_moves_with_the_subject_when_the_frames_show_it():
+    """The camera pans past a subject it follows; the hole lies inside the subject. The frames show that the band
+    around the hole does not move with the camera, so the hole's flow follows the subject (0), not the pan (3 px)."""
+    target, source, flow, hole, _ = subject_on_a_pan()
+    inside = hole[0, 0] > 0.5
+    blind = CameraFlowCompleter()(flow, hole)
+    seeing = CameraFlowCompleter()(flow, hole, (target, source, torch.zeros_like(hole)))
+    assert torch.allclose(blind[0][:, inside].mean(1), torch.tensor([3.0, 0.0]), atol=0.05)
+    assert float(seeing[0][:, inside].abs().max()) < 0.05
+    assert torch.equal(seeing[:, :, ~inside], flow[:, :, ~inside])
+
+
+def test_a_band_the_camera_explains_leaves_the_camera_motion():
+    """The same pan with the hole on the background: the band moves with the camera, the hole keeps the camera's
+    motion, even with its measured flow dragged to zero (as DIS drags it beside a membrane fill)."""
+    target, source, flow, _, _ = subject_on_a_pan()
+    hole = torch.zeros(1, 1, *flow.shape[-2:])
+    hole[..., 40:56, 10:30] = 1
+    dragged = flow.clone()
+    dragged[..., 36:60, 6:34] = 0.0  # 4 px of dragged flow around the hole
+    out = CameraFlowCompleter()(dragged, hole, (target, source, torch.zeros_like(hole)))
+    inside = hole[0, 0] > 0.5
+    assert torch.allclose(out[0][:, inside].mean(1), torch.tensor([3.0, 0.0]), atol=0.05)
+
+
+def test_the_colour_check_skips_what_the_source_does_not_show():
+    """Where the flow lands in the source's hole, the colours say nothing: the band there counts as camera."""
+    target, source, flow, hole, _ = subject_on_a_pan()
+    source_hole = torch.ones_like(hole)  # the source shows nothing
+    out = CameraFlowCompleter()(flow, hole, (target, source, source_hole))
+    inside = hole[0, 0] > 0.5
+    assert torch.allclose(out[0][:, inside].mean(1), torch.tensor([3.0, 0.0]), atol=0.05)

@@ -160,8 +160,13 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
     if getattr(completer, "wide_context", False):  # a completer that fits the motion around the hole
         margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(size)))
     context = _around(box, margin, size)
-    forward[context] = completer(forward[context].contiguous(), region[context])
-    backward[context] = completer(backward[context].contiguous(), region[context])
+    if getattr(completer, "wide_context", False):  # it also checks the band around the hole against the frames
+        a, b, hole_a, hole_b = frame_a[context], frame_b[context], hole_a[context], hole_b[context]
+        forward[context] = completer(forward[context].contiguous(), region[context], (a, b, hole_b))
+        backward[context] = completer(backward[context].contiguous(), region[context], (b, a, hole_a))
+    else:
+        forward[context] = completer(forward[context].contiguous(), region[context])
+        backward[context] = completer(backward[context].contiguous(), region[context])
     return forward, backward
 
 

@@ -13,13 +13,22 @@ Laplacian fill: the deep-feature distance in the hole lower on all four mask kin
 
 Where the known flow does not follow one motion (fewer than half of the samples agree with the best homography,
 too few known pixels, or a prediction far outside the measured motion), the Laplacian fill is used instead.
+
+Given the pair's frames (Flow Propagate gives them), the completer also checks the band around the hole against
+their colours: where a subject there moves unlike the camera (a still person the camera follows, a moving car) and
+the hole lies on it, the hole's flow near it follows the subject (:func:`subject_residual`). Measured on the
+validation clips' object masks: hole PSNR +0.4 dB and E_warp 5.73 -> 4.68 (docs/results/eval_subject_band_432x240.md).
+The cost: a person walking past a hole of background drags the flow beside them, as the Laplacian fill does.
 """
 from __future__ import annotations
 
 import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
+from ..masks import grow_hole
+from ..warp import warp
 from .robust_flow import LaplacianFlowCompleter
 
 MAX_SAMPLES = 4000  # known pixels the homography is fitted to (a regular subsample of the region's known pixels)
@@ -64,16 +73,78 @@ def camera_flow(homography: np.ndarray, height: int, width: int) -> torch.Tensor
     return torch.stack((mapped_x - x, mapped_y - y))[None].to(torch.float32)
 
 
+SUBJECT_BAND = 8  # pixels around the hole whose motion is checked against the frames
+SUBJECT_SMOOTHING = 7  # side of the box the colour errors are averaged over before they are compared
+SUBJECT_RATIO, SUBJECT_TOLERANCE = 1.5, 0.01
+"""A pixel of the band is a subject's when the camera's motion matches its colour worse than the measured flow does:
+``camera error > SUBJECT_RATIO * measured error + SUBJECT_TOLERANCE`` (mean absolute colour differences in [0,1])."""
+
+
+def colour_error(target: torch.Tensor, source: torch.Tensor, source_hole: torch.Tensor,
+                 flow: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """How well ``flow`` maps ``target``'s pixels onto ``source``: ``(error [1,1,H,W], usable [1,1,H,W] bool)``.
+
+    Args:
+        target, source: ``[1,3,H,W]`` in [0,1]; ``flow`` ``[1,2,H,W]`` pixels maps target pixels into ``source``.
+        source_hole: ``[1,1,H,W]`` 0/1, the pixels ``source`` does not show.
+    Returns the mean absolute colour difference per pixel, and where it means something (the flow lands inside
+    ``source`` and outside its hole).
+    """
+    seen, inside = warp(source, flow)
+    hidden, _ = warp(source_hole.to(flow.device, flow.dtype), flow)
+    return (target - seen).abs().mean(1, keepdim=True), (inside > 0.5) & (hidden < 0.5)
+
+
+def _box_mean(values: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """The mean of ``values`` ``[1,1,H,W]`` over the ``usable`` pixels of a :data:`SUBJECT_SMOOTHING` box, and where
+    the box has any (``[1,1,H,W]`` bool)."""
+    kernel = torch.ones(1, 1, SUBJECT_SMOOTHING, SUBJECT_SMOOTHING, dtype=values.dtype, device=values.device)
+    total = F.conv2d(values * usable, kernel, padding=SUBJECT_SMOOTHING // 2)
+    count = F.conv2d(usable.to(values.dtype), kernel, padding=SUBJECT_SMOOTHING // 2)
+    return total / count.clamp_min(1e-6), count > 0.5
+
+
+def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Tensor, target: torch.Tensor,
+                     source: torch.Tensor, source_hole: torch.Tensor) -> torch.Tensor:
+    """What the hole's flow departs from the camera's, taken from the subjects around the hole: ``[1,2,H,W]`` pixels.
+
+    The pixels within :data:`SUBJECT_BAND` of the hole whose colours (averaged over a :data:`SUBJECT_SMOOTHING` box of
+    pixels the source shows) the camera's motion explains worse than the measured flow does (:data:`SUBJECT_RATIO`)
+    are a subject's: a hole that lies on a subject (a still person the camera follows) moves with it. Their departure
+    from the camera's motion is interpolated into the hole (Laplacian); the band's other pixels count as zero. A band
+    the camera explains (the background, or flow that DIS dragged towards the membrane fill beside the hole) leaves
+    the camera's motion alone.
+
+    Args:
+        flow: ``[1,2,H,W]`` the measured flow (pixels; target -> source); camera: the camera's motion, same shape.
+        unknown: ``[1,1,H,W]`` 0/1, the hole. target, source, source_hole: see :func:`colour_error`.
+    """
+    hole = unknown > 0.5
+    band = (grow_hole(unknown, SUBJECT_BAND) > 0.5) & ~hole
+    camera_error, camera_usable = colour_error(target, source, source_hole, camera)
+    measured_error, measured_usable = colour_error(target, source, source_hole, flow)
+    usable = camera_usable & measured_usable & band
+    (camera_error, judged), (measured_error, _) = _box_mean(camera_error, usable), _box_mean(measured_error, usable)
+    subject = band & judged & (camera_error > SUBJECT_RATIO * measured_error + SUBJECT_TOLERANCE)
+    departure = torch.where(subject, flow - camera, torch.zeros_like(flow))
+    return LaplacianFlowCompleter()(departure, unknown)
+
+
 class CameraFlowCompleter:
     """Complete flow inside a hole with the camera motion (one homography) fitted to the flow around it; the
     Laplacian fill where the known flow follows no single motion."""
 
     fallback = LaplacianFlowCompleter()
-    wide_context = True  # Flow Propagate gives it a quarter frame of known flow around the hole to fit
+    wide_context = True  # Flow Propagate gives it a quarter frame around the hole to fit, and the pair's frames
 
-    def __call__(self, flow: torch.Tensor, unknown: torch.Tensor) -> torch.Tensor:
+    def __call__(self, flow: torch.Tensor, unknown: torch.Tensor,
+                 images: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None) -> torch.Tensor:
         """Fill ``flow`` ``[1,2,H,W]`` (pixels) inside ``unknown`` ``[1,1,H,W]`` (0/1) -> ``[1,2,H,W]``; known pixels
-        are returned unchanged."""
+        are returned unchanged.
+
+        ``images``: ``(target, source, source_hole)`` of :func:`colour_error`, the frames the flow maps between. With
+        them, a hole on a subject moves with it (:func:`subject_residual`); without, it moves with the camera.
+        """
         hole = unknown[0, 0] > 0.5
         known = ~hole
         if not hole.any():
@@ -86,4 +157,7 @@ class CameraFlowCompleter:
         inside = torch.hypot(predicted[0, 0], predicted[0, 1])[hole]
         if not torch.isfinite(inside).all() or float(inside.max()) > MAX_OVERSHOOT * measured + 2.0:
             return self.fallback(flow, unknown)
-        return torch.where(hole, predicted.to(flow.dtype), flow)
+        predicted = predicted.to(flow.dtype)
+        if images is not None:
+            predicted = predicted + subject_residual(flow, predicted, unknown, *images)
+        return torch.where(hole, predicted, flow)
