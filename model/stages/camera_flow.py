@@ -22,6 +22,8 @@ The cost: a person walking past a hole of background drags the flow beside them,
 """
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import torch
@@ -75,6 +77,7 @@ def camera_flow(homography: np.ndarray, height: int, width: int) -> torch.Tensor
 
 SUBJECT_BAND = 8  # pixels around the hole whose motion is checked against the frames
 SUBJECT_SMOOTHING = 7  # side of the box the colour errors are averaged over before they are compared
+DEPARTURE_MARGIN = 16  # known pixels kept around the hole when the subjects' departure is interpolated into it
 SUBJECT_RATIO, SUBJECT_TOLERANCE = 1.5, 0.01
 """A pixel of the band is a subject's when the camera's motion matches its colour worse than the measured flow does:
 ``camera error > SUBJECT_RATIO * measured error + SUBJECT_TOLERANCE`` (mean absolute colour differences in [0,1])."""
@@ -98,15 +101,24 @@ def colour_error(target: torch.Tensor, source: torch.Tensor, source_hole: torch.
 def _box_mean(values: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean of ``values`` ``[1,1,H,W]`` over the ``usable`` pixels of a :data:`SUBJECT_SMOOTHING` box, and where
     the box has any (``[1,1,H,W]`` bool)."""
-    kernel = torch.ones(1, 1, SUBJECT_SMOOTHING, SUBJECT_SMOOTHING, dtype=values.dtype, device=values.device)
-    total = F.conv2d(values * usable, kernel, padding=SUBJECT_SMOOTHING // 2)
-    count = F.conv2d(usable.to(values.dtype), kernel, padding=SUBJECT_SMOOTHING // 2)
-    return total / count.clamp_min(1e-6), count > 0.5
+    usable = usable.to(values.dtype)
+    share = F.avg_pool2d(usable, SUBJECT_SMOOTHING, 1, SUBJECT_SMOOTHING // 2)
+    total = F.avg_pool2d(values * usable, SUBJECT_SMOOTHING, 1, SUBJECT_SMOOTHING // 2)
+    return total / share.clamp_min(1e-6), share > 0.5 / SUBJECT_SMOOTHING ** 2
+
+
+def _around(hole: torch.Tensor, margin: int) -> tuple:
+    """The index on ``[...,H,W]`` tensors of the box of ``hole`` ``[H,W]`` bool grown by ``margin`` pixels."""
+    rows, cols = torch.nonzero(hole.any(1)), torch.nonzero(hole.any(0))
+    height, width = hole.shape
+    return (Ellipsis, slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)),
+            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)))
 
 
 def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Tensor, target: torch.Tensor,
                      source: torch.Tensor, source_hole: torch.Tensor) -> torch.Tensor:
-    """What the hole's flow departs from the camera's, taken from the subjects around the hole: ``[1,2,H,W]`` pixels.
+    """What the hole's flow departs from the camera's, taken from the subjects around the hole: ``[1,2,H,W]`` pixels
+    (zero away from the hole).
 
     The pixels within :data:`SUBJECT_BAND` of the hole whose colours (averaged over a :data:`SUBJECT_SMOOTHING` box of
     pixels the source shows) the camera's motion explains worse than the measured flow does (:data:`SUBJECT_RATIO`)
@@ -117,17 +129,27 @@ def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Te
 
     Args:
         flow: ``[1,2,H,W]`` the measured flow (pixels; target -> source); camera: the camera's motion, same shape.
-        unknown: ``[1,1,H,W]`` 0/1, the hole. target, source, source_hole: see :func:`colour_error`.
+        unknown: ``[1,1,H,W]`` 0/1, the hole (not empty). target, source, source_hole: see :func:`colour_error`.
     """
     hole = unknown > 0.5
-    band = (grow_hole(unknown, SUBJECT_BAND) > 0.5) & ~hole
-    camera_error, camera_usable = colour_error(target, source, source_hole, camera)
-    measured_error, measured_usable = colour_error(target, source, source_hole, flow)
+    compared = SUBJECT_BAND + SUBJECT_SMOOTHING // 2  # how far from the hole colours are compared
+    near = _around(hole[0, 0], compared)
+    reach = float(torch.maximum(torch.hypot(flow[near][0, 0], flow[near][0, 1]),
+                                torch.hypot(camera[near][0, 0], camera[near][0, 1])).max())
+    crop = _around(hole[0, 0], compared + math.ceil(reach) + 1)  # where those pixels' flows land
+    band = (grow_hole(unknown[crop], SUBJECT_BAND) > 0.5) & ~hole[crop]
+    camera_error, camera_usable = colour_error(target[crop], source[crop], source_hole[crop], camera[crop])
+    measured_error, measured_usable = colour_error(target[crop], source[crop], source_hole[crop], flow[crop])
     usable = camera_usable & measured_usable & band
     (camera_error, judged), (measured_error, _) = _box_mean(camera_error, usable), _box_mean(measured_error, usable)
     subject = band & judged & (camera_error > SUBJECT_RATIO * measured_error + SUBJECT_TOLERANCE)
-    departure = torch.where(subject, flow - camera, torch.zeros_like(flow))
-    return LaplacianFlowCompleter()(departure, unknown)
+    residual = torch.zeros_like(flow)
+    if not subject.any():
+        return residual
+    residual[crop] = torch.where(subject, flow[crop] - camera[crop], residual[crop])
+    fill = _around(hole[0, 0], DEPARTURE_MARGIN)  # the Laplacian fill depends only on the hole's border
+    residual[fill] = LaplacianFlowCompleter()(residual[fill], unknown[fill])
+    return torch.where(hole, residual, torch.zeros_like(residual))
 
 
 class CameraFlowCompleter:
