@@ -17,7 +17,7 @@ too few known pixels, or a prediction far outside the measured motion), the Lapl
 Given the pair's frames (Flow Propagate gives them), the completer also checks the band around the hole against
 their colours: where a subject there moves unlike the camera (a still person the camera follows, a moving car) and
 the hole lies on it, the hole's flow near it follows the subject (:func:`subject_residual`). Measured on the
-validation clips' object masks: hole PSNR +0.4 dB and E_warp 5.73 -> 4.68 (docs/results/eval_subject_band_432x240.md).
+validation clips' object masks: hole PSNR +0.4 dB and E_warp 5.73 -> 4.69 (docs/results/eval_subject_band_432x240.md).
 The cost: a person walking past a hole of background drags the flow beside them, as the Laplacian fill does.
 """
 from __future__ import annotations
