@@ -101,10 +101,14 @@ def colour_error(target: torch.Tensor, source: torch.Tensor, source_hole: torch.
 def _box_mean(values: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """The mean of ``values`` ``[1,1,H,W]`` over the ``usable`` pixels of a :data:`SUBJECT_SMOOTHING` box, and where
     the box has any (``[1,1,H,W]`` bool)."""
+    side, half = SUBJECT_SMOOTHING, SUBJECT_SMOOTHING // 2
+
+    def box(image: torch.Tensor) -> torch.Tensor:  # separable: a third of the work of a 7x7 pool
+        return F.avg_pool2d(F.avg_pool2d(image, (side, 1), 1, (half, 0)), (1, side), 1, (0, half))
+
     usable = usable.to(values.dtype)
-    share = F.avg_pool2d(usable, SUBJECT_SMOOTHING, 1, SUBJECT_SMOOTHING // 2)
-    total = F.avg_pool2d(values * usable, SUBJECT_SMOOTHING, 1, SUBJECT_SMOOTHING // 2)
-    return total / share.clamp_min(1e-6), share > 0.5 / SUBJECT_SMOOTHING ** 2
+    share, total = box(usable), box(values * usable)
+    return total / share.clamp_min(1e-6), share > 0.5 / side ** 2
 
 
 def _around(hole: torch.Tensor, margin: int) -> tuple:
