@@ -11,6 +11,7 @@ from kornia.filters import gaussian_blur2d
 from .checks import HOLE_THRESHOLD
 from .native import resize
 
+Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (end exclusive)
 ASPECT_TOLERANCE = 0.02  # masks whose width/height is within 2 % of the frames' count as the same aspect ratio
 
 
@@ -103,3 +104,16 @@ def hole_radius(hole: torch.Tensor) -> float:
         return float(max(binary.shape))
     padded = cv2.copyMakeBorder(binary, 1, 1, 1, 1, cv2.BORDER_REPLICATE)  # the border is not a known pixel
     return float(cv2.distanceTransform(padded, cv2.DIST_L2, 5).max())
+
+
+def box_of(mask: torch.Tensor) -> Box:
+    """Bounding box ``(y0, y1, x0, x1)`` of the True pixels of a ``[H,W]`` bool mask (not empty)."""
+    rows, cols = torch.nonzero(mask.any(1)), torch.nonzero(mask.any(0))
+    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
+
+
+def grow_box(box: Box, margin: int, size: tuple[int, int]) -> Box:
+    """``box`` ``(y0, y1, x0, x1)`` grown by ``margin`` pixels each side, clipped to a frame of ``size`` ``(H, W)``."""
+    y0, y1, x0, x1 = box
+    height, width = size
+    return max(y0 - margin, 0), min(y1 + margin, height), max(x0 - margin, 0), min(x1 + margin, width)

@@ -27,7 +27,8 @@ from ..checks import hole_at
 from ..stages.frame_inpaint import patch_inpainter
 from .references import MARGIN, NO_LIMIT
 from .compact import compact, expand
-from .trace import Box, Tracer, box_of
+from ..masks import Box, box_of
+from .trace import Tracer
 from .whole_clip import fill_from_passes
 
 FrameFill = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]  # (frame [1,3,H,W], hole [1,1,H,W]) -> [1,3,H,W]

@@ -15,9 +15,8 @@ import warnings
 import torch
 
 from ..checks import hole_at
-from ..masks import mask_needs_resize
+from ..masks import Box, box_of, mask_needs_resize
 from ..resample import resize_image
-from .trace import Box, box_of
 
 NO_LIMIT = 2 ** 31  # a reference pass follows its chains however far
 MARGIN = 32  # pixels around the hole whose known pixels a reference pass traces too (the motion it can follow)

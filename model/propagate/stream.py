@@ -39,13 +39,14 @@ from typing import Iterable, Iterator
 import torch
 
 from ..checks import check_video, hole_at
+from ..masks import Box
 from ..stages import flow_completer
 from .compact import compact, expand
 from .keyframes import FrameFill, KeyframeCarrier, patch_of
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
 from .whole_clip import (PropagateConfig, downscale, fill_from_passes, flow_size, held_flows_at, hold_flows, hold_past,
                          pair_flow, unpack_past)
-from .trace import Box, Tracer
+from .trace import Tracer
 
 
 class Propagated:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from kornia.geometry import create_meshgrid
 
 from ..checks import hole_at
+from ..masks import Box, box_of, grow_box
 from .poisson import neighbour
 from ..warp import warp
 
@@ -31,21 +32,7 @@ OFFSETS = ((0, 1), (1, 0), (0, -1), (-1, 0))  # (dy, dx) of the neighbours whose
 CHANNELS = 4 + 4 * len(OFFSETS)  # colour (3), age (1), a difference per offset (3 each), its validity (1 each)
 MARGIN = 2  # pixels around the sample points that a window keeps (bilinear footprint + differences)
 
-Box = tuple[int, int, int, int]  # y0, y1, x0, x1 (end exclusive)
 WindowImage = Callable[[int, int, int, int], torch.Tensor]  # (y0, y1, x0, x1) -> [1,C,y1-y0,x1-x0]
-
-
-def box_of(mask: torch.Tensor) -> Box:
-    """Bounding box ``(y0, y1, x0, x1)`` of the True pixels of a ``[H,W]`` bool mask (not empty)."""
-    rows, cols = torch.nonzero(mask.any(1)), torch.nonzero(mask.any(0))
-    return int(rows[0]), int(rows[-1]) + 1, int(cols[0]), int(cols[-1]) + 1
-
-
-def grow_box(box: Box, margin: int, size: tuple[int, int]) -> Box:
-    """``box`` ``(y0, y1, x0, x1)`` grown by ``margin`` pixels each side, clipped to a frame of ``size`` ``(H, W)``."""
-    y0, y1, x0, x1 = box
-    height, width = size
-    return max(y0 - margin, 0), min(y1 + margin, height), max(x0 - margin, 0), min(x1 + margin, width)
 
 
 def pixel_grid(box: Box, device: torch.device | str) -> torch.Tensor:

@@ -41,11 +41,11 @@ from ..checks import check_video, hole_at
 from ..stages import flow_completer
 from ..stages.robust_flow import FLOW_WORKING_SIZE, flow_storage_size
 from ..harmonic import harmonic_fill
-from ..masks import grow_hole
+from ..masks import Box, box_of, grow_box, grow_hole
 from .poisson import neighbour, poisson_blend
 from ..resample import resize_flow, resize_image, shrink_hole
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
-from .trace import OFFSETS, Box, TensorVideo, Tracer, box_of, grow_box
+from .trace import OFFSETS, TensorVideo, Tracer
 
 SEAM_METHODS = ("poisson", "none")
 PROPAGATE_COMPLETIONS = ("camera", "laplacian")
@@ -156,14 +156,13 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
     both = torch.cat((frame_a, frame_b), 1)
     both[crop] = harmonic_fill(both[crop], unknown[crop], iterations=PREFILL_ITERATIONS)
     forward, backward = estimator(both[:, :3], both[:, 3:]), estimator(both[:, 3:], both[:, :3])
-    margin = FILL_MARGIN  # the Laplacian fill depends only on the region's border
-    if getattr(completer, "wide_context", False):  # a completer that fits the motion around the hole
-        margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(size)))
-    context = _around(box, margin, size)
-    if getattr(completer, "wide_context", False):  # it also checks the band around the hole against the frames
-        a, b, hole_a, hole_b = frame_a[context], frame_b[context], hole_a[context], hole_b[context]
-        forward[context] = completer(forward[context].contiguous(), region[context], (a, b, hole_b))
-        backward[context] = completer(backward[context].contiguous(), region[context], (b, a, hole_a))
+    looks_around = getattr(completer, "wide_context", False)  # fits the motion around the hole, checks the frames
+    margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(size))) if looks_around else FILL_MARGIN
+    context = _around(box, margin, size)  # (the Laplacian fill depends only on the region's border)
+    if looks_around:
+        a, b, a_hole, b_hole = frame_a[context], frame_b[context], hole_a[context], hole_b[context]
+        forward[context] = completer(forward[context].contiguous(), region[context], (a, b, b_hole))
+        backward[context] = completer(backward[context].contiguous(), region[context], (b, a, a_hole))
     else:
         forward[context] = completer(forward[context].contiguous(), region[context])
         backward[context] = completer(backward[context].contiguous(), region[context])

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..masks import grow_hole
+from ..masks import box_of, grow_box, grow_hole
 from ..warp import warp
 from .robust_flow import LaplacianFlowCompleter
 
@@ -113,10 +113,8 @@ def _box_mean(values: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor,
 
 def _around(hole: torch.Tensor, margin: int) -> tuple:
     """The index on ``[...,H,W]`` tensors of the box of ``hole`` ``[H,W]`` bool grown by ``margin`` pixels."""
-    rows, cols = torch.nonzero(hole.any(1)), torch.nonzero(hole.any(0))
-    height, width = hole.shape
-    return (Ellipsis, slice(max(int(rows[0]) - margin, 0), min(int(rows[-1]) + 1 + margin, height)),
-            slice(max(int(cols[0]) - margin, 0), min(int(cols[-1]) + 1 + margin, width)))
+    y0, y1, x0, x1 = grow_box(box_of(hole), margin, tuple(hole.shape))
+    return Ellipsis, slice(y0, y1), slice(x0, x1)
 
 
 def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Tensor, target: torch.Tensor,
