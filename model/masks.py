@@ -117,3 +117,9 @@ def grow_box(box: Box, margin: int, size: tuple[int, int]) -> Box:
     y0, y1, x0, x1 = box
     height, width = size
     return max(y0 - margin, 0), min(y1 + margin, height), max(x0 - margin, 0), min(x1 + margin, width)
+
+
+def box_index(box: Box, margin: int, size: tuple[int, int]) -> tuple:
+    """The index on ``[...,H,W]`` tensors of ``box`` grown by ``margin`` pixels (:func:`grow_box`)."""
+    y0, y1, x0, x1 = grow_box(box, margin, size)
+    return Ellipsis, slice(y0, y1), slice(x0, x1)

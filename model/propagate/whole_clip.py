@@ -41,7 +41,7 @@ from ..checks import check_video, hole_at
 from ..stages import flow_completer
 from ..stages.robust_flow import FLOW_WORKING_SIZE, flow_storage_size
 from ..harmonic import harmonic_fill
-from ..masks import Box, box_of, grow_box, grow_hole
+from ..masks import Box, box_index, box_of, grow_hole
 from .poisson import neighbour, poisson_blend
 from ..resample import resize_flow, resize_image, shrink_hole
 from .references import MARGIN, NO_LIMIT, ReferenceVideo, check_references, reference_patch
@@ -152,13 +152,13 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
     if not unknown.any():
         return estimator(frame_a, frame_b), estimator(frame_b, frame_a)
     box, size = box_of(unknown[0, 0]), tuple(frame_a.shape[-2:])
-    crop = _around(box, FILL_MARGIN, size)  # membrane fills depend only on the region's border
+    crop = box_index(box, FILL_MARGIN, size)  # membrane fills depend only on the region's border
     both = torch.cat((frame_a, frame_b), 1)
     both[crop] = harmonic_fill(both[crop], unknown[crop], iterations=PREFILL_ITERATIONS)
     forward, backward = estimator(both[:, :3], both[:, 3:]), estimator(both[:, 3:], both[:, :3])
     looks_around = getattr(completer, "wide_context", False)  # fits the motion around the hole, checks the frames
     margin = max(FILL_MARGIN, round(COMPLETION_CONTEXT * max(size))) if looks_around else FILL_MARGIN
-    context = _around(box, margin, size)  # (the Laplacian fill depends only on the region's border)
+    context = box_index(box, margin, size)  # (the Laplacian fill depends only on the region's border)
     if looks_around:
         a, b, a_hole, b_hole = frame_a[context], frame_b[context], hole_a[context], hole_b[context]
         forward[context] = completer(forward[context].contiguous(), region[context], (a, b, b_hole))
@@ -167,12 +167,6 @@ def pair_flow(frame_a: torch.Tensor, frame_b: torch.Tensor, hole_a: torch.Tensor
         forward[context] = completer(forward[context].contiguous(), region[context])
         backward[context] = completer(backward[context].contiguous(), region[context])
     return forward, backward
-
-
-def _around(box: Box, margin: int, size: tuple[int, int]) -> tuple:
-    """The index on ``[...,H,W]`` tensors of ``box`` grown by ``margin`` pixels (:func:`grow_box`)."""
-    y0, y1, x0, x1 = grow_box(box, margin, size)
-    return Ellipsis, slice(y0, y1), slice(x0, x1)
 
 
 def _combine(past: torch.Tensor, future: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

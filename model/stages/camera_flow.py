@@ -29,7 +29,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..masks import box_of, grow_box, grow_hole
+from ..masks import box_index, box_of, grow_hole
 from ..warp import warp
 from .robust_flow import LaplacianFlowCompleter
 
@@ -111,12 +111,6 @@ def _box_mean(values: torch.Tensor, usable: torch.Tensor) -> tuple[torch.Tensor,
     return total / share.clamp_min(1e-6), share > 0.5 / side ** 2
 
 
-def _around(hole: torch.Tensor, margin: int) -> tuple:
-    """The index on ``[...,H,W]`` tensors of the box of ``hole`` ``[H,W]`` bool grown by ``margin`` pixels."""
-    y0, y1, x0, x1 = grow_box(box_of(hole), margin, tuple(hole.shape))
-    return Ellipsis, slice(y0, y1), slice(x0, x1)
-
-
 def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Tensor, target: torch.Tensor,
                      source: torch.Tensor, source_hole: torch.Tensor) -> torch.Tensor:
     """What the hole's flow departs from the camera's, taken from the subjects around the hole: ``[1,2,H,W]`` pixels
@@ -134,11 +128,13 @@ def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Te
         unknown: ``[1,1,H,W]`` 0/1, the hole (not empty). target, source, source_hole: see :func:`colour_error`.
     """
     hole = unknown > 0.5
+    box, size = box_of(hole[0, 0]), tuple(hole.shape[-2:])
     compared = SUBJECT_BAND + SUBJECT_SMOOTHING // 2  # how far from the hole colours are compared
-    near = _around(hole[0, 0], compared)
-    reach = float(torch.maximum(torch.hypot(flow[near][0, 0], flow[near][0, 1]),
-                                torch.hypot(camera[near][0, 0], camera[near][0, 1])).max())
-    crop = _around(hole[0, 0], compared + math.ceil(reach) + 1)  # where those pixels' flows land
+    near = box_index(box, compared, size)
+    flow_near, camera_near = flow[near][0], camera[near][0]
+    reach = float(torch.maximum(torch.hypot(flow_near[0], flow_near[1]),
+                                torch.hypot(camera_near[0], camera_near[1])).max())
+    crop = box_index(box, compared + math.ceil(reach) + 1, size)  # where those pixels' flows land
     band = (grow_hole(unknown[crop], SUBJECT_BAND) > 0.5) & ~hole[crop]
     camera_error, camera_usable = colour_error(target[crop], source[crop], source_hole[crop], camera[crop])
     measured_error, measured_usable = colour_error(target[crop], source[crop], source_hole[crop], flow[crop])
@@ -149,7 +145,7 @@ def subject_residual(flow: torch.Tensor, camera: torch.Tensor, unknown: torch.Te
     if not subject.any():
         return residual
     residual[crop] = torch.where(subject, flow[crop] - camera[crop], residual[crop])
-    fill = _around(hole[0, 0], DEPARTURE_MARGIN)  # the Laplacian fill depends only on the hole's border
+    fill = box_index(box, DEPARTURE_MARGIN, size)  # the Laplacian fill depends only on the hole's border
     residual[fill] = LaplacianFlowCompleter()(residual[fill], unknown[fill])
     return torch.where(hole, residual, torch.zeros_like(residual))
 
