@@ -371,7 +371,7 @@ def learned_configs(weights_dir: str | None, working_size: int = 0) -> tuple[dic
 
 
 # --------------------------------------------------------------------------------- contact sheet
-def _tile(image: torch.Tensor, label: str, width: int) -> np.ndarray:
+def tile(image: torch.Tensor, label: str, width: int) -> np.ndarray:
     """``[3,H,W]`` or ``[1,H,W]`` in [0,1] -> BGR uint8 tile of ``width`` px with ``label`` in its corner."""
     array = (image.expand(3, -1, -1).permute(1, 2, 0).clamp(0, 1).numpy() * 255 + 0.5).astype(np.uint8)
     array = cv2.cvtColor(array, cv2.COLOR_RGB2BGR)
@@ -388,10 +388,15 @@ def sheet_row(corrupted: torch.Tensor, hole: torch.Tensor, output: torch.Tensor,
     """One contact-sheet row (input with the hole tinted | mask | result | ground truth) of one frame ``[3,H,W]``."""
     tint = torch.tensor([1.0, 0.2, 0.2]).view(3, 1, 1)
     shown = torch.where(hole > 0.5, 0.5 * corrupted + 0.5 * tint, corrupted)
-    tiles = [_tile(shown, f"input {label}", width), _tile(hole, "mask", width),
-             _tile(output, "result", width), _tile(target, "ground truth", width)]
+    tiles = [tile(shown, f"input {label}", width), tile(hole, "mask", width),
+             tile(output, "result", width), tile(target, "ground truth", width)]
+    return join_tiles(tiles)
+
+
+def join_tiles(tiles: list[np.ndarray]) -> np.ndarray:
+    """Tiles of one height side by side, 4 px of white between them -> one contact-sheet row."""
     gap = np.full((tiles[0].shape[0], 4, 3), 255, np.uint8)
-    return np.concatenate([x for tile in tiles for x in (tile, gap)][:-1], axis=1)
+    return np.concatenate([x for piece in tiles for x in (piece, gap)][:-1], axis=1)
 
 
 def write_sheet(path: Path, title: str, rows: list[np.ndarray]) -> None:
