@@ -93,9 +93,10 @@ elif kind == "propagate":
             "*Flow Propagate* follows the motion forwards and backwards through the clip and copies into the "
             "hole the real background that other frames saw, sharp and at full resolution. It helps when the "
             "object or the camera moves: what is hidden now shows a few frames earlier or later. What no "
-            "frame saw (white in the *Remaining hole* preview) is the `remaining_hole`: only that is left to "
-            "Frame Inpaint and the frame-recurrent stages. A still object filmed by a still camera leaves "
-            "everything to them.")
+            "frame saw is filled once, on a keyframe, with the texture around the hole (`keyframes` = textured; "
+            "seconds a keyframe), and carried along the motion. What is still left (white in the *Remaining "
+            "hole* preview) goes to Frame Inpaint and the frame-recurrent stages. Set `keyframes` to off to "
+            "leave all that no frame saw to them: a softer fill, filled anew each frame.")
     note_at, note_size = "below", [560, 200]
 elif kind == "chunks":
     widths = [240, 225, 220, 220, 220, 220, 250, 220, 240, 250, 220, 240, 210, 210, 240]
@@ -141,9 +142,11 @@ elif kind == "learned":
             "1. *Load Video (frames)*: the video.\n"
             "2. *Load Video (hole mask)*: same length and size, white over the object to remove.\n"
             "3. Run. Pixels outside the (grown) hole are kept exactly.\n\n"
-            "*Flow Propagate* copies the background other frames saw; the paper's four networks fill what is "
-            "left: the frame network (P), the flow-completion network (F^I), the blend network H_f and the "
-            "ConvLSTM refiner, which carries its memory along the flow so the fill stays steady.\n\n"
+            "*Flow Propagate* copies the background other frames saw, and fills what no frame saw once, on "
+            "keyframes, with the texture around the hole (`keyframes` = textured; off leaves it to the networks: "
+            "softer); the paper's four networks fill what is left: the frame network (P), the flow-completion "
+            "network (F^I), the blend network H_f and the ConvLSTM refiner, which carries its memory along the "
+            "flow so the fill stays steady.\n\n"
             + LEARNED_NOTE)
     note_at, note_size = "below", [560, 260]
 elif kind == "sam3":
@@ -166,8 +169,9 @@ elif kind == "sam3":
     note = ("**Remove an object named by a word (or a click)**\n\n"
             "1. *Load Video*: the video.\n"
             "2. *What to remove*: the object's name, e.g. `person, dog` (comma-separated; up to 32 tokens).\n"
-            "3. Run. *Mask over the frames* shows what SAM3 tracked; the hole is grown by 6 px, propagated, "
-            "and the rest filled by the pack's networks. Source fps and audio are kept.\n\n"
+            "3. Run. *Mask over the frames* shows what SAM3 tracked; the hole is grown by 6 px, propagated "
+            "(what no frame saw is filled once, on keyframes, with the texture around it), and the rest filled "
+            "by the pack's networks. Source fps and audio are kept.\n\n"
             "**Clicks instead of words**: enable the bottom group (select it, Ctrl+B); write the points of "
             "frame 0 as `[{\"x\": 210, \"y\": 140}]` in the *Input Text* node.\n\n"
             "**Weights**: `sam3.1_multiplex_fp16.safetensors` in `ComfyUI/models/checkpoints/`. "
