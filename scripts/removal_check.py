@@ -54,10 +54,12 @@ def steadiness(output: torch.Tensor, regions: list[torch.Tensor]) -> list[float]
 
 
 def detail_ratio(output: torch.Tensor, hole: torch.Tensor, ring: torch.Tensor) -> float:
-    """Mean luminance gradient of ``output`` in ``hole`` over that in ``ring`` (ratios of sums over the clip)."""
+    """Mean luminance gradient of ``output`` in ``hole`` over that in ``ring`` (ratios of sums over the clip; NaN
+    where the ring is flat)."""
     inside, inside_n = metrics.gradient_sums(output, hole)
     around, around_n = metrics.gradient_sums(output, ring)
-    return float((inside.sum() / inside_n.sum().clamp_min(1)) / (around.sum() / around_n.sum().clamp_min(1)))
+    around_mean = around.sum() / around_n.sum().clamp_min(1)
+    return float((inside.sum() / inside_n.sum().clamp_min(1)) / around_mean) if around_mean > 0 else float("nan")
 
 
 def sheet_rows(corrupted: torch.Tensor, outputs: dict[str, torch.Tensor], clip: str, frames: list[int],
@@ -88,6 +90,7 @@ def main(argv: list[str] | None = None) -> int:
         size = parse_size(args.size, "--size", min_side=8)
         if args.max_frames < 2 or args.ring < 1:
             raise ValueError("--max-frames must be at least 2 and --ring at least 1.")
+        clips = find_clips(args.clips)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -107,12 +110,16 @@ def main(argv: list[str] | None = None) -> int:
              "| clip | hole % | " + " | ".join(names) + " |", "|---|---|" + "---|" * len(names)]
     totals: dict[str, list[tuple[float, float, float]]] = {n: [] for n in names}
     out_dir = Path(args.out) if args.out else None
-    for clip in find_clips(args.clips):
+    for clip in clips:
         if clip.masks_dir is None:
             print(f"{clip.name}: no masks/, skipped", file=sys.stderr)
             continue
         target = load_frames(clip, size, args.max_frames)
         masks = mask_generators.load_mask_sequence(clip.masks_dir, target.shape[0])
+        if len(masks) < 2:
+            print(f"{clip.name}: fewer than 2 masks, skipped", file=sys.stderr)
+            continue
+        target = target[:len(masks)]  # a clip with fewer masks than frames: the frames that have one
         hole = removal_hole(masks, size, args.grow)
         ring = ring_around(hole, args.ring)
         corrupted = torch.where(hole > 0.5, torch.full_like(target, HOLE_GREY), target)

@@ -68,7 +68,12 @@ def test_main_scores_clips_with_masks_and_writes_sheets(tmp_path, capsys):
     assert sheet is not None and sheet.shape[1] > 3 * 200  # input and two configurations side by side
 
 
-def test_bad_arguments_give_exit_code_2(tmp_path):
-    assert removal_check.main([str(tmp_path), "--configs", "nonsense"]) == 2
-    assert removal_check.main([str(tmp_path), "--size", "big"]) == 2
-    assert removal_check.main([str(tmp_path), "--max-frames", "1"]) == 2
+def test_bad_arguments_give_exit_code_2(tmp_path, capsys):
+    clip = tmp_path / "clip"
+    synthetic_clip(t=3, h=40, w=56).write(clip)
+    assert removal_check.main([str(clip), "--configs", "nonsense"]) == 2
+    assert "unknown or unavailable configuration" in capsys.readouterr().err
+    assert removal_check.main([str(clip), "--size", "big"]) == 2
+    assert removal_check.main([str(clip), "--max-frames", "1"]) == 2
+    assert removal_check.main([str(tmp_path / "missing")]) == 2
+    assert removal_check.main([str(tmp_path / "clip" / "masks")]) == 2  # no clip folder there
