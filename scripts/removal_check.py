@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("clips", nargs="+", help="clip folders (with frames/ and masks/) or folders of clips")
     parser.add_argument("--configs", default="propagate_full_learned,propagate_auto_textured_full_learned",
                         help="comma-separated rows of scripts/evaluate.py")
-    parser.add_argument("--size", default="432x240", help="WxH (default 432x240)")
+    parser.add_argument("--size", default="432x240", help="WxH, or source: each clip's own (default 432x240)")
     parser.add_argument("--weights", default="weights", help="the learned weights (default: weights)")
     parser.add_argument("--max-frames", type=int, default=24)
     parser.add_argument("--grow", type=int, default=4, help="px the masks are grown by (default 4)")
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", help="write removal.md and sheets/ here")
     args = parser.parse_args(argv)
     try:
-        size = parse_size(args.size, "--size", min_side=8)
+        size = parse_size(args.size, "--size", source_ok=True, min_side=8)
         if args.max_frames < 2 or args.ring < 1:
             raise ValueError("--max-frames must be at least 2 and --ring at least 1.")
         clips = find_clips(args.clips)
@@ -120,7 +120,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{clip.name}: fewer than 2 masks, skipped", file=sys.stderr)
             continue
         target = target[:len(masks)]  # a clip with fewer masks than frames: the frames that have one
-        hole = removal_hole(masks, size, args.grow)
+        hole = removal_hole(masks, (target.shape[-1], target.shape[-2]), args.grow)
         ring = ring_around(hole, args.ring)
         corrupted = torch.where(hole > 0.5, torch.full_like(target, HOLE_GREY), target)
         outputs, cells = {}, []

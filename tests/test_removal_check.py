@@ -59,7 +59,7 @@ def test_main_scores_clips_with_masks_and_writes_sheets(tmp_path, capsys):
     for t in range(3):
         cv2.imwrite(str(plain / f"{t:05d}.png"), np.zeros((40, 56, 3), np.uint8))
     out = tmp_path / "out"
-    assert removal_check.main([str(tmp_path / "clips"), "--configs", "telea,propagate", "--size", "56x40",
+    assert removal_check.main([str(tmp_path / "clips"), "--configs", "telea,propagate", "--size", "source",
                                "--max-frames", "5", "--threads", "1", "--out", str(out)]) == 0
     report = (out / "removal.md").read_text()
     assert "| with_masks |" in report and "| plain |" not in report and "**mean**" in report
