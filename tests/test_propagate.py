@@ -158,6 +158,43 @@ def test_occluded_pixels_fail_the_consistency_check_and_are_not_copied():
     assert (out - frames).abs()[copied.expand_as(out)].max() < 1e-4
 
 
+def dragged_flows(h: int, w: int, shift: float, hole: tuple[int, int, int, int], ring: int, scale: float):
+    """:func:`translation_flows` whose known pixels within ``ring`` px left and right of a static ``hole`` (top, left,
+    height, width) measure ``scale`` times the motion: DIS beside a hole whose fill stands still (``scale`` between 0
+    and 1: dragged towards it; 0: a thing that stands still there)."""
+    top, left, height, width = hole
+
+    def pair_flows(i: int):
+        forward, backward = translation_flows(h, w, shift)(i)
+        for flow in (forward, backward):
+            flow[..., top:top + height, left - ring:left] *= scale
+            flow[..., top:top + height, left + width:left + width + ring] *= scale
+        return forward, backward
+    return pair_flows
+
+
+def test_flow_dragged_beside_the_hole_does_not_stop_the_copies(monkeypatch):
+    """A step that lands where DIS dragged the flow towards the hole's fill passes the check; one that lands on a
+    thing standing still beside the hole still fails it (model.propagate.trace.DRAG_RING)."""
+    box, h, w, shift = (12, 200, 24, 30), 48, 432, 5.0
+    clip = synthetic_clip(t=10, h=h, w=w, pan=int(shift), hole=box, hole_motion=0)
+    frames, hole = clip.frames, clip.hole
+
+    def run(scale: float) -> tuple[torch.Tensor, torch.Tensor]:
+        return propagate_video(frames, hole, dragged_flows(h, w, shift, box, 6, scale), max_distance=0, seam="none")
+
+    exact_out, exact_left = run(1.0)
+    out, left = run(0.4)
+    assert torch.equal(left, exact_left) and (out - exact_out).abs().max() < 1e-6
+    filled = (hole > 0.5) & (left < 0.5)
+    assert filled.sum() > 0.8 * (hole > 0.5).sum() and (out - frames).abs()[filled.expand_as(out)].max() < 1e-4
+    still_out, still_left = run(0.0)
+    monkeypatch.setattr("model.propagate.trace.DRAG_RING", 0.0)
+    assert run(0.4)[1].sum() > left.sum() + 100  # without the ring: strips the check refused
+    assert torch.equal(run(0.0)[1], still_left)  # a still thing beside the hole: refused either way
+    assert still_left.sum() > left.sum() + 100
+
+
 def test_both_directions_are_weighted_by_temporal_distance():
     # a static camera whose brightness changes: frame t is flat grey 0.1 * (t + 1)
     t, h, w = 4, 12, 16
