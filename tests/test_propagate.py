@@ -188,7 +188,7 @@ def test_flow_dragged_beside_the_hole_does_not_stop_the_copies(monkeypatch):
     assert torch.equal(left, exact_left) and (out - exact_out).abs().max() < 1e-6
     filled = (hole > 0.5) & (left < 0.5)
     assert filled.sum() > 0.8 * (hole > 0.5).sum() and (out - frames).abs()[filled.expand_as(out)].max() < 1e-4
-    still_out, still_left = run(0.0)
+    _, still_left = run(0.0)
     monkeypatch.setattr("model.propagate.trace.DRAG_RING", 0.0)
     assert run(0.4)[1].sum() > left.sum() + 100  # without the ring: strips the check refused
     assert torch.equal(run(0.0)[1], still_left)  # a still thing beside the hole: refused either way
