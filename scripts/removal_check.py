@@ -27,16 +27,16 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from model.evaluation import mask_generators, metrics  # noqa: E402
-from model.masks import grow_hole  # noqa: E402
+from model.masks import fit_hole, grow_hole  # noqa: E402
 from scripts.common import parse_size  # noqa: E402
 from scripts.evaluate import (CLASSICAL_CONFIGS, HOLE_GREY, find_clips, join_tiles,  # noqa: E402
                               learned_configs, load_frames, tile, write_sheet)
 
 
 def removal_hole(masks: np.ndarray, size: tuple[int, int], grow: int) -> torch.Tensor:
-    """A clip's masks ``[T,h,w]`` in [0,1] -> the hole ``[T,1,H,W]`` 0/1 at ``size`` (W, H), grown by ``grow`` px."""
-    hole = torch.from_numpy(masks).float()[:, None]
-    hole = torch.nn.functional.interpolate(hole, size=(size[1], size[0]), mode="nearest")
+    """A clip's masks ``[T,h,w]`` in [0,1] -> the hole ``[T,1,H,W]`` 0/1 at ``size`` (W, H), grown by ``grow`` px
+    (resized by :func:`model.masks.fit_hole`: nearest neighbour, ValueError for another aspect ratio)."""
+    hole = fit_hole(torch.from_numpy(masks).float()[:, None], size[1], size[0], name="masks", warn=False)
     return grow_hole(hole, grow)
 
 
@@ -120,7 +120,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{clip.name}: fewer than 2 masks, skipped", file=sys.stderr)
             continue
         target = target[:len(masks)]  # a clip with fewer masks than frames: the frames that have one
-        hole = removal_hole(masks, (target.shape[-1], target.shape[-2]), args.grow)
+        try:
+            hole = removal_hole(masks, (target.shape[-1], target.shape[-2]), args.grow)
+        except ValueError as error:
+            print(f"{clip.name}: {error} Skipped.", file=sys.stderr)
+            continue
         ring = ring_around(hole, args.ring)
         corrupted = torch.where(hole > 0.5, torch.full_like(target, HOLE_GREY), target)
         outputs, cells = {}, []

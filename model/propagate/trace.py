@@ -364,8 +364,8 @@ class Tracer:
         ring = math.ceil(DRAG_RING * max(height, width))
         xs = landing[:, 0].round().clamp(0, width - 1).long()
         ys = landing[:, 1].round().clamp(0, height - 1).long()
-        y0, x0 = max(int(ys.min()) - ring, 0), max(int(xs.min()) - ring, 0)
-        y1, x1 = min(int(ys.max()) + ring + 1, height), min(int(xs.max()) + ring + 1, width)
+        y0, y1, x0, x1 = grow_box((int(ys.min()), int(ys.max()) + 1, int(xs.min()), int(xs.max()) + 1), ring,
+                                  self.video.size)
         hole = self.video.hole(t + self.step, (y0, y1, x0, x1))[0, 0].cpu().numpy() > 0.5
         square = np.ones((2 * ring + 1, 2 * ring + 1), np.uint8)  # OpenCV dilates by a rectangle in O(1) a pixel
         near = torch.from_numpy(cv2.dilate(hole.astype(np.uint8), square)).to(landing.device)
